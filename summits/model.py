@@ -1,0 +1,155 @@
+"""The domain: summits, organisations, participants, sessions and attendance.
+
+Plain frozen dataclasses with no I/O. Timed sessions carry aware datetimes in the
+session's own zone (``ZoneInfo``, with ``fold`` set for repeated hours); all-day
+sessions carry dates, ``end_date`` inclusive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+MODES = ("in_person", "video", "delegated", "absent", "unknown")
+MODE_LABELS = {
+    "in_person": "in person",
+    "video": "video link",
+    "delegated": "delegated",
+    "absent": "absent",
+    "unknown": "attendance unknown",
+}
+STATUSES = ("confirmed", "tentative", "cancelled")
+UTC = timezone.utc
+
+
+@dataclass(frozen=True, slots=True)
+class Organization:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Participant:
+    id: str
+    name: str
+    role: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Attendance:
+    participant: str
+    mode: str
+    delegate: str | None = None
+    note: str | None = None
+    announced: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Summit:
+    id: str
+    name: str
+    city: str
+    country: str
+    timezone: str
+    sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """One session of a summit.
+
+    Exactly one of (``start``) or (``date``) is set. ``start``/``end`` are aware
+    datetimes whose tzinfo is ``ZoneInfo(self.timezone)``. ``sequence`` and
+    ``last_modified`` are kept by the store; a schedule file leaves them at their
+    defaults.
+    """
+
+    summit: str
+    id: str
+    title: str
+    timezone: str
+    organizations: tuple[str, ...] = ()
+    start: datetime | None = None
+    end: datetime | None = None
+    date: date | None = None
+    end_date: date | None = None
+    venue: str | None = None
+    status: str = "confirmed"
+    description: str | None = None
+    video_url: str | None = None
+    attendance: tuple[Attendance, ...] = ()
+    sequence: int = 0
+    last_modified: datetime | None = None
+    cancelled_at: datetime | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.summit, self.id)
+
+    @property
+    def all_day(self) -> bool:
+        return self.start is None
+
+    @property
+    def first_day(self) -> date:
+        if self.start is not None:
+            return self.start.date()
+        assert self.date is not None
+        return self.date
+
+    @property
+    def last_day(self) -> date:
+        """Last local day the session touches (inclusive)."""
+        if self.start is not None:
+            end = self.end or self.start
+            return end.date()
+        assert self.date is not None
+        return self.end_date or self.date
+
+    @property
+    def starts_at(self) -> datetime:
+        """The instant the session starts (all-day: local midnight in its zone), UTC."""
+        if self.start is not None:
+            return self.start.astimezone(UTC)
+        return _local_midnight(self.first_day, self.timezone)
+
+    @property
+    def ends_at(self) -> datetime:
+        """The instant the session ends (all-day: midnight after the last day), UTC."""
+        if self.start is not None:
+            return (self.end or self.start).astimezone(UTC)
+        return _local_midnight(self.last_day + timedelta(days=1), self.timezone)
+
+    def attendance_of(self, participant: str) -> Attendance | None:
+        for item in self.attendance:
+            if item.participant == participant:
+                return item
+        return None
+
+    def content(self) -> Session:
+        """The session without the store's bookkeeping, for comparisons."""
+        return replace(self, sequence=0, last_modified=None, cancelled_at=None)
+
+
+def _local_midnight(day: date, zone: str) -> datetime:
+    # Midnight can fall in a gap (e.g. America/Havana); zoneinfo then resolves it
+    # forward consistently with fold=0, which is what calendars do too.
+    return datetime.combine(day, time(0), tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """Everything read from a set of schedule files (or held by the store)."""
+
+    summits: dict[str, Summit] = field(default_factory=dict)
+    organizations: dict[str, Organization] = field(default_factory=dict)
+    participants: dict[str, Participant] = field(default_factory=dict)
+    sessions: dict[tuple[str, str], Session] = field(default_factory=dict)
+
+    def sessions_of(self, summit: str) -> list[Session]:
+        return [s for s in self.sessions.values() if s.summit == summit]
+
+
+def mode_label(mode: str) -> str:
+    return MODE_LABELS.get(mode, mode)
