@@ -1,0 +1,129 @@
+"""Reading schedule files and directories into one checked ``Schedule``.
+
+All files named are checked together; every problem in every file is reported at once
+(``ScheduleError``), and a caller applies nothing unless ``load_paths`` returns.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from summitcal.errors import Problem, ScheduleError
+from summits.model import Organization, Participant, Schedule
+from summits.validate import Document
+
+
+def schedule_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[Problem]]:
+    """Expand directories to their ``*.toml`` files (not recursive), in name order."""
+    files: list[Path] = []
+    problems: list[Problem] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(p for p in path.glob("*.toml") if p.is_file())
+            if not found:
+                problems.append(Problem(str(path), "", "directory has no .toml schedule files"))
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            problems.append(Problem(str(path), "", "no such file or directory"))
+    return files, problems
+
+
+def parse_text(text: str, name: str) -> Document | Problem:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        return Problem(name, "", f"not valid TOML: {exc}")
+    return Document(data, name)
+
+
+def _read(path: Path) -> Document | Problem:
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Problem(str(path), "", f"not UTF-8 text (byte {exc.start})")
+    except OSError as exc:
+        return Problem(str(path), "", f"cannot read: {exc.strerror}")
+    return parse_text(text, str(path))
+
+
+def load_paths(paths: Sequence[str | Path]) -> Schedule:
+    """Check every schedule file under ``paths`` and return them as one schedule."""
+    files, problems = schedule_files(paths)
+    docs: list[Document] = []
+    seen: set[Path] = set()
+    for path in files:
+        if path.resolve() in seen:
+            continue
+        seen.add(path.resolve())
+        result = _read(path)
+        if isinstance(result, Problem):
+            problems.append(result)
+        else:
+            docs.append(result)
+    return combine(docs, problems)
+
+
+def load_text(text: str, name: str = "<request>") -> Schedule:
+    """Check one schedule document given as text (the admin API's body)."""
+    result = parse_text(text, name)
+    if isinstance(result, Problem):
+        raise ScheduleError([result])
+    return combine([result], [])
+
+
+def combine(docs: list[Document], problems: list[Problem]) -> Schedule:
+    problems = list(problems)
+    for doc in docs:
+        problems.extend(doc.problems)
+    schedule = Schedule()
+    _merge_records(docs, schedule.organizations, "organizations", problems)
+    _merge_records(docs, schedule.participants, "participants", problems)
+    summit_files: dict[str, str] = {}
+    for doc in docs:
+        if doc.summit is None:
+            continue
+        if doc.summit.id in summit_files:
+            problems.append(Problem(doc.file, "summit.id", f"summit {doc.summit.id!r} is also "
+                                    f"defined in {summit_files[doc.summit.id]}"))
+            continue
+        summit_files[doc.summit.id] = doc.file
+        schedule.summits[doc.summit.id] = doc.summit
+        _add_sessions(doc, schedule, problems)
+    if problems:
+        raise ScheduleError(problems)
+    return schedule
+
+
+def _merge_records(docs: list[Document], into: dict, key: str, problems: list[Problem]) -> None:
+    origin: dict[str, str] = {}
+    for doc in docs:
+        local: set[str] = set()
+        records: list[tuple[str, Organization | Participant]] = getattr(doc, key)
+        for path, record in records:
+            if record.id in local:
+                problems.append(Problem(doc.file, f"{path}.id", f"duplicate id {record.id!r}"))
+                continue
+            local.add(record.id)
+            if record.id in into and into[record.id] != record:
+                problems.append(Problem(doc.file, path, f"{record.id!r} differs from its "
+                                        f"declaration in {origin[record.id]}"))
+                continue
+            into.setdefault(record.id, record)
+            origin.setdefault(record.id, doc.file)
+
+
+def _add_sessions(doc: Document, schedule: Schedule, problems: list[Problem]) -> None:
+    known = {"organisation": schedule.organizations, "participant": schedule.participants}
+    for where, kind, ident in doc.references:
+        if ident not in known[kind]:
+            problems.append(Problem(doc.file, where, f"unknown {kind} {ident!r}"))
+    for path, session in doc.sessions:
+        if session.key in schedule.sessions:
+            problems.append(Problem(doc.file, f"{path}.id", f"duplicate session id {session.id!r}"))
+            continue
+        schedule.sessions[session.key] = session

@@ -1,0 +1,309 @@
+"""Field-by-field checks of one parsed schedule document.
+
+``Document`` walks the dict that ``tomllib`` produced, collects every problem with its
+field path (``sessions[2].start``) instead of stopping at the first, and builds the
+domain objects from what is valid. Cross-file checks live in ``schedule_file``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time
+from typing import Any
+from urllib.parse import urlsplit
+
+from summitcal.errors import Problem
+from summits.localtime import LocalTimeError, known_zone, resolve
+from summits.model import MODES, STATUSES, Attendance, Organization, Participant, Session, Summit
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+TOP_KEYS = {"summit", "organizations", "participants", "sessions"}
+SUMMIT_KEYS = {"id", "name", "city", "country", "timezone", "sources"}
+ORG_KEYS = {"id", "name"}
+PARTICIPANT_KEYS = {"id", "name", "role"}
+SESSION_KEYS = {
+    "id", "title", "organizations", "start", "end", "date", "end_date", "timezone", "fold",
+    "venue", "status", "description", "video_url", "attendance",
+}
+ATTENDANCE_KEYS = {"participant", "mode", "delegate", "note", "announced"}
+_TYPE_NAMES = {
+    str: "a string", int: "an integer", list: "an array", dict: "a table",
+    date: "a date like 2021-09-16", datetime: "a date-time like 2021-09-16T10:00:00",
+}
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, datetime):
+        return "a date-time"
+    if isinstance(value, date):
+        return "a date"
+    if isinstance(value, time):
+        return "a time of day"
+    for typ, name in _TYPE_NAMES.items():
+        if isinstance(value, typ):
+            return name
+    return type(value).__name__
+
+
+class Document:
+    """One schedule file's content, checked."""
+
+    def __init__(self, data: dict[str, Any], file: str) -> None:
+        self.file = file
+        self.problems: list[Problem] = []
+        self.summit: Summit | None = None
+        self.organizations: list[tuple[str, Organization]] = []
+        self.participants: list[tuple[str, Participant]] = []
+        self.sessions: list[tuple[str, Session]] = []
+        # (field path, "organisation" | "participant", id): checked against all files.
+        self.references: list[tuple[str, str, str]] = []
+        self._check(data)
+
+    # -- reporting helpers -------------------------------------------------------------
+    def problem(self, path: str, message: str) -> None:
+        self.problems.append(Problem(self.file, path, message))
+
+    def _unknown_keys(self, table: dict[str, Any], allowed: set[str], path: str) -> None:
+        for key in table:
+            if key not in allowed:
+                where = f"{path}.{key}" if path else key
+                self.problem(where, f"unknown key (expected one of: {', '.join(sorted(allowed))})")
+
+    def _get(self, table: dict[str, Any], key: str, path: str, typ: type,
+             required: bool = False) -> Any:
+        where = f"{path}.{key}" if path else key
+        if key not in table:
+            if required:
+                self.problem(where, "is required")
+            return None
+        value = table[key]
+        wrong = isinstance(value, bool) or not isinstance(value, typ)
+        if typ is date and isinstance(value, datetime):
+            wrong = True
+        if wrong:
+            self.problem(where, f"expected {_TYPE_NAMES[typ]}, got {_kind(value)} ({value!r})")
+            return None
+        if typ is str and required and not value.strip():
+            self.problem(where, "must not be empty")
+            return None
+        return value
+
+    def _slug(self, table: dict[str, Any], key: str, path: str) -> str | None:
+        value = self._get(table, key, path, str, required=True)
+        if value is not None and not SLUG.match(value):
+            self.problem(f"{path}.{key}", f"{value!r} is not a valid id (lower-case letters, "
+                         "digits and '-', starting with a letter or digit)")
+            return None
+        return value
+
+    def _url(self, value: Any, where: str) -> str | None:
+        if not isinstance(value, str):
+            self.problem(where, f"expected a string, got {_kind(value)} ({value!r})")
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            self.problem(where, f"{value!r} is not an http(s) URL")
+            return None
+        return value
+
+    def _str_list(self, table: dict[str, Any], key: str, path: str) -> list[str]:
+        value = self._get(table, key, path, list)
+        if value is None:
+            return []
+        out = []
+        for i, item in enumerate(value):
+            if isinstance(item, str):
+                out.append(item)
+            else:
+                self.problem(f"{path}.{key}[{i}]", f"expected a string, got {_kind(item)}")
+        return out
+
+    def _tables(self, data: dict[str, Any], key: str) -> list[tuple[str, dict[str, Any]]]:
+        value = data.get(key, [])
+        if not isinstance(value, list):
+            self.problem(key, f"expected an array of tables ([[{key}]]), got {_kind(value)}")
+            return []
+        out = []
+        for i, item in enumerate(value):
+            if isinstance(item, dict):
+                out.append((f"{key}[{i}]", item))
+            else:
+                self.problem(f"{key}[{i}]", f"expected a table, got {_kind(item)}")
+        return out
+
+    # -- the document --------------------------------------------------------------------
+    def _check(self, data: dict[str, Any]) -> None:
+        self._unknown_keys(data, TOP_KEYS, "")
+        raw_summit = data.get("summit")
+        if not isinstance(raw_summit, dict):
+            self.problem("summit", "is required: a [summit] table" if raw_summit is None
+                         else f"expected a table, got {_kind(raw_summit)}")
+        else:
+            self.summit = self._check_summit(raw_summit)
+        for path, raw in self._tables(data, "organizations"):
+            self._unknown_keys(raw, ORG_KEYS, path)
+            oid, name = self._slug(raw, "id", path), self._get(raw, "name", path, str, True)
+            if oid and name:
+                self.organizations.append((path, Organization(oid, name)))
+        for path, raw in self._tables(data, "participants"):
+            self._unknown_keys(raw, PARTICIPANT_KEYS, path)
+            pid, name = self._slug(raw, "id", path), self._get(raw, "name", path, str, True)
+            role = self._get(raw, "role", path, str) or ""
+            if pid and name:
+                self.participants.append((path, Participant(pid, name, role)))
+        summit_tz = self.summit.timezone if self.summit else None
+        summit_id = self.summit.id if self.summit else "?"
+        for path, raw in self._tables(data, "sessions"):
+            session = self._check_session(raw, path, summit_id, summit_tz)
+            if session is not None:
+                self.sessions.append((path, session))
+
+    def _check_summit(self, raw: dict[str, Any]) -> Summit | None:
+        self._unknown_keys(raw, SUMMIT_KEYS, "summit")
+        sid = self._slug(raw, "id", "summit")
+        name = self._get(raw, "name", "summit", str, True)
+        city = self._get(raw, "city", "summit", str, True)
+        country = self._get(raw, "country", "summit", str, True)
+        tz = self._zone(raw, "summit", required=True)
+        sources = tuple(
+            url for i, item in enumerate(self._str_list(raw, "sources", "summit"))
+            if (url := self._url(item, f"summit.sources[{i}]"))
+        )
+        if sid and name and city and country and tz:
+            return Summit(sid, name, city, country, tz, sources)
+        return None
+
+    def _zone(self, raw: dict[str, Any], path: str, required: bool) -> str | None:
+        name = self._get(raw, "timezone", path, str, required)
+        if name is not None and not known_zone(name):
+            self.problem(f"{path}.timezone", f"unknown time zone {name!r} (expected an IANA "
+                         "name such as 'Asia/Dushanbe')")
+            return None
+        return name
+
+    def _check_session(self, raw: dict[str, Any], path: str, summit: str,
+                       summit_tz: str | None) -> Session | None:
+        self._unknown_keys(raw, SESSION_KEYS, path)
+        before = len(self.problems)
+        sid = self._slug(raw, "id", path)
+        title = self._get(raw, "title", path, str, True)
+        orgs = self._str_list(raw, "organizations", path)
+        self.references.extend(
+            (f"{path}.organizations[{i}]", "organisation", org) for i, org in enumerate(orgs))
+        tz = self._zone(raw, path, required=False) if "timezone" in raw else summit_tz
+        status = self._get(raw, "status", path, str) or "confirmed"
+        if status not in STATUSES:
+            self.problem(f"{path}.status", f"{status!r} is not one of: {', '.join(STATUSES)}")
+        video = raw.get("video_url")
+        video_url = self._url(video, f"{path}.video_url") if video is not None else None
+        timing = self._timing(raw, path, tz)
+        attendance = self._attendance(raw, path)
+        if len(self.problems) > before or not (sid and title and tz) or timing is None:
+            return None
+        start, end, day, end_day = timing
+        return Session(
+            summit=summit, id=sid, title=title, timezone=tz, organizations=tuple(orgs),
+            start=start, end=end, date=day, end_date=end_day,
+            venue=self._get(raw, "venue", path, str), status=status,
+            description=self._get(raw, "description", path, str), video_url=video_url,
+            attendance=tuple(attendance),
+        )
+
+    def _timing(self, raw: dict[str, Any], path: str, tz: str | None):
+        has_start, has_date = "start" in raw, "date" in raw
+        if has_start and has_date:
+            self.problem(path, "give either start (a timed session) or date (all-day), not both")
+            return None
+        if not has_start and not has_date:
+            self.problem(path, "needs start (a local date-time) or date (an all-day session)")
+            return None
+        if has_start:
+            return self._timed(raw, path, tz)
+        return self._all_day(raw, path)
+
+    def _timed(self, raw: dict[str, Any], path: str, tz: str | None):
+        for key in ("end_date",):
+            if key in raw:
+                self.problem(f"{path}.{key}", "only for all-day sessions (with date); use end")
+        fold = self._get(raw, "fold", path, int)
+        if fold is not None and fold not in (0, 1):
+            self.problem(f"{path}.fold", f"must be 0 or 1, got {fold}")
+            fold = None
+        start = self._instant(raw, "start", path, tz, fold)
+        end = self._instant(raw, "end", path, tz, fold) if "end" in raw else None
+        if start is None or ("end" in raw and end is None):
+            return None
+        if end is not None and end <= start:
+            self.problem(f"{path}.end", f"{raw['end']} is not after start ({raw['start']})")
+            return None
+        return start, end, None, None
+
+    def _instant(self, raw: dict[str, Any], key: str, path: str, tz: str | None,
+                 fold: int | None) -> datetime | None:
+        value = raw[key]
+        where = f"{path}.{key}"
+        if not isinstance(value, datetime):
+            hint = "; for an all-day session use date = …" if isinstance(value, date) else ""
+            self.problem(where, f"expected a local date-time like 2021-09-16T10:00:00, got "
+                         f"{_kind(value)} ({value!r}){hint}")
+            return None
+        if tz is None:
+            return None
+        try:
+            return resolve(value, tz, fold)
+        except LocalTimeError as exc:
+            self.problem(where, str(exc))
+            return None
+
+    def _all_day(self, raw: dict[str, Any], path: str):
+        for key in ("end", "fold"):
+            if key in raw:
+                self.problem(f"{path}.{key}", "only for timed sessions (with start); use end_date")
+        day = self._get(raw, "date", path, date, required=True)
+        end_day = self._get(raw, "end_date", path, date)
+        if day is None or ("end_date" in raw and end_day is None):
+            return None
+        if end_day is not None and end_day < day:
+            self.problem(f"{path}.end_date", f"{end_day} is before date ({day})")
+            return None
+        if end_day == day:
+            end_day = None
+        return None, None, day, end_day
+
+    def _attendance(self, raw: dict[str, Any], path: str) -> list[Attendance]:
+        items = raw.get("attendance", [])
+        if not isinstance(items, list):
+            self.problem(f"{path}.attendance", f"expected an array of tables, got {_kind(items)}")
+            return []
+        out: list[Attendance] = []
+        seen: set[str] = set()
+        for i, item in enumerate(items):
+            where = f"{path}.attendance[{i}]"
+            if not isinstance(item, dict):
+                self.problem(where, f"expected a table, got {_kind(item)}")
+                continue
+            self._unknown_keys(item, ATTENDANCE_KEYS, where)
+            who = self._get(item, "participant", where, str, True)
+            mode = self._get(item, "mode", where, str, True)
+            delegate = self._get(item, "delegate", where, str)
+            note = self._get(item, "note", where, str)
+            announced = self._get(item, "announced", where, date)
+            if mode is not None and mode not in MODES:
+                self.problem(f"{where}.mode", f"{mode!r} is not one of: {', '.join(MODES)}")
+                continue
+            if delegate is not None and mode != "delegated":
+                self.problem(f"{where}.delegate", "only allowed with mode = \"delegated\"")
+                continue
+            if who in seen:
+                self.problem(f"{where}.participant", f"{who!r} is listed twice in this session")
+                continue
+            if who:
+                self.references.append((f"{where}.participant", "participant", who))
+            if delegate:
+                self.references.append((f"{where}.delegate", "participant", delegate))
+            if who and mode:
+                seen.add(who)
+                out.append(Attendance(who, mode, delegate, note, announced))
+        return out
