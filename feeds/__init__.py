@@ -1,1 +1,13 @@
-"""feeds."""
+"""feeds: sessions to iCalendar, as pure functions (no I/O, no database).
+
+``select`` picks a feed's sessions, ``event``/``vtimezone`` serialise the pieces,
+``calendar`` assembles them, and ``cache.FeedBuilder`` reuses pieces between requests.
+"""
+
+from feeds.cache import FeedBuilder
+from feeds.calendar import feed_bytes
+from feeds.event import event_bytes
+from feeds.settings import FeedSettings
+from feeds.vtimezone import vtimezone_bytes
+
+__all__ = ["FeedBuilder", "FeedSettings", "event_bytes", "feed_bytes", "vtimezone_bytes"]

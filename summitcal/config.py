@@ -26,7 +26,7 @@ from summitcal.errors import ConfigError
 class Key:
     default: Any
     help: str
-    kind: str  # str | int | bool | duration | durations | path | url | choice | strings
+    kind: str  # str | int | bool | duration | durations | path | paths | url | choice
     choices: tuple[str, ...] = ()
 
 
@@ -47,7 +47,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "schedules": {
         "paths": Key(["schedules"], "Schedule files or directories that `load` and start-up "
-                     "read.", "strings"),
+                     "read.", "paths"),
         "load_on_start": Key(True, "Load `paths` when `serve` starts.", "bool"),
     },
     "feeds": {
@@ -136,8 +136,9 @@ def _check(kind: str, value: Any, key: Key, root: Path) -> Any:
         "durations": _durations,
         "path": lambda v: (root / v) if isinstance(v, str) and v else _fail("a path"),
         "url": _url,
-        "strings": lambda v: v if isinstance(v, list) and all(isinstance(i, str) for i in v)
-        else _fail("an array of strings"),
+        "paths": lambda v: [root / i for i in v]
+        if isinstance(v, list) and all(isinstance(i, str) and i for i in v)
+        else _fail("an array of paths"),
         "choice": lambda v: v if v in key.choices else _fail("one of " + ", ".join(key.choices)),
     }
     return checkers[kind](value)

@@ -1,0 +1,93 @@
+"""Feed responses: bytes, gzip, ETag and Last-Modified, cached per revision.
+
+A feed is rebuilt (from per-session pieces, see ``feeds.cache``) only when the store's
+revision changes — also when another process made it — or when a cancelled session's
+retention runs out. A cached GET costs one version query and a dictionary look-up.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+from feeds.cache import FeedBuilder
+from feeds.select import FEED_KINDS, expires_at, feed_title, select
+from feeds.settings import FeedSettings
+from summitcal.errors import NotFound
+
+if TYPE_CHECKING:
+    from summitcal.runtime import Runtime
+
+UTC = timezone.utc
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+@dataclass(slots=True)
+class FeedResponse:
+    name: str
+    body: bytes
+    etag: str  # strong, quoted
+    last_modified: datetime
+    version: int
+    expires: datetime | None
+    _gzipped: bytes | None = field(default=None, repr=False)
+
+    @property
+    def gzipped(self) -> bytes:
+        if self._gzipped is None:
+            self._gzipped = gzip.compress(self.body, compresslevel=6, mtime=0)
+        return self._gzipped
+
+    @property
+    def gzip_etag(self) -> str:
+        return self.etag[:-1] + '-gzip"'
+
+
+def parse_name(name: str) -> tuple[str, str | None]:
+    """'all' → ('all', None); 'summits/astana-2024' → ('summits', 'astana-2024')."""
+    if name == "all":
+        return "all", None
+    kind, _, ident = name.partition("/")
+    if kind not in FEED_KINDS or not ident or "/" in ident:
+        raise NotFound("feed", name)
+    return kind, ident
+
+
+class FeedService:
+    def __init__(self, runtime: Runtime, settings: FeedSettings,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.runtime = runtime
+        self.settings = settings
+        self.builder = FeedBuilder(settings)
+        self.clock = clock
+        self._responses: dict[str, FeedResponse] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> FeedResponse:
+        """The feed called ``name`` as of now; NotFound for an unknown feed."""
+        kind, ident = parse_name(name)
+        snapshot = self.runtime.snapshot()
+        cached = self._responses.get(name)
+        now = self.clock()
+        if cached is not None and cached.version == snapshot.version and (
+                cached.expires is None or now < cached.expires):
+            return cached
+        with self._lock:
+            sessions = select(snapshot.schedule, kind, ident, now, self.settings.cancelled_retention)
+            body = self.builder.build(feed_title(snapshot.schedule, kind, ident), sessions,
+                                      snapshot.schedule,
+                                      participant=ident if kind == "participants" else None)
+            digest = hashlib.sha256(body).hexdigest()[:32]
+            modified = max((s.last_modified for s in sessions if s.last_modified), default=EPOCH)
+            response = FeedResponse(name, body, f'"{digest}"', modified.replace(microsecond=0),
+                                    snapshot.version,
+                                    expires_at(sessions, self.settings.cancelled_retention))
+            if len(self._responses) > 4096:
+                self._responses.clear()
+            self._responses[name] = response
+            return response

@@ -1,0 +1,164 @@
+"""The ``summitcal`` command line. Errors become one line each on stderr and exit 1."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+
+from summitcal import __version__
+from summitcal.config import Config, default_path, load_config
+from summitcal.errors import ScheduleError, SummitcalError
+from summitcal.runtime import Runtime
+from summits.model import MODES, Attendance
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class Obj:
+    """Lazily opened configuration and runtime for a command."""
+
+    def __init__(self, config_path: str | None) -> None:
+        self.config_path = config_path
+        self._config: Config | None = None
+        self._runtime: Runtime | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_path)
+        return self._config
+
+    @property
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            self._runtime = Runtime.open(self.config)
+        return self._runtime
+
+
+@click.group(context_settings=CONTEXT)
+@click.option("--config", "config_path", metavar="PATH", default=None,
+              help="Configuration file (default: $SUMMITCAL_CONFIG or ./config.toml).")
+@click.version_option(__version__, "--version", message="summitcal %(version)s")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None) -> None:
+    """summitcal: summit schedules as calendar feeds, with email reminders and notices."""
+    ctx.obj = Obj(config_path)
+    ctx.call_on_close(lambda: ctx.obj._runtime and ctx.obj._runtime.close())
+
+
+@cli.command()
+@click.option("--host", default=None, help="Listen address (default: http.host).")
+@click.option("--port", type=int, default=None, help="Listen port (default: http.port).")
+@click.pass_obj
+def serve(obj: Obj, host: str | None, port: int | None) -> None:
+    """Run the web app, feeds, scheduler and delivery in one process."""
+    from summitcal.server import serve as run_server
+
+    run_server(obj.config, host=host, port=port)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check and show the changes; apply nothing.")
+@click.pass_obj
+def load(obj: Obj, paths: tuple[Path, ...], dry_run: bool) -> None:
+    """Check schedule files or directories and apply them (default: schedules.paths)."""
+    chosen = list(paths) or obj.config.schedules.paths
+    result = obj.runtime.load(chosen, dry_run=dry_run, source=_source("load", chosen))
+    for change in result.changes:
+        click.echo(str(change))
+    if not result.changes:
+        click.echo("no changes")
+    elif dry_run:
+        click.echo(f"dry run: {len(result.changes)} change(s), nothing applied")
+    else:
+        click.echo(f"revision {result.revision}: {len(result.changes)} change(s)")
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.pass_obj
+def check(obj: Obj, paths: tuple[Path, ...]) -> None:
+    """Check the configuration and schedule files; list every problem."""
+    from summits.schedule_file import load_paths
+
+    chosen = list(paths) or obj.config.schedules.paths
+    schedule = load_paths(chosen)
+    click.echo(f"ok: {len(schedule.summits)} summit(s), {len(schedule.sessions)} session(s)")
+
+
+@cli.command()
+@click.argument("where", metavar="SUMMIT/SESSION")
+@click.argument("participant")
+@click.argument("mode", type=click.Choice(MODES))
+@click.option("--note", default=None, help="Why, as announced.")
+@click.option("--delegate", default=None, help="Participant id (mode delegated only).")
+@click.option("--announced", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Date of the announcement (YYYY-MM-DD).")
+@click.pass_obj
+def attendance(obj: Obj, where: str, participant: str, mode: str, note: str | None,
+               delegate: str | None, announced) -> None:
+    """Record how PARTICIPANT attends a session: in_person, video, delegated, absent, unknown."""
+    summit, _, session = where.partition("/")
+    if not summit or not session:
+        raise click.UsageError(f"{where!r}: expected SUMMIT/SESSION, e.g. dushanbe-2021/sco-council")
+    day: date | None = announced.date() if announced else None
+    item = Attendance(participant, mode, delegate, note, day)
+    result = obj.runtime.set_attendance(summit, session, item, source="cli attendance")
+    for change in result.changes:
+        click.echo(str(change))
+    click.echo(f"revision {result.revision}: {len(result.changes)} change(s)"
+               if result.changes else "no changes")
+
+
+@cli.command()
+@click.argument("name")
+@click.pass_obj
+def feed(obj: Obj, name: str) -> None:
+    """Print a feed: all, summits/ID, organizations/ID or participants/ID."""
+    body = obj.runtime.feeds.get(name.removesuffix(".ics")).body
+    sys.stdout.buffer.write(body)
+
+
+@cli.command()
+@click.pass_obj
+def version(obj: Obj) -> None:
+    """Versions of summitcal, its key libraries and the tz database."""
+    from summitcal.versions import versions
+
+    for name, value in versions():
+        click.echo(f"{name} {value}")
+
+
+def _source(command: str, paths: list[Path]) -> str:
+    return f"cli {command} " + " ".join(str(p) for p in paths)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI, turning every expected error into lines on stderr."""
+    try:
+        cli.main(args=argv, prog_name="summitcal", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    except click.Abort:
+        click.echo("aborted", err=True)
+        return 1
+    except click.ClickException as exc:
+        click.echo(f"error: {exc.format_message()}", err=True)
+        return 1
+    except ScheduleError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        click.echo(f"error: {len(exc.problems)} problem(s); nothing applied", err=True)
+        return 1
+    except SummitcalError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

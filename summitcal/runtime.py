@@ -1,0 +1,92 @@
+"""The running service's parts, wired once from the configuration: the store, the
+current schedule (re-read when another process makes a revision) and the feeds."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.exc import OperationalError
+
+from feeds.service import FeedService
+from feeds.settings import FeedSettings
+from summitcal.config import Config
+from summitcal.errors import SummitcalError
+from summits.model import Attendance, Schedule
+from summits.schedule_file import load_paths, load_text
+from summits.store import Store
+
+
+class DatabaseUnavailable(SummitcalError):
+    """The configured database cannot be reached or opened."""
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The schedule as of one revision."""
+
+    version: int
+    schedule: Schedule
+
+
+class Runtime:
+    def __init__(self, config: Config, store: Store) -> None:
+        self.config = config
+        self.store = store
+        self._lock = threading.Lock()
+        self._snapshot: Snapshot | None = None
+        self.feeds = FeedService(self, FeedSettings(
+            base_url=config.service.base_url,
+            refresh_interval=config.feeds.refresh_interval,
+            cancelled_retention=config.feeds.cancelled_retention,
+        ))
+
+    @classmethod
+    def open(cls, config: Config) -> Runtime:
+        try:
+            store = Store(config.database_url)
+            store.upgrade()
+        except OperationalError as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            raise DatabaseUnavailable(f"cannot open the database "
+                                      f"{_safe_url(config.database_url)}: {reason}") from None
+        return cls(config, store)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def snapshot(self) -> Snapshot:
+        """The current schedule; one cheap query when nothing changed since last time."""
+        version = self.store.version()
+        current = self._snapshot
+        if current is not None and current.version == version:
+            return current
+        with self._lock:
+            current = self._snapshot
+            if current is None or current.version != version:
+                # Read the version again inside the lock: the schedule read below is at
+                # least as new as it, so a later request never sees an older schedule.
+                version = self.store.version()
+                current = Snapshot(version, self.store.schedule())
+                self._snapshot = current
+            return current
+
+    def load(self, paths: Sequence[str | Path], *, dry_run: bool = False, source: str = "load"):
+        return self.store.apply(load_paths(paths), source, dry_run=dry_run)
+
+    def load_text(self, text: str, *, dry_run: bool = False, source: str = "api"):
+        return self.store.apply(load_text(text), source, dry_run=dry_run)
+
+    def set_attendance(self, summit: str, session: str, item: Attendance, *, source: str):
+        return self.store.set_attendance(summit, session, item, source)
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL is shown as the user wrote it
+        return url

@@ -1,0 +1,23 @@
+"""The Jinja2 environments for web pages and emails: StrictUndefined, HTML autoescaped."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+@lru_cache(maxsize=None)
+def environment(folder: str) -> Environment:
+    """The environment for ``templates/<folder>`` (``web`` or ``email``)."""
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES / folder),
+        undefined=StrictUndefined,
+        autoescape=select_autoescape(["html", "htm", "xml"], default_for_string=False),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )

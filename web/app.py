@@ -1,0 +1,54 @@
+"""The HTTP app: feeds, JSON API, admin API, pages, health and metrics."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
+
+from feeds import routes as feed_routes
+from summitcal import __version__
+from summitcal.runtime import Runtime
+from web import admin, api, errors, pages
+from web.metrics import Metrics
+
+
+class _Wrapped:
+    """Adapter so a plain ASGI wrapper can be given to ``add_middleware``."""
+
+    def __init__(self, app, wrap) -> None:
+        self._app = wrap(app)
+
+    async def __call__(self, scope, receive, send):
+        await self._app(scope, receive, send)
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    app = FastAPI(
+        title="summitcal",
+        version=__version__,
+        description="Summit schedules as timezone-correct calendar feeds.",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.runtime = runtime
+    errors.install(app)
+    metrics = Metrics(runtime)
+    app.add_middleware(_Wrapped, wrap=metrics.wrap)
+    max_age = int(runtime.config.feeds.max_age.total_seconds())
+    app.include_router(feed_routes.router(runtime.feeds, max_age))
+    app.include_router(api.router(runtime))
+    app.include_router(admin.router(runtime))
+    app.include_router(pages.router(runtime))
+
+    @app.get("/healthz", tags=["service"])
+    def healthz() -> dict:
+        """Liveness and the database's current revision."""
+        return {"status": "ok", "revision": runtime.store.version()}
+
+    @app.get("/metrics", tags=["service"], response_class=PlainTextResponse)
+    def prometheus() -> PlainTextResponse:
+        """Prometheus text exposition."""
+        return PlainTextResponse(metrics.render(),
+                                 media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    return app

@@ -1,0 +1,48 @@
+"""Prometheus text metrics: requests by route and status, the current revision."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+
+class Metrics:
+    """Counts requests; ``wrap`` is a plain ASGI middleware (cheap on the feed hot path)."""
+
+    def __init__(self, runtime) -> None:
+        self.runtime = runtime
+        self.requests: Counter[tuple[str, str, int]] = Counter()
+        self._lock = threading.Lock()
+
+    def wrap(self, app):
+        async def middleware(scope, receive, send):
+            if scope["type"] != "http":
+                return await app(scope, receive, send)
+            status = 500
+
+            async def record(message):
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                await send(message)
+
+            try:
+                await app(scope, receive, record)
+            finally:
+                route = getattr(scope.get("route"), "path", "unmatched")
+                with self._lock:
+                    self.requests[(scope["method"], route, status)] += 1
+        return middleware
+
+    def render(self) -> str:
+        lines = ["# HELP summitcal_http_requests_total HTTP requests by route and status.",
+                 "# TYPE summitcal_http_requests_total counter"]
+        with self._lock:
+            items = sorted(self.requests.items())
+        for (method, path, status), count in items:
+            lines.append(f'summitcal_http_requests_total{{method="{method}",route="{path}",'
+                         f'status="{status}"}} {count}')
+        lines += ["# HELP summitcal_revision Latest schedule revision in the database.",
+                  "# TYPE summitcal_revision gauge",
+                  f"summitcal_revision {self.runtime.store.version()}"]
+        return "\n".join(lines) + "\n"
