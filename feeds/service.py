@@ -16,9 +16,8 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from feeds.cache import FeedBuilder
-from feeds.select import FEED_KINDS, expires_at, feed_title, select
+from feeds.select import next_change, parse_name, select, title
 from feeds.settings import FeedSettings
-from summitcal.errors import NotFound
 
 if TYPE_CHECKING:
     from summitcal.runtime import Runtime
@@ -48,16 +47,6 @@ class FeedResponse:
         return self.etag[:-1] + '-gzip"'
 
 
-def parse_name(name: str) -> tuple[str, str | None]:
-    """'all' → ('all', None); 'summits/astana-2024' → ('summits', 'astana-2024')."""
-    if name == "all":
-        return "all", None
-    kind, _, ident = name.partition("/")
-    if kind not in FEED_KINDS or not ident or "/" in ident:
-        raise NotFound("feed", name)
-    return kind, ident
-
-
 class FeedService:
     def __init__(self, runtime: Runtime, settings: FeedSettings,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
@@ -79,14 +68,14 @@ class FeedService:
             return cached
         with self._lock:
             sessions = select(snapshot.schedule, kind, ident, now, self.settings.cancelled_retention)
-            body = self.builder.build(feed_title(snapshot.schedule, kind, ident), sessions,
+            body = self.builder.build(title(snapshot.schedule, kind, ident), sessions,
                                       snapshot.schedule,
                                       participant=ident if kind == "participants" else None)
             digest = hashlib.sha256(body).hexdigest()[:32]
             modified = max((s.last_modified for s in sessions if s.last_modified), default=EPOCH)
             response = FeedResponse(name, body, f'"{digest}"', modified.replace(microsecond=0),
                                     snapshot.version,
-                                    expires_at(sessions, self.settings.cancelled_retention))
+                                    next_change(sessions, now, self.settings.cancelled_retention))
             if len(self._responses) > 4096:
                 self._responses.clear()
             self._responses[name] = response

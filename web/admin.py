@@ -32,6 +32,7 @@ def _require_token(runtime: Runtime):
 def _result(result, dry_run: bool = False) -> ApplyResult:
     return ApplyResult(revision=result.revision, dry_run=dry_run, changes=[
         ChangeOut(kind=c.kind, summit=c.summit, session=c.session, participant=c.participant,
+                  organization=c.organization,
                   field=c.field, old=c.old, new=c.new, note=c.note, text=str(c))
         for c in result.changes])
 

@@ -54,6 +54,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        if first.get("type") == "json_invalid":
+            return error_response(400, "invalid_json", "the request body is not valid JSON")
         field = _field(first.get("loc", ()))
         message = f"{field}: {first['msg']}" if field else str(first["msg"])
         return error_response(422, "invalid", message, field or None)

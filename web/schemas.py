@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import datetime as dt
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,7 +24,7 @@ class AttendanceOut(BaseModel):
     mode: Mode
     delegate: str | None = None
     note: str | None = None
-    announced: date | None = None
+    announced: dt.date | None = None
 
 
 class SessionOut(BaseModel):
@@ -36,8 +37,8 @@ class SessionOut(BaseModel):
     timezone: str
     start: Moment
     end: Moment
-    date: date | None = None
-    end_date: date | None = Field(None, description="Last day, inclusive (all-day sessions)")
+    date: dt.date | None = None
+    end_date: dt.date | None = Field(None, description="Last day, inclusive (all-day sessions)")
     venue: str | None = None
     description: str | None = None
     video_url: str | None = None
@@ -58,8 +59,8 @@ class SummitOut(BaseModel):
     country: str
     timezone: str
     sources: list[str]
-    first_day: date | None
-    last_day: date | None
+    first_day: dt.date | None
+    last_day: dt.date | None
     feed: FeedLinks
 
 
@@ -72,14 +73,15 @@ class AttendanceIn(BaseModel):
     mode: Mode
     note: str | None = Field(None, max_length=2000)
     delegate: str | None = Field(None, max_length=200)
-    announced: date | None = None
+    announced: dt.date | None = None
 
 
 class ChangeOut(BaseModel):
     kind: str
-    summit: str
-    session: str
+    summit: str | None = None
+    session: str | None = None
     participant: str | None = None
+    organization: str | None = None
     field: str | None = None
     old: object = None
     new: object = None
