@@ -1,0 +1,127 @@
+"""The database connection: SQLite (WAL) or PostgreSQL, transactions, and migrations.
+
+Writers are serialised: on SQLite a write transaction starts with ``BEGIN IMMEDIATE``
+(waiting up to the busy timeout for another writer); on PostgreSQL it takes a
+transaction-scoped advisory lock. Whatever is allocated inside a write transaction
+(revision ids) is therefore committed in order, so "the highest revision id" only grows.
+
+Migrations are Alembic scripts in ``migrations/``, found next to this package whatever
+the working directory, and run programmatically (no alembic.ini needed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.pool import StaticPool
+
+from summitcal.errors import ConfigError
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+SCHEDULE_LOCK = 0x5355_4D4D_0001  # PostgreSQL advisory lock keys ("SUMM" + purpose)
+MIGRATION_LOCK = 0x5355_4D4D_0000
+BUSY_TIMEOUT_MS = 30_000
+_WRITE = "summitcal_write"
+
+
+def create_engine(url: str) -> Engine:
+    """An engine for ``url``: ``sqlite:///path`` or ``postgresql[+psycopg]://…``."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(f"database.url: {url!r} is not a database URL") from None
+    backend = parsed.get_backend_name()
+    if backend == "postgresql":
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        try:
+            return sa.create_engine(parsed, pool_pre_ping=True)
+        except ImportError as error:
+            raise ConfigError(
+                f"database.url: {url!r} needs the PostgreSQL driver ({error}); "
+                "install summitcal[postgres]"
+            ) from None
+    if backend == "sqlite":
+        return _sqlite_engine(parsed)
+    raise ConfigError(
+        f"database.url: {url!r} is not supported (expected sqlite:///PATH or "
+        "postgresql+psycopg://USER@HOST/DB)"
+    )
+
+
+def _sqlite_engine(url: sa.URL) -> Engine:
+    database = url.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        # One shared connection, or every connection would see its own empty database.
+        engine = sa.create_engine(
+            url, poolclass=StaticPool, connect_args={"check_same_thread": False}
+        )
+    else:
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url)
+
+    @sa.event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy emit BEGIN itself (the driver's legacy mode would not).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        immediate = connection.get_execution_options().get(_WRITE)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+@contextmanager
+def writing(engine: Engine, lock: int = SCHEDULE_LOCK) -> Iterator[Connection]:
+    """A transaction that no other writer (any process) runs alongside; commits at the end."""
+    with engine.connect() as connection:
+        connection.execution_options(**{_WRITE: True})
+        with connection.begin():
+            if connection.dialect.name == "postgresql":
+                connection.execute(sa.select(sa.func.pg_advisory_xact_lock(lock)))
+            yield connection
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A transaction that sees one consistent snapshot across several queries."""
+    with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execution_options(isolation_level="REPEATABLE READ")
+        with connection.begin():
+            yield connection
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Migrate the database to ``revision``; concurrent callers wait for each other."""
+    with writing(engine, lock=MIGRATION_LOCK) as connection:
+        command.upgrade(alembic_config(connection), revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The Alembic revision the database is at (None when never migrated)."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()

@@ -1,0 +1,219 @@
+"""Reading the domain from the tables and writing a revision into them.
+
+Every function takes an open connection; the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from summits import tables as t
+from summits.changes import Change, Revision
+from summits.model import Attendance, Organization, Participant, Schedule, Session, Summit
+
+SessionKey = tuple[str, str]
+
+
+def read_schedule(connection: Connection) -> Schedule:
+    return Schedule(
+        summits={
+            r.id: Summit(r.id, r.name, r.city, r.country, r.timezone, tuple(r.sources))
+            for r in connection.execute(sa.select(t.summits).order_by(t.summits.c.id))
+        },
+        organizations={
+            r.id: Organization(r.id, r.name)
+            for r in connection.execute(sa.select(t.organizations).order_by(t.organizations.c.id))
+        },
+        participants={
+            r.id: Participant(r.id, r.name, r.role)
+            for r in connection.execute(sa.select(t.participants).order_by(t.participants.c.id))
+        },
+        sessions=read_sessions(connection),
+    )
+
+
+def read_sessions(
+    connection: Connection, key: SessionKey | None = None
+) -> dict[SessionKey, Session]:
+    """All sessions (ordered by start, summit, id), or the one with ``key``."""
+
+    def only(table: sa.Table, id_column: str) -> sa.Select[Any]:
+        query = sa.select(table)
+        if key is not None:
+            query = query.where(table.c.summit == key[0], table.c[id_column] == key[1])
+        return query
+
+    organizations: dict[SessionKey, list[str]] = defaultdict(list)
+    links = t.session_organizations
+    for r in connection.execute(only(links, "session").order_by(links.c.position)):
+        organizations[r.summit, r.session].append(r.organization)
+    attendance: dict[SessionKey, list[Attendance]] = defaultdict(list)
+    for r in connection.execute(only(t.attendance, "session").order_by(t.attendance.c.position)):
+        attendance[r.summit, r.session].append(
+            Attendance(r.participant, r.mode, r.delegate, r.note, r.announced)
+        )
+    order = (t.sessions.c.starts_at, t.sessions.c.summit, t.sessions.c.id)
+    return {
+        (r.summit, r.id): _session(r, organizations[r.summit, r.id], attendance[r.summit, r.id])
+        for r in connection.execute(only(t.sessions, "id").order_by(*order))
+    }
+
+
+def write_revision(
+    connection: Connection,
+    current: Schedule,
+    incoming: Schedule,
+    changes: Sequence[Change],
+    sessions: Sequence[Session],
+    *,
+    source: str,
+    summary: str,
+    now: datetime,
+) -> int:
+    """Insert one revision with its records, sessions and changes; returns its id."""
+    revision: int = connection.execute(
+        sa.insert(t.revisions)
+        .values(created_at=now, source=source, summary=summary)
+        .returning(t.revisions.c.id)
+    ).scalar_one()
+    for table in (t.summits, t.organizations, t.participants):
+        _save_records(
+            connection, table, getattr(current, table.name), getattr(incoming, table.name)
+        )
+    _save_sessions(connection, sessions, current.sessions.keys(), revision)
+    connection.execute(
+        sa.insert(t.changes),
+        [{"revision_id": revision, **vars_of(c)} for c in changes],
+    )
+    return revision
+
+
+def read_revisions(
+    connection: Connection, query: sa.Select[Any], summit: str | None = None
+) -> list[tuple[Revision, list[Change]]]:
+    """The revisions ``query`` selects (from ``revisions``), each with its changes
+    (only those about ``summit`` when given), in the query's order."""
+    revisions = [
+        Revision(r.id, r.created_at, r.source, r.summary) for r in connection.execute(query)
+    ]
+    found: dict[int, list[Change]] = {r.id: [] for r in revisions}
+    changes = sa.select(t.changes).where(t.changes.c.revision_id.in_(found))
+    if summit is not None:
+        changes = changes.where(t.changes.c.summit == summit)
+    for r in connection.execute(changes.order_by(t.changes.c.id)):
+        found[r.revision_id].append(
+            Change(
+                r.kind,
+                r.summit,
+                r.session,
+                r.participant,
+                r.organization,
+                r.field,
+                r.old,
+                r.new,
+                r.note,
+            )
+        )
+    return [(revision, found[revision.id]) for revision in revisions]
+
+
+def vars_of(record: Any) -> dict[str, Any]:
+    """A slotted dataclass as a dict, shallow (values are kept as they are)."""
+    return {name: getattr(record, name) for name in record.__slots__}
+
+
+def _save_records(
+    connection: Connection, table: sa.Table, stored: dict[str, Any], wanted: dict[str, Any]
+) -> None:
+    """Insert the new records, update the changed ones; records are never deleted."""
+    new = [vars_of(record) for ident, record in wanted.items() if ident not in stored]
+    if new:
+        connection.execute(sa.insert(table), new)
+    for ident, record in wanted.items():
+        if ident in stored and stored[ident] != record:
+            connection.execute(sa.update(table).where(table.c.id == ident).values(vars_of(record)))
+
+
+def _save_sessions(
+    connection: Connection, sessions: Sequence[Session], stored: Iterable[SessionKey], revision: int
+) -> None:
+    stored = set(stored)
+    for session in (s for s in sessions if s.key in stored):
+        for table in (t.attendance, t.session_organizations):
+            connection.execute(
+                sa.delete(table).where(
+                    table.c.summit == session.summit, table.c.session == session.id
+                )
+            )
+        connection.execute(
+            sa.update(t.sessions)
+            .where(t.sessions.c.summit == session.summit, t.sessions.c.id == session.id)
+            .values(_session_row(session, revision))
+        )
+    new = [_session_row(s, revision) for s in sessions if s.key not in stored]
+    if new:
+        connection.execute(sa.insert(t.sessions), new)
+    links = [
+        {"summit": s.summit, "session": s.id, "organization": o, "position": i}
+        for s in sessions
+        for i, o in enumerate(s.organizations)
+    ]
+    attendance = [
+        {"summit": s.summit, "session": s.id, "position": i, **vars_of(a)}
+        for s in sessions
+        for i, a in enumerate(s.attendance)
+    ]
+    for table, rows in ((t.session_organizations, links), (t.attendance, attendance)):
+        if rows:
+            connection.execute(sa.insert(table), rows)
+
+
+def _session_row(session: Session, revision: int) -> dict[str, Any]:
+    row = vars_of(session)
+    del row["start"], row["end"], row["organizations"], row["attendance"]
+    zone = ZoneInfo(session.timezone)
+    for name, value in (("start", session.start), ("end", session.end)):
+        wall = value.astimezone(zone) if value is not None else None
+        row[f"{name}_local"] = wall.replace(tzinfo=None, fold=0).isoformat() if wall else None
+        row[f"{name}_fold"] = wall.fold if wall else 0
+    return row | {
+        "starts_at": session.starts_at,
+        "ends_at": session.ends_at,
+        "revision_id": revision,
+    }
+
+
+def _session(row: Any, organizations: list[str], attendance: list[Attendance]) -> Session:
+    zone = ZoneInfo(row.timezone)
+
+    def wall(local: str | None, fold: int) -> datetime | None:
+        if local is None:
+            return None
+        return datetime.fromisoformat(local).replace(tzinfo=zone, fold=fold)
+
+    return Session(
+        summit=row.summit,
+        id=row.id,
+        title=row.title,
+        timezone=row.timezone,
+        organizations=tuple(organizations),
+        start=wall(row.start_local, row.start_fold),
+        end=wall(row.end_local, row.end_fold),
+        date=row.date,
+        end_date=row.end_date,
+        venue=row.venue,
+        status=row.status,
+        description=row.description,
+        video_url=row.video_url,
+        attendance=tuple(attendance),
+        sequence=row.sequence,
+        last_modified=row.last_modified,
+        cancelled_at=row.cancelled_at,
+    )

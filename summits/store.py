@@ -1,0 +1,214 @@
+"""The store: the current schedule in the database, changed one revision at a time.
+
+    store = Store("sqlite:///data/summitcal.sqlite3")
+    store.upgrade()                          # at start-up: migrate to the latest schema
+    result = store.apply(loaded, source="load schedules/")
+    result.revision, result.changes          # None and [] when the files changed nothing
+
+Every change goes through one write transaction that diffs against what is stored at
+that moment (see ``summits.database``), so concurrent writers in several processes
+never lose or duplicate a revision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Self
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from summitcal.errors import InvalidInput, NotFound
+from summits import database, rows
+from summits import tables as t
+from summits.changes import Change, Revision, revise, summarize
+from summits.model import MODES, Attendance, Schedule, Session
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What an apply did: the new revision's id (None when nothing was written, because
+    nothing changed or it was a dry run) and the changes, in order."""
+
+    revision: int | None
+    changes: tuple[Change, ...]
+    dry_run: bool = False
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = database.create_engine(url)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def upgrade(self) -> None:
+        """Migrate the database to the latest schema (safe to call from several processes)."""
+        database.upgrade(self.engine)
+
+    def version(self) -> int:
+        """The latest revision id (0 before the first): one index lookup, cheap per request."""
+        with self.engine.connect() as connection:
+            return connection.scalar(sa.select(sa.func.max(t.revisions.c.id))) or 0
+
+    def schedule(self) -> Schedule:
+        """Everything stored, cancelled sessions included."""
+        with database.reading(self.engine) as connection:
+            return rows.read_schedule(connection)
+
+    def session(self, summit: str, session: str) -> Session:
+        with database.reading(self.engine) as connection:
+            found = rows.read_sessions(connection, (summit, session))
+        if not found:
+            raise NotFound("session", f"{summit}/{session}")
+        return found[summit, session]
+
+    def apply(
+        self,
+        incoming: Schedule,
+        source: str,
+        *,
+        dry_run: bool = False,
+        now: datetime | None = None,
+    ) -> Result:
+        """Make the summits in ``incoming`` look like it: one revision if anything changed.
+
+        Sessions of those summits missing from ``incoming`` are cancelled (and kept);
+        other summits are untouched. Records (summits, organisations, participants)
+        are added or updated, never deleted.
+        """
+        now = _utc(now)
+        transaction = database.reading if dry_run else database.writing
+        with transaction(self.engine) as connection:
+            current = rows.read_schedule(connection)
+            _check_references(current, incoming)
+            return self._commit(
+                connection, current, incoming, set(incoming.summits), source, now, dry_run
+            )
+
+    def set_attendance(
+        self,
+        summit: str,
+        session: str,
+        attendance: Attendance,
+        source: str,
+        now: datetime | None = None,
+    ) -> Result:
+        """Record one participant's attendance of one session (a CLI or admin edit)."""
+        _check_attendance(attendance)
+        now = _utc(now)
+        with database.writing(self.engine) as connection:
+            current = rows.read_schedule(connection)
+            if summit not in current.summits:
+                raise NotFound("summit", summit)
+            stored = current.sessions.get((summit, session))
+            if stored is None:
+                raise NotFound("session", f"{summit}/{session}")
+            for person in (attendance.participant, attendance.delegate):
+                if person is not None and person not in current.participants:
+                    raise NotFound("participant", person)
+            wanted = replace(stored, attendance=_with(stored.attendance, attendance))
+            incoming = Schedule(sessions={stored.key: wanted})
+            return self._commit(connection, current, incoming, set(), source, now)
+
+    def revisions(
+        self, limit: int = 50, summit: str | None = None
+    ) -> list[tuple[Revision, list[Change]]]:
+        """The latest revisions, newest first; with ``summit``, those that changed it
+        (and only their changes about it)."""
+        query = sa.select(t.revisions).order_by(t.revisions.c.id.desc()).limit(limit)
+        if summit is not None:
+            about = sa.select(t.changes.c.revision_id).where(t.changes.c.summit == summit)
+            query = query.where(t.revisions.c.id.in_(about))
+        with database.reading(self.engine) as connection:
+            return rows.read_revisions(connection, query, summit)
+
+    def revisions_after(
+        self, revision: int, limit: int = 1000
+    ) -> list[tuple[Revision, list[Change]]]:
+        """Revisions newer than ``revision``, oldest first (for followers of ``version()``)."""
+        query = (
+            sa.select(t.revisions)
+            .where(t.revisions.c.id > revision)
+            .order_by(t.revisions.c.id)
+            .limit(limit)
+        )
+        with database.reading(self.engine) as connection:
+            return rows.read_revisions(connection, query)
+
+    def _commit(
+        self,
+        connection: Connection,
+        current: Schedule,
+        incoming: Schedule,
+        summits: set[str],
+        source: str,
+        now: datetime,
+        dry_run: bool = False,
+    ) -> Result:
+        changes, sessions = revise(current, incoming, summits, now)
+        if dry_run or not changes:
+            return Result(None, tuple(changes), dry_run)
+        revision = rows.write_revision(
+            connection,
+            current,
+            incoming,
+            changes,
+            sessions,
+            source=source,
+            summary=summarize(changes),
+            now=now,
+        )
+        return Result(revision, tuple(changes))
+
+
+def _utc(now: datetime | None) -> datetime:
+    if now is None:
+        return datetime.now(UTC)
+    if now.utcoffset() is None:
+        raise ValueError(f"expected an aware datetime, got {now!r}")
+    return now.astimezone(UTC)
+
+
+def _with(entries: tuple[Attendance, ...], entry: Attendance) -> tuple[Attendance, ...]:
+    """``entries`` with ``entry`` replacing the participant's one, or appended."""
+    if any(e.participant == entry.participant for e in entries):
+        return tuple(entry if e.participant == entry.participant else e for e in entries)
+    return (*entries, entry)
+
+
+def _check_attendance(attendance: Attendance) -> None:
+    if attendance.mode not in MODES:
+        raise InvalidInput(
+            f"unknown mode {attendance.mode!r} (expected one of {', '.join(MODES)})", "mode"
+        )
+    if attendance.delegate is not None and attendance.mode != "delegated":
+        raise InvalidInput(
+            f"a delegate is only allowed with mode 'delegated', not {attendance.mode!r}",
+            "delegate",
+        )
+
+
+def _check_references(current: Schedule, incoming: Schedule) -> None:
+    """Every summit, organisation and participant a session names must exist."""
+    summits = current.summits.keys() | incoming.summits.keys()
+    organizations = current.organizations.keys() | incoming.organizations.keys()
+    participants = current.participants.keys() | incoming.participants.keys()
+    for session in incoming.sessions.values():
+        if session.summit not in summits:
+            raise NotFound("summit", session.summit)
+        for organization in session.organizations:
+            if organization not in organizations:
+                raise NotFound("organization", organization)
+        for entry in session.attendance:
+            for person in (entry.participant, entry.delegate):
+                if person is not None and person not in participants:
+                    raise NotFound("participant", person)
