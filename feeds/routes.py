@@ -10,22 +10,30 @@ from fastapi import APIRouter, Request, Response
 from feeds.service import FeedResponse, FeedService
 
 CALENDAR = "text/calendar; charset=utf-8"
+_CALENDAR_DOC: dict = {200: {"content": {"text/calendar": {}}, "description": "iCalendar feed"},
+                       304: {"description": "Not modified (If-None-Match / If-Modified-Since)"},
+                       404: {"description": "Unknown feed"}}
 
 
 def router(service: FeedService, max_age: int) -> APIRouter:
     routes = APIRouter(tags=["feeds"])
 
-    @routes.api_route("/feeds/all.ics", methods=["GET", "HEAD"], response_class=Response,
-                      summary="Every session")
     def all_feed(request: Request) -> Response:
         return respond(request, service.get("all"), max_age)
 
-    @routes.api_route("/feeds/{kind}/{ident}.ics", methods=["GET", "HEAD"],
-                      response_class=Response,
-                      summary="One summit, organisation or participant",
-                      description="kind: summits, organizations or participants")
     def one_feed(kind: str, ident: str, request: Request) -> Response:
         return respond(request, service.get(f"{kind}/{ident}"), max_age)
+
+    for method in ("GET", "HEAD"):
+        shown = method == "GET"  # HEAD is the same operation without a body
+        routes.add_api_route("/feeds/all.ics", all_feed, methods=[method],
+                             response_class=Response, include_in_schema=shown,
+                             summary="Every session", responses=_CALENDAR_DOC)
+        routes.add_api_route("/feeds/{kind}/{ident}.ics", one_feed, methods=[method],
+                             response_class=Response, include_in_schema=shown,
+                             summary="One summit, organisation or participant",
+                             description="kind: summits, organizations or participants",
+                             responses=_CALENDAR_DOC)
 
     return routes
 
