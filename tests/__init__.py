@@ -1,0 +1,1 @@
+"""summitcal's tests (a package, so shared helpers import as ``tests.tools``)."""

@@ -1,0 +1,104 @@
+"""A whole feed, assembled by concatenating pre-serialised pieces.
+
+header (VCALENDAR properties) + one VTIMEZONE per zone of the timed sessions + the
+VEVENTs in a stable order + ``END:VCALENDAR``. The pieces come from callables, so the
+feed cache (``feeds.cache``) can hand in cached bytes while :func:`feed_bytes` renders
+everything afresh; both give the same bytes for the same inputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import date, datetime, timedelta
+
+from icalendar import Calendar, vDuration, vText
+
+from feeds.event import event_bytes
+from feeds.settings import FeedSettings
+from feeds.vtimezone import vtimezone_bytes
+from summits.model import Schedule, Session
+
+FOOTER = b"END:VCALENDAR\r\n"
+
+EventRenderer = Callable[[Session], bytes]
+ZoneRenderer = Callable[[str, date, date], bytes]
+
+
+def header_bytes(name: str, settings: FeedSettings) -> bytes:
+    """``BEGIN:VCALENDAR`` and the calendar's properties, without the footer.
+
+    No METHOD (this is a subscription, not an iTIP message) and no X-WR-TIMEZONE
+    (every time carries its own TZID, or is UTC or a date).
+    """
+    calendar = Calendar()
+    calendar.add("VERSION", "2.0")
+    calendar.add("PRODID", settings.prodid)
+    calendar.add("CALSCALE", "GREGORIAN")
+    # icalendar 7.3 types NAME and X-WR-CALNAME as "unknown" and would not escape
+    # commas and semicolons in them; both are TEXT, so say so.
+    calendar.add("NAME", vText(name))
+    calendar.add("X-WR-CALNAME", vText(name))
+    interval = vDuration(settings.refresh_interval)
+    calendar.add("REFRESH-INTERVAL", interval, parameters={"VALUE": "DURATION"})
+    # Without the explicit type icalendar writes str(timedelta), "1:00:00".
+    calendar.add("X-PUBLISHED-TTL", vDuration(settings.refresh_interval))
+    serialised = calendar.to_ical()
+    assert serialised.endswith(FOOTER)
+    return serialised[: -len(FOOTER)]
+
+
+def ordered(sessions: Iterable[Session]) -> list[Session]:
+    """Events in feed order: start instant, then summit, then session id."""
+    return sorted(sessions, key=lambda s: (s.starts_at, s.summit, s.id))
+
+
+def zone_spans(sessions: Iterable[Session]) -> dict[str, tuple[date, date]]:
+    """For each zone used by a timed session: its first and last local day, by zone."""
+    spans: dict[str, tuple[date, date]] = {}
+    for session in sessions:
+        if session.all_day:
+            continue
+        first, last = session.first_day, session.last_day
+        if session.timezone in spans:
+            known_first, known_last = spans[session.timezone]
+            first, last = min(first, known_first), max(last, known_last)
+        spans[session.timezone] = (first, last)
+    return dict(sorted(spans.items()))
+
+
+def assemble(
+    name: str,
+    sessions: Iterable[Session],
+    settings: FeedSettings,
+    event: EventRenderer,
+    vtimezone: ZoneRenderer,
+) -> bytes:
+    """The feed's bytes from its pieces; ``event``/``vtimezone`` render (or recall) them."""
+    chosen = ordered(sessions)
+    parts = [header_bytes(name, settings)]
+    parts.extend(vtimezone(zone, first, last) for zone, (first, last) in zone_spans(chosen).items())
+    parts.extend(event(session) for session in chosen)
+    parts.append(FOOTER)
+    return b"".join(parts)
+
+
+def feed_bytes(
+    name: str,
+    sessions: Iterable[Session],
+    schedule: Schedule,
+    settings: FeedSettings,
+    participant: str | None = None,
+    alarms: tuple[timedelta, ...] = (),
+) -> bytes:
+    """A whole feed rendered without any cache (the reference for ``FeedBuilder``)."""
+
+    def event(session: Session) -> bytes:
+        return event_bytes(session, schedule, settings.base_url, participant, alarms)
+
+    return assemble(name, sessions, settings, event, vtimezone_bytes)
+
+
+def latest_change(sessions: Iterable[Session]) -> datetime | None:
+    """The most recent ``last_modified`` among the sessions (for HTTP Last-Modified)."""
+    stamps = [s.last_modified for s in sessions if s.last_modified is not None]
+    return max(stamps) if stamps else None

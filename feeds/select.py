@@ -1,0 +1,135 @@
+"""Which sessions a feed holds, what it is called, and when that selection next changes.
+
+Feed kinds follow the URLs: ``all``, ``summits/{id}``, ``organizations/{id}``,
+``participants/{id}``. Cancelled sessions stay in (as ``STATUS:CANCELLED``) until their
+cancellation is ``retention`` old, then drop out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from summitcal.errors import NotFound
+from summits.model import Schedule, Session
+
+KINDS = ("all", "summits", "organizations", "participants")
+_NOUNS = {"summits": "summit", "organizations": "organization", "participants": "participant"}
+
+
+def parse_name(name: str) -> tuple[str, str | None]:
+    """``"summits/astana-2024"`` → ``("summits", "astana-2024")``; ``"all"`` → ``("all", None)``.
+
+    Accepts an optional ``.ics`` suffix. Raises ``NotFound`` (kind ``feed``) otherwise.
+    """
+    bare = name.removesuffix(".ics").strip("/")
+    if bare == "all":
+        return ("all", None)
+    kind, _, ident = bare.partition("/")
+    if kind not in _NOUNS or not ident or "/" in ident:
+        raise NotFound("feed", name)
+    return (kind, ident)
+
+
+def select(
+    schedule: Schedule, kind: str, ident: str | None, now: datetime, retention: timedelta
+) -> list[Session]:
+    """The sessions of one feed, in no particular order (``feeds.calendar`` sorts).
+
+    Raises ``NotFound`` for an unknown kind, summit, organisation or participant.
+    """
+    if kind != "all":
+        _check_known(schedule, kind, ident)
+    wanted = [s for s in schedule.sessions.values() if _matches(kind, ident, s)]
+    return [s for s in wanted if not expired(s, now, retention)]
+
+
+def _matches(kind: str, ident: str | None, session: Session) -> bool:
+    if kind == "all":
+        return True
+    if kind == "summits":
+        return session.summit == ident
+    if kind == "organizations":
+        return ident in session.organizations
+    return session.attendance_of(ident or "") is not None
+
+
+def _check_known(schedule: Schedule, kind: str, ident: str | None) -> None:
+    known = {
+        "summits": schedule.summits,
+        "organizations": schedule.organizations,
+        "participants": schedule.participants,
+    }.get(kind)
+    if known is None:
+        raise NotFound("feed", kind)
+    if ident is None or ident not in known:
+        raise NotFound(_NOUNS[kind], ident or "")
+
+
+def title(schedule: Schedule, kind: str, ident: str | None) -> str:
+    """The feed's NAME / X-WR-CALNAME, e.g. "SCO summit, Astana 2024"."""
+    if kind == "all":
+        return "All summit sessions"
+    _check_known(schedule, kind, ident)
+    assert ident is not None
+    if kind == "summits":
+        return schedule.summits[ident].name
+    if kind == "organizations":
+        return f"Sessions of {schedule.organizations[ident].name}"
+    return f"Sessions with {schedule.participants[ident].name}"
+
+
+def dropped_at(session: Session, retention: timedelta) -> datetime | None:
+    """When a cancelled session leaves feeds; ``None`` while it is not cancelled.
+
+    The cancellation time is ``cancelled_at``, else ``last_modified`` (the change that
+    cancelled it); a cancelled session with neither is kept.
+    """
+    if session.status != "cancelled":
+        return None
+    since = session.cancelled_at or session.last_modified
+    return since + retention if since is not None else None
+
+
+def expired(session: Session, now: datetime, retention: timedelta) -> bool:
+    until = dropped_at(session, retention)
+    return until is not None and until <= now
+
+
+def next_change(sessions: Iterable[Session], now: datetime, retention: timedelta) -> datetime | None:
+    """The next instant after ``now`` at which one of ``sessions`` drops out, if any.
+
+    Pass a feed's selected sessions; an HTTP cache for that feed should expire then.
+    """
+    times = [t for s in sessions if (t := dropped_at(s, retention)) is not None and t > now]
+    return min(times) if times else None
+
+
+def follows(
+    schedule: Schedule, follow: Iterable[str], now: datetime, retention: timedelta
+) -> list[Session]:
+    """A private feed's sessions: the union of a subscriber's follows.
+
+    ``follow`` items are ``all``, ``summit:ID``, ``session:SUMMIT/SESSION``,
+    ``organization:ID``, ``participant:ID``. Follows of things that no longer exist
+    select nothing rather than failing the whole feed.
+    """
+    chosen: dict[tuple[str, str], Session] = {}
+    for item in follow:
+        for session in _followed(schedule, item):
+            chosen[session.key] = session
+    return [s for s in chosen.values() if not expired(s, now, retention)]
+
+
+def _followed(schedule: Schedule, item: str) -> list[Session]:
+    if item == "all":
+        return list(schedule.sessions.values())
+    kind, _, ident = item.partition(":")
+    if kind == "session":
+        summit, _, session = ident.partition("/")
+        found = schedule.sessions.get((summit, session))
+        return [found] if found is not None else []
+    plural = kind + "s"
+    if plural not in _NOUNS:
+        return []
+    return [s for s in schedule.sessions.values() if _matches(plural, ident, s)]
