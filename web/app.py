@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
+from fastapi.staticfiles import StaticFiles
 
 from feeds import routes as feed_routes
 from summitcal import __version__
@@ -39,6 +40,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(api.router(runtime))
     app.include_router(admin.router(runtime))
     app.include_router(pages.router(runtime))
+    app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
 
     @app.get("/healthz", tags=["service"])
     def healthz() -> dict:

@@ -1,37 +1,124 @@
-"""HTML pages. For now: ``/``, the summits and their feeds with webcal and https links."""
+"""HTML pages: summits and sessions, one summit, the change log and its Atom feed.
+
+Every page reads and subscribes without JavaScript; the script only adds the reader's own
+time, prefills their zone and copies feed URLs."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from fastapi.responses import HTMLResponse
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import urlsplit
 
+import pytz
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse, Response
+
+from summitcal.durations import format_duration
+from summitcal.errors import NotFound
 from summitcal.runtime import Runtime
 from summitcal.templating import environment
-from web.schemas import feed_links
+from web.changelog import revision_views
+from web.views import all_feeds, feed_links, summit_views
+
+UTC = timezone.utc
+STATIC = Path(__file__).resolve().parent / "static"
+REMINDER_CHOICES = [("P7D", "1 week"), ("P1D", "1 day"), ("PT3H", "3 hours"),
+                    ("PT1H", "1 hour"), ("PT15M", "15 minutes")]
+ATOM = "application/atom+xml; charset=utf-8"
 
 
-def feed_list(runtime: Runtime) -> list[dict]:
+@dataclass
+class SignupForm:
+    """What the sign-up form shows: choices, the values given so far, and any errors."""
+
+    follow_choices: list[tuple[str, str]]
+    reminder_choices: list[tuple[str, str]]
+    zones: list[str]
+    email: str = ""
+    timezone: str = "UTC"
+    timezone_chosen: str = ""  # empty: let the browser's zone replace the default
+    follow: list[str] = field(default_factory=list)
+    reminders: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=lambda: ["attendance", "schedule"])
+    errors: list[str] = field(default_factory=list)
+
+
+def signup_form(runtime: Runtime, **values) -> SignupForm:
     schedule = runtime.snapshot().schedule
-    base = runtime.config.service.base_url
-    feeds = [{"title": "Every session", "links": feed_links(base, "/feeds/all.ics")}]
-    for summit in sorted(schedule.summits.values(), key=lambda s: s.id):
-        feeds.append({"title": summit.name,
-                      "links": feed_links(base, f"/feeds/summits/{summit.id}.ics")})
-    for org in sorted(schedule.organizations.values(), key=lambda o: o.id):
-        feeds.append({"title": f"Sessions of the {org.name}",
-                      "links": feed_links(base, f"/feeds/organizations/{org.id}.ics")})
-    for person in sorted(schedule.participants.values(), key=lambda p: p.id):
-        feeds.append({"title": f"Sessions with {person.name}",
-                      "links": feed_links(base, f"/feeds/participants/{person.id}.ics")})
-    return feeds
+    follows = [("all", "Every summit")]
+    follows += [(f"summit:{s.id}", s.name) for s in sorted(schedule.summits.values(), key=lambda s: s.id)]
+    follows += [(f"organization:{o.id}", o.name) for o in sorted(schedule.organizations.values(), key=lambda o: o.id)]
+    follows += [(f"participant:{p.id}", p.name) for p in sorted(schedule.participants.values(), key=lambda p: p.id)]
+    defaults = [format_duration(d) for d in runtime.config.reminders.default_offsets]
+    choices = list(REMINDER_CHOICES)
+    for value in defaults:
+        if value not in dict(choices):
+            choices.append((value, value))
+    values.setdefault("reminders", defaults)
+    return SignupForm(follows, choices, list(pytz.common_timezones), **values)
 
 
 def router(runtime: Runtime) -> APIRouter:
     routes = APIRouter(tags=["pages"], include_in_schema=False)
-    template = environment("web").get_template("index.html")
+    env = environment("web")
+    base_url = runtime.config.service.base_url
+
+    def page(name: str, status: int = 200, **values) -> HTMLResponse:
+        return HTMLResponse(env.get_template(name).render(**values), status_code=status)
 
     @routes.get("/", response_class=HTMLResponse)
     def index() -> HTMLResponse:
-        return HTMLResponse(template.render(feeds=feed_list(runtime)))
+        schedule = runtime.snapshot().schedule
+        now = datetime.now(UTC)
+        return page("index.html", summits=summit_views(schedule, base_url, now),
+                    feeds=all_feeds(schedule, base_url), form=signup_form(runtime))
+
+    @routes.get("/summits/{summit_id}", response_class=HTMLResponse)
+    def summit(summit_id: str) -> HTMLResponse:
+        schedule = runtime.snapshot().schedule
+        if summit_id not in schedule.summits:
+            return page("not_found.html", 404, what=f"There is no summit called “{summit_id}”.")
+        view = next(v for v in summit_views(schedule, base_url, datetime.now(UTC))
+                    if v.summit.id == summit_id)
+        feeds = [view.feed] + [
+            feed_links(base_url, f"/feeds/organizations/{o}.ics",
+                       f"Sessions of the {schedule.organizations[o].name}")
+            for o in sorted({o for s in schedule.sessions_of(summit_id) for o in s.organizations})]
+        return page("summit.html", view=view, feeds=feeds)
+
+    @routes.get("/changes", response_class=HTMLResponse)
+    def changes() -> HTMLResponse:
+        schedule = runtime.snapshot().schedule
+        history = runtime.store.revisions(limit=100)
+        return page("changes.html", revisions=revision_views(history, schedule))
+
+    @routes.get("/changes.atom")
+    def changes_atom() -> Response:
+        schedule = runtime.snapshot().schedule
+        views = revision_views(runtime.store.revisions(limit=50), schedule)
+        entries = [{"revision": v.revision, "lines": v.lines,
+                    "updated": _atom_time(v.revision.created_at),
+                    "title": _entry_title(v)} for v in views]
+        updated = entries[0]["updated"] if entries else _atom_time(datetime(2000, 1, 1, tzinfo=UTC))
+        body = env.get_template("changes.atom.xml").render(
+            revisions=entries, updated=updated, base_url=base_url,
+            host=urlsplit(base_url).hostname or "localhost")
+        return Response(body, media_type=ATOM)
 
     return routes
+
+
+def _atom_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _entry_title(view) -> str:
+    subjects = list(dict.fromkeys(line.subject for line in view.lines))
+    whats = list(dict.fromkeys(line.what for line in view.lines))
+    if len(whats) == 1 and len(subjects) > 1:
+        return f"{whats[0].capitalize()}: {len(subjects)} sessions"
+    if len(view.lines) == 1:
+        line = view.lines[0]
+        return f"{line.subject}: {line.what}"
+    return f"{len(view.lines)} changes: " + "; ".join(subjects[:3]) + ("…" if len(subjects) > 3 else "")

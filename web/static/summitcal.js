@@ -1,0 +1,67 @@
+// summitcal: progressive enhancement only. Every page reads and subscribes without it.
+(function () {
+  "use strict";
+  var zone;
+  try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { zone = null; }
+
+  function offsetLabel(date, tz) {
+    try {
+      var parts = new Intl.DateTimeFormat("en-GB", { timeZone: tz, timeZoneName: "shortOffset" })
+        .formatToParts(date);
+      for (var i = 0; i < parts.length; i++) {
+        if (parts[i].type === "timeZoneName") { return parts[i].value.replace("GMT", "UTC").replace(/^UTC$/, "UTC+0"); }
+      }
+    } catch (e) { /* old browser */ }
+    return "";
+  }
+
+  function fmt(date, tz, withDate) {
+    var options = { timeZone: tz, hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
+    if (withDate) { options.weekday = "long"; options.day = "numeric"; options.month = "long"; options.year = "numeric"; }
+    return new Intl.DateTimeFormat("en-GB", options).format(date);
+  }
+
+  function dayKey(date, tz) {
+    return new Intl.DateTimeFormat("en-CA", { timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit" }).format(date);
+  }
+
+  // Reader's own time for every timed session: <span class="reader" data-start data-end>.
+  if (zone) {
+    var spans = document.querySelectorAll(".reader[data-start]");
+    for (var i = 0; i < spans.length; i++) {
+      var span = spans[i];
+      var start = new Date(span.getAttribute("data-start"));
+      var endAttr = span.getAttribute("data-end");
+      var text = fmt(start, zone, true);
+      if (endAttr) {
+        var end = new Date(endAttr);
+        var sameDay = dayKey(start, zone) === dayKey(end, zone);
+        text += "–" + (sameDay ? fmt(end, zone, false) : fmt(end, zone, true));
+      }
+      span.textContent = "Your time: " + text + " (" + zone + ", " + offsetLabel(start, zone) + ")";
+      span.hidden = false;
+    }
+    // Prefill the zone in sign-up and manage forms.
+    var selects = document.querySelectorAll("select[data-browser-zone]");
+    for (var j = 0; j < selects.length; j++) {
+      var select = selects[j];
+      if (select.getAttribute("data-chosen") === "") {
+        for (var k = 0; k < select.options.length; k++) {
+          if (select.options[k].value === zone) { select.value = zone; break; }
+        }
+      }
+    }
+  }
+
+  // Copy-the-URL buttons.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("button[data-copy]");
+    if (!button) { return; }
+    var input = document.getElementById(button.getAttribute("data-copy"));
+    input.select();
+    var done = function () { button.textContent = "Copied"; };
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      navigator.clipboard.writeText(input.value).then(done, function () { document.execCommand("copy"); done(); });
+    } else { document.execCommand("copy"); done(); }
+  });
+})();

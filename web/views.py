@@ -1,0 +1,146 @@
+"""What the HTML pages show: summits, sessions, attendance badges and feed links, as plain
+values for the templates (no markup here; templates autoescape everything)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from urllib.parse import quote, urlencode
+
+from scheduler.wording import day_range, long_date
+from summits.localtime import format_offset, zone
+from summits.model import Schedule, Session, Summit, mode_label
+
+UTC = timezone.utc
+
+
+@dataclass(frozen=True)
+class FeedLinks:
+    title: str
+    slug: str  # for element ids
+    https: str
+    webcal: str
+
+    @property
+    def google(self) -> str:
+        return "https://calendar.google.com/calendar/render?" + urlencode({"cid": self.webcal})
+
+    @property
+    def outlook(self) -> str:
+        return "https://outlook.live.com/calendar/0/addfromweb?" + urlencode(
+            {"url": self.https, "name": self.title}, quote_via=quote)
+
+
+@dataclass(frozen=True)
+class Badge:
+    who: str
+    role: str
+    mode: str
+    label: str
+    note: str | None
+    announced: date | None
+    ident: str
+
+
+@dataclass(frozen=True)
+class SessionView:
+    summit: str
+    id: str
+    title: str
+    status: str
+    venue_time: str
+    place: str
+    start_utc: str | None  # ISO instants for the reader's time (timed sessions)
+    end_utc: str | None
+    badges: list[Badge]
+    description: str | None
+    video_url: str | None
+    upcoming: bool
+
+
+@dataclass
+class SummitView:
+    summit: Summit
+    days: str
+    upcoming: bool
+    sessions: list[SessionView] = field(default_factory=list)
+    feed: FeedLinks | None = None
+
+
+def feed_links(base_url: str, path: str, title: str) -> FeedLinks:
+    https = f"{base_url}{path}"
+    slug = path.strip("/").replace("/", "-").removesuffix(".ics")
+    return FeedLinks(title, slug, https, "webcal://" + https.split("://", 1)[1])
+
+
+def venue_time(session: Session, city: str) -> str:
+    """'Thursday 16 September 2021, 10:00–13:00 Dushanbe (UTC+5)' or '…, all day (Dushanbe)'."""
+    if session.start is None:
+        offset = format_offset(session.starts_at.astimezone(zone(session.timezone)).utcoffset())
+        return f"{day_range(session.first_day, session.last_day)}, all day ({city}, {offset})"
+    start = session.start
+    end = session.end
+    text = f"{long_date(start.date())}, {start:%H:%M}"
+    if end is not None:
+        text += f"–{end:%H:%M}" if end.date() == start.date() else f" – {long_date(end.date())}, {end:%H:%M}"
+    offsets = format_offset(start.utcoffset())
+    if end is not None and end.utcoffset() != start.utcoffset():
+        offsets += f" → {format_offset(end.utcoffset())}"
+    return f"{text} {city} ({offsets})"
+
+
+def session_view(session: Session, schedule: Schedule, now: datetime) -> SessionView:
+    summit = schedule.summits.get(session.summit)
+    city = summit.city if summit and session.timezone == summit.timezone else \
+        session.timezone.rsplit("/", 1)[-1].replace("_", " ")
+    place = session.venue or (f"{summit.city}, {summit.country}" if summit else "")
+    badges = []
+    for item in session.attendance:
+        person = schedule.participants.get(item.participant)
+        label = mode_label(item.mode)
+        if item.mode == "delegated" and item.delegate:
+            delegate = schedule.participants.get(item.delegate)
+            label = f"delegated to {delegate.name if delegate else item.delegate}"
+        badges.append(Badge(person.name if person else item.participant,
+                            person.role if person else "", item.mode, label, item.note,
+                            item.announced, f"{session.summit}-{session.id}-{item.participant}"))
+    timed = session.start is not None
+    return SessionView(
+        summit=session.summit, id=session.id, title=session.title, status=session.status,
+        venue_time=venue_time(session, city), place=place,
+        start_utc=session.starts_at.isoformat().replace("+00:00", "Z") if timed else None,
+        end_utc=session.ends_at.isoformat().replace("+00:00", "Z") if timed and session.end else None,
+        badges=badges, description=session.description, video_url=session.video_url,
+        upcoming=session.ends_at > now,
+    )
+
+
+def summit_views(schedule: Schedule, base_url: str, now: datetime) -> list[SummitView]:
+    """Upcoming summits first (soonest first), then past ones (most recent first)."""
+    views = []
+    for summit in schedule.summits.values():
+        sessions = sorted(schedule.sessions_of(summit.id),
+                          key=lambda s: (s.starts_at, s.ends_at, s.id))
+        first = min((s.first_day for s in sessions), default=None)
+        last = max((s.last_day for s in sessions), default=None)
+        upcoming = any(s.ends_at > now for s in sessions)
+        view = SummitView(summit, day_range(first, last) if first and last else "dates to come",
+                          upcoming, [session_view(s, schedule, now) for s in sessions],
+                          feed_links(base_url, f"/feeds/summits/{summit.id}.ics", summit.name))
+        views.append((first or date.max, view))
+    upcoming = sorted((v for v in views if v[1].upcoming), key=lambda v: v[0])
+    past = sorted((v for v in views if not v[1].upcoming), key=lambda v: v[0], reverse=True)
+    return [v for _, v in upcoming + past]
+
+
+def all_feeds(schedule: Schedule, base_url: str) -> list[FeedLinks]:
+    feeds = [feed_links(base_url, "/feeds/all.ics", "Every summit session")]
+    for summit in sorted(schedule.summits.values(), key=lambda s: s.id):
+        feeds.append(feed_links(base_url, f"/feeds/summits/{summit.id}.ics", summit.name))
+    for org in sorted(schedule.organizations.values(), key=lambda o: o.id):
+        feeds.append(feed_links(base_url, f"/feeds/organizations/{org.id}.ics",
+                                f"Sessions of the {org.name}"))
+    for person in sorted(schedule.participants.values(), key=lambda p: p.id):
+        feeds.append(feed_links(base_url, f"/feeds/participants/{person.id}.ics",
+                                f"Sessions with {person.name}"))
+    return feeds
