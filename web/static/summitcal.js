@@ -16,9 +16,12 @@
   }
 
   function fmt(date, tz, withDate) {
-    var options = { timeZone: tz, hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
-    if (withDate) { options.weekday = "long"; options.day = "numeric"; options.month = "long"; options.year = "numeric"; }
-    return new Intl.DateTimeFormat("en-GB", options).format(date);
+    var p = {};
+    new Intl.DateTimeFormat("en-GB", { timeZone: tz, weekday: "long", day: "numeric", month: "long",
+      year: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23" })
+      .formatToParts(date).forEach(function (part) { p[part.type] = part.value; });
+    var time = p.hour + ":" + p.minute;
+    return withDate ? p.weekday + " " + p.day + " " + p.month + " " + p.year + ", " + time : time;
   }
 
   function dayKey(date, tz) {
