@@ -1,0 +1,121 @@
+"""What each kind of message is about: the contexts a caller hands to ``compose``.
+
+One frozen dataclass per kind, holding domain objects (sessions, the schedule, the
+reader's zone), never pre-rendered text: ``scheduler.views`` turns them into template
+variables and ``scheduler.compose`` into an email. The kind names are the template names
+in ``templates/email/`` (``reminder.txt``, ``reminder.html``, …).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import ClassVar
+
+from summits.changes import Change
+from summits.model import Attendance, Schedule, Session
+
+NOTICE_KINDS = ("attendance", "schedule")
+
+
+@dataclass(frozen=True, slots=True)
+class Confirm:
+    """Double opt-in: the link whose page confirms the subscription (with a POST)."""
+
+    kind: ClassVar[str] = "confirm"
+    confirm_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Welcome:
+    """Sent once confirmed: the private feed, the manage page and what was chosen.
+
+    ``follows`` are the subscription's raw follow specs (``all``, ``summit:ID``,
+    ``session:SUMMIT/SESSION``, ``organization:ID``, ``participant:ID``); ``reminders``
+    the offsets before a session's start; ``notices`` a subset of ``NOTICE_KINDS``.
+    """
+
+    kind: ClassVar[str] = "welcome"
+    feed_url: str
+    manage_url: str
+    zone: str
+    follows: tuple[str, ...]
+    reminders: tuple[timedelta, ...]
+    notices: tuple[str, ...]
+    schedule: Schedule
+
+
+@dataclass(frozen=True, slots=True)
+class Reminder:
+    """``offset`` before ``session`` starts; the session as it is when the message is sent."""
+
+    kind: ClassVar[str] = "reminder"
+    session: Session
+    schedule: Schedule
+    zone: str
+    offset: timedelta
+    manage_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class AttendanceItem:
+    """How one participant's attendance at one session changed.
+
+    ``session`` is the session now; ``old``/``new`` the participant's entries before and
+    after (``None``: not listed). ``from_change`` builds one from a typed change.
+    """
+
+    session: Session
+    participant: str
+    old: Attendance | None
+    new: Attendance | None
+
+    @classmethod
+    def from_change(cls, change: Change, session: Session) -> AttendanceItem:
+        if change.kind != "attendance_changed" or change.participant is None:
+            raise ValueError(f"not an attendance change: {change}")
+        now = session.attendance_of(change.participant)
+        if change.new is None:
+            new = None
+        elif now is not None and now.mode == change.new:
+            new = now
+        else:
+            new = Attendance(change.participant, change.new, note=change.note)
+        old = Attendance(change.participant, change.old) if change.old is not None else None
+        return cls(session, change.participant, old, new)
+
+
+@dataclass(frozen=True, slots=True)
+class AttendanceNotice:
+    """One or more attendance changes, merged into one message for one subscriber."""
+
+    kind: ClassVar[str] = "attendance_change"
+    items: tuple[AttendanceItem, ...]
+    schedule: Schedule
+    zone: str
+    manage_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionChange:
+    """A session before and after the changes a notice reports (``before=None``: added)."""
+
+    before: Session | None
+    after: Session
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleNotice:
+    """Changes to one or more sessions' time, venue, status or details, old → new."""
+
+    kind: ClassVar[str] = "schedule_change"
+    items: tuple[SessionChange, ...]
+    schedule: Schedule
+    zone: str
+    manage_url: str
+
+
+Context = Confirm | Welcome | Reminder | AttendanceNotice | ScheduleNotice
+KINDS: dict[str, type] = {
+    cls.kind: cls for cls in (Confirm, Welcome, Reminder, AttendanceNotice, ScheduleNotice)
+}

@@ -1,0 +1,248 @@
+"""The SMTP transport: one connection, opened on first use and reused for every message.
+
+A connection that the server dropped (an idle timeout, a 421 "closing", a reset) is
+noticed on the next send: when nothing of the message reached the server yet (the
+failure came before DATA) it is sent once more on a fresh connection, otherwise the send
+fails with ``TemporaryFailure`` and the outbox retries later. So a message is never
+submitted twice by this class, and one the server may have taken is never re-sent here.
+
+One instance holds one connection and serialises its callers with a lock; run several
+instances (one per delivery thread) for parallel connections.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import ssl
+import threading
+from email.message import EmailMessage
+from functools import lru_cache
+from typing import Any, Self
+
+from scheduler.transport import DeliveryError, PermanentFailure, TemporaryFailure, envelope
+
+SECURITY = ("none", "starttls", "tls")
+
+
+class _Dropped(Exception):
+    """Internal: the connection is gone; ``before_data`` if the message never reached DATA."""
+
+    def __init__(self, failure: DeliveryError, before_data: bool) -> None:
+        super().__init__(str(failure))
+        self.failure = failure
+        self.before_data = before_data
+
+
+class _Tracking(smtplib.SMTP):
+    """smtplib.SMTP remembering which commands a send issued (was DATA reached?)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.commands: list[str] = []
+        super().__init__(*args, **kwargs)
+
+    def putcmd(self, cmd: str, args: str = "") -> None:
+        self.commands.append(cmd.lower())
+        super().putcmd(cmd, args)
+
+
+class _Plain(_Tracking):
+    pass
+
+
+class _Tls(_Tracking, smtplib.SMTP_SSL):
+    pass
+
+
+class SmtpTransport:
+    """Sends over SMTP with ``security`` none, starttls or tls (implicit TLS, port 465).
+
+    ``username`` (with ``password``) logs in after EHLO (and STARTTLS). ``timeout``, in
+    seconds, bounds connecting and every command. ``ssl_context`` defaults to the system's
+    trust store with hostname checking.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        security: str = "none",
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float = 30.0,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        local_hostname: str | None = None,
+    ) -> None:
+        if security not in SECURITY:
+            raise ValueError(f"SMTP security {security!r}: expected one of {', '.join(SECURITY)}")
+        self.host, self.port, self.security = host, port, security
+        self.username, self.password, self.timeout = username, password, timeout
+        self._ssl_context = ssl_context
+        self._local_hostname = local_hostname
+        self._smtp: _Tracking | None = None
+        self._lock = threading.Lock()
+        #: How many connections this transport has opened (for logs and metrics).
+        self.connections = 0
+
+    def send(self, message: EmailMessage) -> None:
+        """Deliver ``message`` or raise ``TemporaryFailure``/``PermanentFailure``."""
+        sender, recipients = envelope(message)
+        with self._lock:
+            reused = self._smtp is not None
+            try:
+                self._submit(message, sender, recipients)
+            except _Dropped as dropped:
+                if not (reused and dropped.before_data):
+                    raise dropped.failure from dropped.failure.__cause__
+                # The server had closed the connection while it was idle, and nothing of
+                # this message reached it: once more, on a fresh connection.
+                try:
+                    self._submit(message, sender, recipients)
+                except _Dropped as again:
+                    raise again.failure from again.failure.__cause__
+
+    def _submit(self, message: EmailMessage, sender: str, recipients: list[str]) -> None:
+        smtp = self._open()
+        smtp.commands = []
+        try:
+            refused = smtp.send_message(message, from_addr=sender, to_addrs=recipients)
+        except smtplib.SMTPRecipientsRefused as exc:
+            failure, lost = _refused(exc.recipients, self._where), False
+            failure.__cause__ = exc
+        except smtplib.SMTPResponseException as exc:
+            failure, lost = _failure(exc.smtp_code, exc.smtp_error, self._where, _stage(exc)), False
+            failure.__cause__ = exc
+        except smtplib.SMTPServerDisconnected as exc:
+            failure, lost = TemporaryFailure(f"{self._where}: connection lost: {exc}"), True
+            failure.__cause__ = exc
+        except smtplib.SMTPException as exc:  # e.g. SMTPUTF8 needed but not offered
+            raise PermanentFailure(f"{self._where}: {exc}") from exc
+        except OSError as exc:  # reset, timeout, TLS error while sending
+            failure, lost = TemporaryFailure(f"{self._where}: connection lost: {exc}"), True
+            failure.__cause__ = exc
+        else:
+            if refused:
+                raise _refused(refused, self._where, partial=True)
+            return
+        if lost or smtp.sock is None:  # smtplib closes the socket after a 421
+            self._drop()
+            raise _Dropped(failure, before_data="data" not in smtp.commands)
+        raise failure
+
+    def close(self) -> None:
+        """QUIT and close the connection, if one is open; the next send reconnects."""
+        with self._lock:
+            smtp, self._smtp = self._smtp, None
+            if smtp is None:
+                return
+            try:
+                smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                pass
+            finally:
+                smtp.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def _where(self) -> str:
+        return f"SMTP {self.host}:{self.port}"
+
+    def _open(self) -> _Tracking:
+        if self._smtp is not None:
+            return self._smtp
+        name = self._local_hostname or local_hostname()
+        try:
+            # Constructed with the host, smtplib connects at once (and knows the name that
+            # STARTTLS checks the certificate against).
+            smtp: _Tracking
+            if self.security == "tls":
+                smtp = _Tls(self.host, self.port, name, timeout=self.timeout,
+                            context=self._context())
+            else:
+                smtp = _Plain(self.host, self.port, name, timeout=self.timeout)
+            try:
+                self._start(smtp)
+            except BaseException:
+                smtp.close()
+                raise
+        except (smtplib.SMTPException, OSError) as exc:
+            raise TemporaryFailure(f"{self._where}: cannot open a session: {_describe(exc)}",
+                                   getattr(exc, "smtp_code", None),
+                                   _text(getattr(exc, "smtp_error", b""))) from exc
+        self._smtp = smtp
+        self.connections += 1
+        return smtp
+
+    def _start(self, smtp: _Tracking) -> None:
+        smtp.ehlo_or_helo_if_needed()
+        if self.security == "starttls":
+            smtp.starttls(context=self._context())
+            smtp.ehlo_or_helo_if_needed()
+        if self.username:
+            smtp.login(self.username, self.password or "")
+
+    def _context(self) -> ssl.SSLContext:
+        if self._ssl_context is None:
+            self._ssl_context = ssl.create_default_context()
+        return self._ssl_context
+
+    def _drop(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            smtp.close()
+
+
+@lru_cache(maxsize=1)
+def local_hostname() -> str:
+    """The name given in EHLO, looked up once (``getfqdn`` can be slow)."""
+    return socket.getfqdn() or "localhost"
+
+
+def _failure(code: int, reply: bytes | str, where: str, what: str) -> DeliveryError:
+    text = _text(reply)
+    kind = PermanentFailure if 500 <= code < 600 else TemporaryFailure
+    return kind(f"{where}: {what}: {code} {text}", code, text)
+
+
+def _refused(recipients: dict[str, tuple[int, bytes]], where: str,
+             partial: bool = False) -> DeliveryError:
+    """One failure for the refused recipients: temporary if any refusal was 4xx.
+
+    ``partial``: others took the message, so a retry would send it to them again.
+    """
+    codes = [code for code, _ in recipients.values()]
+    text = "; ".join(f"<{rcpt}> {code} {_text(reply)}"
+                     for rcpt, (code, reply) in recipients.items())
+    first_code, first_reply = next(iter(recipients.values()))
+    if partial:
+        return PermanentFailure(f"{where}: some recipients refused (the others accepted the "
+                                f"message): {text}", first_code, _text(first_reply))
+    temporary = any(not 500 <= code < 600 for code in codes)
+    kind = TemporaryFailure if temporary else PermanentFailure
+    return kind(f"{where}: recipient refused: {text}", first_code, _text(first_reply))
+
+
+def _stage(exc: smtplib.SMTPResponseException) -> str:
+    if isinstance(exc, smtplib.SMTPSenderRefused):
+        return f"sender <{exc.sender}> refused"
+    if isinstance(exc, smtplib.SMTPDataError):
+        return "message refused"
+    return "command refused"
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f"{exc.smtp_code} {_text(exc.smtp_error)}"
+    return str(exc) or type(exc).__name__
+
+
+def _text(reply: bytes | str) -> str:
+    if isinstance(reply, bytes):
+        reply = reply.decode("utf-8", "replace")
+    return " ".join(reply.split())

@@ -1,0 +1,138 @@
+"""Sending composed messages: to files, or over one reused SMTP connection.
+
+Every transport has ``send(message)``, which returns once the message is delivered
+(written, or accepted by the SMTP server) and otherwise raises
+
+* ``TemporaryFailure``: worth retrying later (connection refused, reset or timed out,
+  a 4xx reply, 421 at connect or mid-session, a failed login or TLS handshake);
+* ``PermanentFailure``: this message will never go (a 5xx reply to its sender,
+  recipient or content); the connection stays usable for the next one.
+
+Both carry the server's reply in their message and ``code``/``reply`` attributes.
+Messages are expected to have one recipient each (the outbox has one row per message
+and recipient); the envelope comes from From and To/Cc/Bcc. ``FileTransport`` is here,
+the SMTP one in ``scheduler.smtp``; ``transport_from_config`` picks one as ``[mail]`` says.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from email.message import EmailMessage
+from email.utils import getaddresses
+from pathlib import Path
+from typing import Any, Protocol, Self
+
+from summitcal.errors import SummitcalError
+
+
+class DeliveryError(SummitcalError):
+    """A message that was not delivered; ``code``/``reply`` are the server's, if any."""
+
+    def __init__(self, message: str, code: int | None = None, reply: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reply = reply
+
+
+class TemporaryFailure(DeliveryError):
+    """Not delivered this time; sending the same message later may work."""
+
+
+class PermanentFailure(DeliveryError):
+    """This message cannot be delivered (a 5xx for its recipient or content)."""
+
+
+class Transport(Protocol):
+    def send(self, message: EmailMessage) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def envelope(message: EmailMessage) -> tuple[str, list[str]]:
+    """(MAIL FROM, RCPT TO list) from the message's Sender or From, and To, Cc, Bcc."""
+    senders = getaddresses(message.get_all("Sender", []) or message.get_all("From", []))
+    recipients = [addr for field in ("To", "Cc", "Bcc")
+                  for _, addr in getaddresses(message.get_all(field, [])) if addr]
+    if not senders or not senders[0][1]:
+        raise ValueError("the message has no From address")
+    if not recipients:
+        raise ValueError("the message has no recipient (To, Cc or Bcc)")
+    return senders[0][1], recipients
+
+
+class FileTransport:
+    """One ``.eml`` file per message in ``directory``, named after its Message-ID.
+
+    Files are written to a temporary name and renamed into place, so a reader never sees
+    half a message; a re-send of the same Message-ID replaces the file.
+    """
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+
+    def path_for(self, message_id: str) -> Path:
+        name = re.sub(r"[^A-Za-z0-9._@+-]", "_", message_id.strip().strip("<>"))[:200]
+        if not name or name.startswith("."):
+            name = "_" + name
+        return self.directory / f"{name}.eml"
+
+    def send(self, message: EmailMessage) -> None:
+        message_id = message["Message-ID"]
+        if not message_id:
+            raise ValueError("the file transport names files after the Message-ID; "
+                             "the message has none")
+        target = self.path_for(str(message_id))
+        data = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
+        temporary = None
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            fd, temporary = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=self.directory)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, target)
+            temporary = None
+            _sync_directory(self.directory)
+        except OSError as exc:
+            raise TemporaryFailure(f"cannot write {target}: {exc.strerror or exc}") from exc
+        finally:
+            if temporary is not None:
+                Path(temporary).unlink(missing_ok=True)
+
+    def close(self) -> None:
+        """Nothing to close; here so that every transport can be closed alike."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _sync_directory(directory: Path) -> None:
+    """Make the rename durable (POSIX); silently skipped where directories cannot be opened."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def transport_from_config(config: Any) -> Transport:
+    """The transport ``[mail]`` asks for (a ``summitcal.config.Config``)."""
+    if config.mail.transport == "file":
+        return FileTransport(config.mail.file_dir)
+    from scheduler.smtp import SmtpTransport  # it needs this module's exceptions
+
+    smtp = config.smtp
+    return SmtpTransport(smtp.host, smtp.port, smtp.security, smtp.username or None,
+                         config.smtp_password, smtp.timeout.total_seconds())
+

@@ -1,0 +1,1 @@
+"""Tests of the notification engine: message wording and composition, transports."""
