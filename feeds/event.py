@@ -6,16 +6,15 @@ depends on the clock, so the same session gives the same bytes.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from icalendar import Alarm, Conference, Event, vText
+from icalendar import Alarm, Conference, Event, vCategory, vText
 
 from feeds import wording
 from summits.model import Schedule, Session
 
-UTC = timezone.utc
 STATUSES = {"confirmed": "CONFIRMED", "tentative": "TENTATIVE", "cancelled": "CANCELLED"}
 
 
@@ -50,20 +49,22 @@ def build_event(
     event.add("DTSTAMP", stamp)
     event.add("LAST-MODIFIED", stamp)
     _add_times(event, session)
-    title = wording.summary(session, schedule, participant)
+    title = Text(wording.summary(session, schedule, participant))
     event.add("SUMMARY", title)
     place = wording.location(session, schedule)
     if place:
-        event.add("LOCATION", place)
+        event.add("LOCATION", Text(place))
     text = wording.description(session, schedule)
     if text:
-        event.add("DESCRIPTION", text)
+        event.add("DESCRIPTION", Text(text))
     event.add("STATUS", STATUSES[session.status])
     event.add("TRANSP", "TRANSPARENT")
     event.add("URL", session_url(session, base_url))
     names = wording.categories(session, schedule)
     if names:
-        event.add("CATEGORIES", names)
+        categories = vCategory([])
+        categories.cats = [Text(name) for name in names]
+        event.add("CATEGORIES", categories)
     if session.video_url:
         event.conferences = [Conference(session.video_url, feature="VIDEO", label="Video link")]
     if session.status != "cancelled":
@@ -121,9 +122,26 @@ def wall_time(moment: datetime, zone: ZoneInfo) -> datetime:
     return local
 
 
-def _alarm(offset: timedelta, title: str) -> Alarm:
+def _alarm(offset: timedelta, title: Text) -> Alarm:
     alarm = Alarm()
     alarm.add("ACTION", "DISPLAY")
     alarm.add("TRIGGER", -offset)
-    alarm.add("DESCRIPTION", vText(title))
+    alarm.add("DESCRIPTION", title)
     return alarm
+
+
+class Text(vText):
+    r"""A TEXT value whose backslashes all stay backslashes.
+
+    icalendar 7.3 reads the two characters ``\N`` in a value as a line break ("To add a
+    line break, use \n or \N", in vText's documentation; ``_escape_char`` starts with
+    ``replace(r"\N", "\n")``), so "C:\New folder" would reach subscribers as "C:", a
+    new line and "ew folder". Here each piece between such pairs is escaped by icalendar
+    as usual, and each pair is written as an escaped backslash followed by ``N``.
+    """
+
+    __slots__ = ()
+
+    def to_ical(self) -> bytes:
+        pieces = str(self).split("\\N")
+        return b"\\\\N".join(vText(piece).to_ical() for piece in pieces)

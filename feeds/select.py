@@ -55,14 +55,15 @@ def _matches(kind: str, ident: str | None, session: Session) -> bool:
 
 
 def _check_known(schedule: Schedule, kind: str, ident: str | None) -> None:
-    known = {
-        "summits": schedule.summits,
-        "organizations": schedule.organizations,
-        "participants": schedule.participants,
-    }.get(kind)
-    if known is None:
+    if kind == "summits":
+        known = ident in schedule.summits
+    elif kind == "organizations":
+        known = ident in schedule.organizations
+    elif kind == "participants":
+        known = ident in schedule.participants
+    else:
         raise NotFound("feed", kind)
-    if ident is None or ident not in known:
+    if ident is None or not known:
         raise NotFound(_NOUNS[kind], ident or "")
 
 
@@ -96,7 +97,9 @@ def expired(session: Session, now: datetime, retention: timedelta) -> bool:
     return until is not None and until <= now
 
 
-def next_change(sessions: Iterable[Session], now: datetime, retention: timedelta) -> datetime | None:
+def next_change(
+    sessions: Iterable[Session], now: datetime, retention: timedelta
+) -> datetime | None:
     """The next instant after ``now`` at which one of ``sessions`` drops out, if any.
 
     Pass a feed's selected sessions; an HTTP cache for that feed should expire then.

@@ -14,7 +14,7 @@ then put right before it is serialised:
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from icalendar import Timezone, TimezoneDaylight, TimezoneStandard
@@ -23,7 +23,7 @@ from icalendar import Timezone, TimezoneDaylight, TimezoneStandard
 #: day (and any change on the last day) is always part of the component.
 MARGIN = timedelta(days=1)
 _SECOND = timedelta(seconds=1)
-_UTC = timezone.utc
+_UTC = UTC
 
 
 def vtimezone_bytes(zone: str, first: date, last: date) -> bytes:
@@ -54,8 +54,8 @@ def build_vtimezone(zone: str, first: date, last: date) -> Timezone:
 
 def _fix_observance(observance: TimezoneStandard | TimezoneDaylight, tzinfo: ZoneInfo) -> None:
     """Onsets as RFC 5545 local times, and one RDATE property per onset."""
-    before: timedelta = observance["TZOFFSETFROM"].td
-    after: timedelta = observance["TZOFFSETTO"].td
+    before, after = observance.TZOFFSETFROM, observance.TZOFFSETTO
+    assert before is not None and after is not None  # from_tzinfo always sets both
     onsets = [observance.DTSTART, *_rdates(observance)]
     observance.pop("RDATE", None)
     onsets = [_rfc_onset(onset, before, after, tzinfo) for onset in onsets]

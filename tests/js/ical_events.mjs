@@ -52,7 +52,9 @@ function describe(vevent) {
       .getAllProperties("categories")
       .flatMap((prop) => prop.getValues().map(String)),
     conference: text(vevent, "conference"),
-    alarms: vevent.getAllSubcomponents("valarm").map((alarm) => String(alarm.getFirstPropertyValue("trigger"))),
+    alarms: vevent
+      .getAllSubcomponents("valarm")
+      .map((alarm) => String(alarm.getFirstPropertyValue("trigger"))),
     start: instant(event.startDate),
     end: instant(end),
     startZone: zoneOf(event.startDate),

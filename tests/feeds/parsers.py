@@ -1,0 +1,202 @@
+"""Four independent iCalendar parsers behind one shape, for the interop tests.
+
+Each parser turns feed bytes into a list of :class:`Parsed` events, with start and end as
+UTC ISO instants ("2024-07-03T05:00:00Z") or dates ("2024-07-03"), and without DTEND the
+end each library itself computes (RFC 5545: a timed event ends as it starts).
+
+* ``icalendar`` — Python icalendar. It resolves an IANA TZID with zoneinfo and never
+  reads the VTIMEZONE, so ``icalendar+vtimezone`` also converts each local time with the
+  feed's own VTIMEZONE (``Timezone.to_tz(lookup_tzid=False)``, dateutil underneath).
+* ``ical`` — Home Assistant's ``ical`` (also zoneinfo for IANA names).
+* ``vobject`` — reads the VTIMEZONE through dateutil.
+* ``ical.js`` — Mozilla's, under Node (``tests/js/ical_events.mjs``); reads only the
+  VTIMEZONEs in the file.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from tests.tools import missing_tool, require_module, require_tool
+
+JS_DIR = Path(__file__).resolve().parents[1] / "js"
+HARNESS = JS_DIR / "ical_events.mjs"
+NPM_HINT = "needed for the ical.js interop tests; run `npm ci` in tests/js"
+
+
+@dataclass(frozen=True)
+class Parsed:
+    uid: str
+    start: str
+    end: str
+    summary: str | None = None
+    description: str | None = None
+    location: str | None = None
+    status: str | None = None
+    categories: tuple[str, ...] = field(default=())
+
+
+def instant(value: date | datetime) -> str:
+    """UTC ISO instant for a datetime, ISO date for a date; floating times are marked."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            return f"FLOATING {value.isoformat()}"
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.isoformat()
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def parse_icalendar(data: bytes) -> list[Parsed]:
+    icalendar = require_module("icalendar", "the application's own dependency")
+    calendar = icalendar.Calendar.from_ical(data)
+    return [
+        Parsed(
+            uid=str(event["UID"]),
+            start=instant(event.start),
+            end=instant(event.end),
+            summary=_text(event.get("SUMMARY")),
+            description=_text(event.get("DESCRIPTION")),
+            location=_text(event.get("LOCATION")),
+            status=_text(event.get("STATUS")),
+            categories=tuple(str(c) for c in event.categories),
+        )
+        for event in calendar.walk("VEVENT")
+    ]
+
+
+def parse_icalendar_vtimezone(data: bytes) -> list[Parsed]:
+    """Like :func:`parse_icalendar`, but local times go through the feed's VTIMEZONEs."""
+    icalendar = require_module("icalendar", "the application's own dependency")
+    calendar = icalendar.Calendar.from_ical(data)
+    zones = {str(c["TZID"]): c.to_tz(lookup_tzid=False) for c in calendar.walk("VTIMEZONE")}
+
+    def moment(prop: Any) -> str:
+        tzid = prop.params.get("TZID")
+        if tzid is None:
+            return instant(prop.dt)
+        if tzid not in zones:
+            return f"NO VTIMEZONE {tzid}"
+        return instant(prop.dt.replace(tzinfo=None).replace(tzinfo=zones[tzid]))
+
+    parsed = []
+    for event in calendar.walk("VEVENT"):
+        start = moment(event["DTSTART"])
+        end = moment(event["DTEND"]) if "DTEND" in event else start
+        parsed.append(Parsed(uid=str(event["UID"]), start=start, end=end))
+    return parsed
+
+
+def parse_ical(data: bytes) -> list[Parsed]:
+    stream = require_module(
+        "ical.calendar_stream", "install the test extra: pip install -e .[test]"
+    )
+    calendar = stream.IcsCalendarStream.calendar_from_ics(data.decode("utf-8"))
+    return [
+        Parsed(
+            uid=event.uid,
+            start=instant(event.dtstart),
+            end=instant(event.end),
+            summary=event.summary,
+            description=event.description,
+            location=event.location,
+            status=event.status.value if event.status is not None else None,
+            categories=tuple(event.categories),
+        )
+        for event in calendar.events
+    ]
+
+
+def parse_vobject(data: bytes) -> list[Parsed]:
+    vobject = require_module("vobject", "install the test extra: pip install -e .[test]")
+    # vobject keeps one process-wide TZID → tzinfo registry in which the first VTIMEZONE
+    # seen for a TZID wins; a later feed's VTIMEZONE (another span) would be ignored.
+    # Forget earlier feeds so that each parse reads its own VTIMEZONEs.
+    registry = vars(vobject.icalendar)["__tzidMap"]
+    for tzid in [key for key in registry if key != "UTC"]:
+        del registry[tzid]
+    calendar = vobject.readOne(data.decode("utf-8"))
+    parsed = []
+    for event in calendar.contents.get("vevent", []):
+        start = event.dtstart.value
+        end = event.dtend.value if "dtend" in event.contents else start
+        parsed.append(
+            Parsed(
+                uid=event.uid.value,
+                start=instant(start),
+                end=instant(end),
+                summary=_value(event, "summary"),
+                description=_value(event, "description"),
+                location=_value(event, "location"),
+                status=_value(event, "status"),
+                categories=tuple(
+                    str(v) for line in event.contents.get("categories", []) for v in line.value
+                ),
+            )
+        )
+    return parsed
+
+
+def _value(event: Any, name: str) -> str | None:
+    lines = event.contents.get(name)
+    return str(lines[0].value) if lines else None
+
+
+def require_icaljs() -> str:
+    """The ``node`` executable, once tests/js has ical.js installed; else skip/fail."""
+    node = require_tool("node", NPM_HINT)
+    if not (JS_DIR / "node_modules" / "ical.js").is_dir():
+        missing_tool("ical.js in tests/js/node_modules", NPM_HINT)
+    return node
+
+
+def parse_icaljs(data: bytes) -> list[Parsed]:
+    node = require_icaljs()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "feed.ics"
+        path.write_bytes(data)
+        done = subprocess.run(
+            [node, str(HARNESS), str(path)],
+            cwd=JS_DIR,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    if done.returncode != 0:
+        raise AssertionError(f"ical.js harness failed:\n{done.stderr}")
+    return [_from_js(item) for item in json.loads(done.stdout)]
+
+
+def _from_js(item: dict[str, Any]) -> Parsed:
+    def mark(value: str, zone: str | None) -> str:
+        return f"FLOATING {value}" if zone == "floating" else value
+
+    return Parsed(
+        uid=item["uid"],
+        start=mark(item["start"], item["startZone"]),
+        end=mark(item["end"], item["endZone"]),
+        summary=item["summary"],
+        description=item["description"],
+        location=item["location"],
+        status=item["status"],
+        categories=tuple(item["categories"]),
+    )
+
+
+PARSERS: dict[str, Callable[[bytes], list[Parsed]]] = {
+    "icalendar": parse_icalendar,
+    "icalendar+vtimezone": parse_icalendar_vtimezone,
+    "ical": parse_ical,
+    "vobject": parse_vobject,
+    "ical.js": parse_icaljs,
+}
