@@ -42,7 +42,7 @@ def read_token(secret: str, purpose: str, token: str) -> tuple[int, int] | None:
 
     The caller still checks the version against the subscriber's current one."""
     parts = token.split(".") if isinstance(token, str) and len(token) < 200 else []
-    if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
+    if len(parts) != 3 or not all(p.isascii() and p.isdigit() for p in parts[:2]):
         return None
     subscriber, version = int(parts[0]), int(parts[1])
     try:
