@@ -15,12 +15,16 @@ never pile up; ``max_events``/``max_zones`` bound the rest, least recently used 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Mapping
+import calendar
+from dataclasses import dataclass
 from datetime import date, timedelta
+from operator import attrgetter
 from threading import Lock
-from typing import Generic, TypeVar
+from types import MappingProxyType
+from typing import Any, Generic, TypeVar
 
-from feeds.calendar import assemble
+from feeds.calendar import FOOTER, header_bytes
 from feeds.event import event_bytes
 from feeds.settings import FeedSettings
 from feeds.vtimezone import vtimezone_bytes
@@ -32,16 +36,16 @@ EventKey = tuple[str, str, str | None, tuple[timedelta, ...]]
 
 
 class LRU(Generic[K]):
-    """A small thread-safe LRU of (version, bytes) per key."""
+    """A small thread-safe LRU of (version, value) per key."""
 
     def __init__(self, limit: int) -> None:
         if limit < 1:
             raise ValueError(f"cache limit must be at least 1, not {limit}")
         self.limit = limit
-        self._items: OrderedDict[K, tuple[Hashable, bytes]] = OrderedDict()
+        self._items: OrderedDict[K, tuple[Hashable, Any]] = OrderedDict()
         self._lock = Lock()
 
-    def get(self, key: K, version: Hashable) -> bytes | None:
+    def get(self, key: K, version: Hashable) -> Any:
         with self._lock:
             item = self._items.get(key)
             if item is None or item[0] != version:
@@ -49,7 +53,17 @@ class LRU(Generic[K]):
             self._items.move_to_end(key)
             return item[1]
 
-    def put(self, key: K, version: Hashable, value: bytes) -> None:
+    def items_view(self) -> Mapping[K, tuple[Hashable, Any]]:
+        """Read-only access to the entries (key → (version, value)) for hot loops."""
+        return MappingProxyType(self._items)
+
+    def peek(self, key: K) -> Any:
+        """The value stored for ``key`` (any version), without touching the order: the
+        hot path of feed assembly, a plain dictionary read."""
+        item = self._items.get(key)
+        return None if item is None else item[1]
+
+    def put(self, key: K, version: Hashable, value: Any) -> None:
         with self._lock:
             self._items[key] = (version, value)
             self._items.move_to_end(key)
@@ -62,6 +76,30 @@ class LRU(Generic[K]):
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+
+
+@dataclass(slots=True)
+class Piece:
+    """One session's VEVENT bytes with what assembly needs to know about it.
+
+    ``session`` and ``records`` remember the exact objects the piece was checked
+    against: while a caller hands in the same objects (a schedule snapshot keeps unchanged
+    sessions and record tables as they were), the piece is current without comparing
+    anything. Otherwise ``version`` (see ``event_version``) decides.
+    """
+
+    version: Hashable
+    session: Session
+    records: tuple[int, int, int]
+    order: tuple[int, int, str, str]  # start (POSIX seconds, microseconds), summit, id
+    zone: str | None  # the TZID a timed session uses; None for all-day
+    first: date
+    last: date
+    body: bytes
+
+
+def _records(schedule: Schedule) -> tuple[int, int, int]:
+    return (id(schedule.summits), id(schedule.participants), id(schedule.organizations))
 
 
 class FeedBuilder:
@@ -86,14 +124,64 @@ class FeedBuilder:
 
         ``participant`` is set for a participant feed (their mode in each summary),
         ``alarms`` for a private feed (one VALARM per offset before the start).
-        Same as ``feeds.calendar.feed_bytes`` with the same arguments, only faster.
+        Same bytes as ``feeds.calendar.feed_bytes`` with the same arguments, only faster:
+        pieces are sorted by their memoised start, and only changed ones are rendered.
         """
         alarms = tuple(alarms)
+        records = _records(schedule)
+        items = self.events.items_view()
+        pieces = []
+        for session in sessions:  # the hot loop: the fast path of ``piece``, inlined
+            entry = items.get((session.summit, session.id, participant, alarms))
+            known = entry[1] if entry is not None else None
+            if known is not None and known.session is session and known.records == records:
+                pieces.append(known)
+            else:
+                pieces.append(self.piece(session, schedule, participant, alarms, records))
+        pieces.sort(key=attrgetter("order"))
+        spans: dict[str, tuple[date, date]] = {}
+        for piece in pieces:
+            if piece.zone is None:
+                continue
+            known = spans.get(piece.zone)
+            if known is None:
+                spans[piece.zone] = (piece.first, piece.last)
+            elif piece.first < known[0] or piece.last > known[1]:
+                spans[piece.zone] = (piece.first if piece.first < known[0] else known[0],
+                                     piece.last if piece.last > known[1] else known[1])
+        parts = [header_bytes(name, self.settings)]
+        parts.extend(self.vtimezone(zone, *spans[zone]) for zone in sorted(spans))
+        parts.extend(piece.body for piece in pieces)
+        parts.append(FOOTER)
+        return b"".join(parts)
 
-        def event(session: Session) -> bytes:
-            return self.event(session, schedule, participant, alarms)
-
-        return assemble(name, sessions, self.settings, event, self.vtimezone)
+    def piece(
+        self,
+        session: Session,
+        schedule: Schedule,
+        participant: str | None = None,
+        alarms: tuple[timedelta, ...] = (),
+        records: tuple[int, int, int] | None = None,
+    ) -> Piece:
+        """The session's current piece: recalled when still current, else rendered."""
+        key: EventKey = (session.summit, session.id, participant, alarms)
+        records = records or _records(schedule)
+        cached = self.events.peek(key)
+        if cached is not None and cached.session is session and cached.records == records:
+            return cached
+        version = event_version(session, schedule)
+        if cached is not None and cached.version == version:
+            cached.session, cached.records = session, records
+            return cached
+        body = event_bytes(session, schedule, self.settings.base_url, participant, alarms)
+        start = session.starts_at
+        order = (calendar.timegm(start.utctimetuple()), start.microsecond, session.summit,
+                 session.id)
+        fresh = Piece(version, session, records, order,
+                      None if session.all_day else session.timezone, session.first_day,
+                      session.last_day, body)
+        self.events.put(key, version, fresh)
+        return fresh
 
     def event(
         self,
@@ -103,13 +191,7 @@ class FeedBuilder:
         alarms: tuple[timedelta, ...] = (),
     ) -> bytes:
         """One session's VEVENT bytes, from the cache when still current."""
-        key: EventKey = (session.summit, session.id, participant, alarms)
-        version = event_version(session, schedule)
-        cached = self.events.get(key, version)
-        if cached is None:
-            cached = event_bytes(session, schedule, self.settings.base_url, participant, alarms)
-            self.events.put(key, version, cached)
-        return cached
+        return self.piece(session, schedule, participant, tuple(alarms)).body
 
     def vtimezone(self, zone: str, first: date, last: date) -> bytes:
         """A zone's VTIMEZONE bytes for a span, from the cache when known."""

@@ -41,7 +41,7 @@ def select(
     if kind != "all":
         _check_known(schedule, kind, ident)
     wanted = [s for s in schedule.sessions.values() if _matches(kind, ident, s)]
-    return [s for s in wanted if not expired(s, now, retention)]
+    return [s for s in wanted if s.status != "cancelled" or not expired(s, now, retention)]
 
 
 def _matches(kind: str, ident: str | None, session: Session) -> bool:
@@ -104,7 +104,8 @@ def next_change(
 
     Pass a feed's selected sessions; an HTTP cache for that feed should expire then.
     """
-    times = [t for s in sessions if (t := dropped_at(s, retention)) is not None and t > now]
+    times = [t for s in sessions if s.status == "cancelled"
+             and (t := dropped_at(s, retention)) is not None and t > now]
     return min(times) if times else None
 
 

@@ -7,6 +7,9 @@ import os
 
 from alembic import context
 
+import scheduler.notices  # noqa: F401  (these modules add their tables to the metadata)
+import scheduler.plans  # noqa: F401
+import scheduler.tables  # noqa: F401
 from summits.tables import metadata
 
 

@@ -160,5 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+import summitcal.cli_subscribers  # noqa: E402,F401  (registers `subscribers`)
+
+import summitcal.cli_outbox  # noqa: E402,F401  (registers outbox, send-test, deliver)
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

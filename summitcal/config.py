@@ -70,6 +70,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
                          "choice", ("file", "smtp")),
         "from": Key("summitcal <summitcal@localhost>", "From address of every message.", "str"),
         "file_dir": Key("data/mail", "Folder for the file transport.", "path"),
+        "workers": Key(4, "Delivery threads, each with its own SMTP connection.", "int"),
     },
     "mail.smtp": {
         "host": Key("127.0.0.1", "SMTP server.", "str"),

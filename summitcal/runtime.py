@@ -58,19 +58,24 @@ class Runtime:
         self.store.close()
 
     def snapshot(self) -> Snapshot:
-        """The current schedule; one cheap query when nothing changed since last time."""
+        """The current schedule; one cheap query when nothing changed since last time.
+
+        After a revision (made here or by another process) only the sessions it wrote
+        are read again. Unchanged sessions, and record tables that did not change, stay
+        the very same objects, which is what lets the feed cache recognise them at once.
+        """
         version = self.store.version()
         current = self._snapshot
         if current is not None and current.version == version:
             return current
         with self._lock:
             current = self._snapshot
-            if current is None or current.version != version:
-                # Read the version again inside the lock: the schedule read below is at
-                # least as new as it, so a later request never sees an older schedule.
-                version = self.store.version()
-                current = Snapshot(version, self.store.schedule())
-                self._snapshot = current
+            if current is None:
+                version, schedule, _ = self.store.schedule_since(-1)
+                current = Snapshot(version, schedule)
+            elif current.version != version:
+                current = _caught_up(current, *self.store.schedule_since(current.version))
+            self._snapshot = current
             return current
 
     def load(self, paths: Sequence[str | Path], *, dry_run: bool = False, source: str = "load"):
@@ -81,6 +86,22 @@ class Runtime:
 
     def set_attendance(self, summit: str, session: str, item: Attendance, *, source: str):
         return self.store.set_attendance(summit, session, item, source)
+
+
+def _caught_up(old: Snapshot, version: int, delta: Schedule, records: bool) -> Snapshot:
+    """``old`` with the sessions written since (and the records, when they changed)."""
+    before = old.schedule
+
+    def same(new: dict, known: dict) -> dict:
+        return new if records and new != known else known
+
+    schedule = Schedule(
+        summits=same(delta.summits, before.summits),
+        organizations=same(delta.organizations, before.organizations),
+        participants=same(delta.participants, before.participants),
+        sessions={**before.sessions, **delta.sessions},
+    )
+    return Snapshot(version, schedule)
 
 
 def _safe_url(url: str) -> str:

@@ -1,11 +1,24 @@
-"""``summitcal serve``: the web app on uvicorn, with the schedules loaded at start-up."""
+"""``summitcal serve``: the web app on uvicorn, with the schedules loaded at start-up, the
+clock (reminder plans, change notices) and delivery (the outbox's workers) beside it.
+
+Start-up order: email templates checked (a broken template stops the boot, not a reminder
+at 3 a.m.), database opened and migrated, schedules loaded, delivery started, clock
+started, then HTTP. On shutdown (SIGTERM, Ctrl-C) uvicorn returns and the clock stops
+first (no new rows), then delivery (messages in flight finish, the rest are given back).
+"""
 
 from __future__ import annotations
 
 import logging
+import signal
+import threading
+from types import FrameType
 
 import uvicorn
 
+from scheduler.clock import Clock
+from scheduler.compose import check_templates
+from scheduler.delivery import Composer, Delivery, Renderer, default_renderers
 from summitcal.config import Config
 from summitcal.runtime import Runtime
 
@@ -14,16 +27,67 @@ log = logging.getLogger("summitcal")
 
 def serve(config: Config, host: str | None = None, port: int | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per tick otherwise
+    composed = check_templates(config.service.base_url)
+    log.info("email templates checked: %d sample messages composed", composed)
     runtime = Runtime.open(config)
-    if config.schedules.load_on_start:
-        result = runtime.load(config.schedules.paths, source="serve start-up")
-        log.info("schedules loaded: %s", f"revision {result.revision}, {len(result.changes)} "
-                 "change(s)" if result.changes else "no changes")
-    from web.app import create_app
-
-    app = create_app(runtime)
     try:
-        uvicorn.run(app, host=host or config.http.host, port=port or config.http.port,
-                    log_level="info", proxy_headers=False, server_header=False)
+        if config.schedules.load_on_start:
+            result = runtime.load(config.schedules.paths, source="serve start-up")
+            log.info("schedules loaded: %s", f"revision {result.revision}, "
+                     f"{len(result.changes)} change(s)" if result.changes else "no changes")
+        _run(runtime, host or config.http.host, port or config.http.port)
     finally:
         runtime.close()
+
+
+def _run(runtime: Runtime, host: str, port: int) -> None:
+    from web.app import create_app
+
+    config = runtime.config
+    delivery = Delivery(runtime.store.engine, config, Composer(renderers(runtime)))
+    clock = Clock(runtime.store, config.notices.delay, wake=delivery.wake)
+    app = create_app(runtime)
+    previous = _exit_on_sigterm()
+    delivery.start()
+    try:
+        clock.start()
+        try:
+            uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False,
+                        server_header=False)
+        finally:
+            clock.stop()
+    finally:
+        delivery.stop()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    log.info("stopped")
+
+
+def _exit_on_sigterm() -> signal.Handlers | object | None:
+    """Make SIGTERM unwind (``SystemExit(0)``) rather than kill the process.
+
+    uvicorn handles SIGTERM itself while it serves; after its graceful shutdown it puts the
+    previous handler back and raises the signal again. With the default handler that
+    would end the process before the clock and delivery are stopped.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def stop(number: int, frame: FrameType | None) -> None:
+        raise SystemExit(0)
+
+    return signal.signal(signal.SIGTERM, stop)
+
+
+def renderers(runtime: Runtime) -> dict[str, Renderer]:
+    """Every kind's renderer: ``default_renderers`` plus the clock's kinds (reminders and
+    change notices), should that list not have them yet."""
+    from scheduler.notices import KINDS, notice_renderer
+    from scheduler.plans import reminder_renderer
+
+    found = default_renderers(runtime)
+    found.setdefault("reminder", reminder_renderer(runtime))
+    for kind in KINDS.values():
+        found.setdefault(kind, notice_renderer(runtime))
+    return found

@@ -21,7 +21,9 @@ from summits.model import Attendance, Organization, Participant, Schedule, Sessi
 SessionKey = tuple[str, str]
 
 
-def read_schedule(connection: Connection) -> Schedule:
+def read_schedule(connection: Connection, since: int | None = None) -> Schedule:
+    """Everything stored; with ``since``, only the sessions written by later revisions
+    (records always whole: they are few)."""
     return Schedule(
         summits={
             r.id: Summit(r.id, r.name, r.city, r.country, r.timezone, tuple(r.sources))
@@ -35,19 +37,24 @@ def read_schedule(connection: Connection) -> Schedule:
             r.id: Participant(r.id, r.name, r.role)
             for r in connection.execute(sa.select(t.participants).order_by(t.participants.c.id))
         },
-        sessions=read_sessions(connection),
+        sessions=read_sessions(connection, since=since),
     )
 
 
 def read_sessions(
-    connection: Connection, key: SessionKey | None = None
+    connection: Connection, key: SessionKey | None = None, since: int | None = None
 ) -> dict[SessionKey, Session]:
-    """All sessions (ordered by start, summit, id), or the one with ``key``."""
+    """All sessions (ordered by start, summit, id), the one with ``key``, or those written
+    by revisions after ``since``."""
+    newer = sa.select(t.sessions.c.summit, t.sessions.c.id).where(
+        t.sessions.c.revision_id > since) if since is not None else None
 
     def only(table: sa.Table, id_column: str) -> sa.Select[Any]:
         query = sa.select(table)
         if key is not None:
             query = query.where(table.c.summit == key[0], table.c[id_column] == key[1])
+        if newer is not None:
+            query = query.where(sa.tuple_(table.c.summit, table.c[id_column]).in_(newer))
         return query
 
     organizations: dict[SessionKey, list[str]] = defaultdict(list)

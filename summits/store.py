@@ -64,6 +64,19 @@ class Store:
         with database.reading(self.engine) as connection:
             return rows.read_schedule(connection)
 
+    def schedule_since(self, version: int) -> tuple[int, Schedule, bool]:
+        """What a reader holding the schedule as of ``version`` needs to catch up, read
+        in one transaction: (current version, a schedule with only the sessions written
+        after ``version``, whether any record changed). Records (summits, organisations,
+        participants) come whole when one changed, else the returned ones are empty."""
+        with database.reading(self.engine) as connection:
+            current = connection.scalar(sa.select(sa.func.max(t.revisions.c.id))) or 0
+            records = version < 0 or bool(connection.scalar(sa.select(sa.exists().where(
+                t.changes.c.revision_id > version, t.changes.c.session.is_(None)))))
+            if records:
+                return current, rows.read_schedule(connection, since=version), True
+            return current, Schedule(sessions=rows.read_sessions(connection, since=version)), False
+
     def session(self, summit: str, session: str) -> Session:
         with database.reading(self.engine) as connection:
             found = rows.read_sessions(connection, (summit, session))
@@ -106,7 +119,9 @@ class Store:
         _check_attendance(attendance)
         now = _utc(now)
         with database.writing(self.engine) as connection:
-            current = rows.read_schedule(connection)
+            # Only the records and the one session: an edit must not read every session.
+            current = rows.read_schedule(connection, since=_NO_SESSIONS)
+            current.sessions.update(rows.read_sessions(connection, (summit, session)))
             if summit not in current.summits:
                 raise NotFound("summit", summit)
             stored = current.sessions.get((summit, session))
@@ -168,6 +183,9 @@ class Store:
             now=now,
         )
         return Result(revision, tuple(changes))
+
+
+_NO_SESSIONS = 2**31 - 1  # a revision id no session was written by (fits an INTEGER)
 
 
 def _utc(now: datetime | None) -> datetime:

@@ -29,6 +29,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 
 from summits.changes import KINDS
@@ -137,6 +138,7 @@ sessions = Table(
     CheckConstraint(_one_of("status", STATUSES), name="status"),
     CheckConstraint('(start_local IS NULL) <> ("date" IS NULL)', name="start_or_date"),
     Index(None, "starts_at"),
+    Index(None, "revision_id"),
 )
 
 session_organizations = Table(
@@ -184,4 +186,68 @@ changes = Table(
     Column("note", Text),
     CheckConstraint(_one_of("kind", KINDS), name="kind"),
     Index(None, "summit", "session"),
+)
+
+# --- subscribers (email reminders, notices, private feeds) ------------------------------
+
+SUBSCRIBER_STATUSES = ("pending", "confirmed", "unsubscribed")
+FOLLOW_KINDS = ("all", "summit", "session", "organization", "participant")
+NOTICE_KINDS = ("attendance", "schedule")
+
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False, unique=True),  # normalised, lower-cased
+    Column("timezone", String(64), nullable=False),
+    Column("language", String(8), nullable=False, server_default="en"),
+    Column("status", String(16), nullable=False),
+    Column("reminders", JSON, nullable=False),  # ["P1D", "PT1H"], canonical form
+    Column("notices", JSON, nullable=False),  # subset of NOTICE_KINDS
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("confirmed_at", UtcDateTime),
+    Column("unsubscribed_at", UtcDateTime),
+    Column("updated_at", UtcDateTime, nullable=False),
+    # When a sign-up for this address last queued a mail: at most one per hour.
+    Column("prompted_at", UtcDateTime),
+    Column("feed_token_version", Integer, nullable=False, server_default="1"),
+    Column("manage_token_version", Integer, nullable=False, server_default="1"),
+    CheckConstraint(_one_of("status", SUBSCRIBER_STATUSES), name="status"),
+)
+
+# One row per follow. ``summit`` is the summit a follow is scoped to (kinds summit and
+# session), ``target`` the followed id (the summit id for kind summit, the session id for
+# kind session, else the organisation / participant id); both NULL for kind all.
+# Fan-out looks follows up by (kind, target[, summit]) — see the index.
+subscriber_follows = Table(
+    "subscriber_follows",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "subscriber_id",
+        Integer,
+        ForeignKey("subscribers.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("kind", String(16), nullable=False),
+    Column("summit", String(100)),
+    Column("target", String(200)),
+    UniqueConstraint("subscriber_id", "kind", "summit", "target"),
+    CheckConstraint(_one_of("kind", FOLLOW_KINDS), name="kind"),
+    Index(None, "kind", "target", "summit"),
+)
+
+subscriber_offsets = Table(
+    "subscriber_offsets",
+    metadata,
+    Column(
+        "subscriber_id",
+        Integer,
+        ForeignKey("subscribers.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("offset_seconds", Integer, nullable=False),
+    PrimaryKeyConstraint("subscriber_id", "offset_seconds"),
+    CheckConstraint("offset_seconds > 0", name="positive"),
+    Index(None, "offset_seconds"),
 )

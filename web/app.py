@@ -9,7 +9,7 @@ from fastapi.staticfiles import StaticFiles
 from feeds import routes as feed_routes
 from summitcal import __version__
 from summitcal.runtime import Runtime
-from web import admin, api, errors, pages
+from web import admin, admin_outbox, api, errors, pages, subscriptions
 from web.metrics import Metrics
 
 
@@ -36,9 +36,11 @@ def create_app(runtime: Runtime) -> FastAPI:
     metrics = Metrics(runtime)
     app.add_middleware(_Wrapped, wrap=metrics.wrap)
     max_age = int(runtime.config.feeds.max_age.total_seconds())
+    app.include_router(subscriptions.router(runtime))  # before feeds: /feeds/private/…
     app.include_router(feed_routes.router(runtime.feeds, max_age))
     app.include_router(api.router(runtime))
     app.include_router(admin.router(runtime))
+    app.include_router(admin_outbox.router(runtime))
     app.include_router(pages.router(runtime))
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
 

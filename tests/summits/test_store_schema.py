@@ -14,6 +14,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.exc import StatementError
 
+import scheduler.notices  # noqa: F401  (their tables join summits.tables.metadata)
+import scheduler.plans  # noqa: F401
+import scheduler.tables  # noqa: F401
 from summitcal.errors import ConfigError
 from summits import database
 from summits import tables as t

@@ -67,4 +67,44 @@
       navigator.clipboard.writeText(input.value).then(done, function () { document.execCommand("copy"); done(); });
     } else { document.execCommand("copy"); done(); }
   });
+
+  // Sign-up: post to the subscriptions API and answer in place. Without JavaScript the
+  // same form posts to /subscribe and a result page answers.
+  var form = document.getElementById("signup-form");
+  if (form && window.fetch && window.FormData) {
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var data = new FormData(form);
+      var payload = {
+        email: data.get("email"), timezone: data.get("timezone"), follow: data.getAll("follow"),
+        reminders: data.getAll("reminders"), notices: data.getAll("notices"),
+        language: data.get("language") || "en"
+      };
+      var status = document.getElementById("signup-status");
+      var button = form.querySelector("button[type=submit]");
+      button.disabled = true;
+      fetch("/api/subscriptions", {
+        method: "POST", headers: { "Content-Type": "application/json", "Accept": "application/json" },
+        body: JSON.stringify(payload)
+      }).then(function (response) {
+        return response.json().then(function (body) { return { ok: response.ok, body: body }; });
+      }).then(function (result) {
+        button.disabled = false;
+        if (result.ok) {
+          status.className = "notice";
+          status.textContent = "Thank you. We have sent a message to " + payload.email +
+            ": open its link to confirm. Nothing else is sent until you do.";
+          form.reset();
+        } else {
+          status.className = "error";
+          status.textContent = "Please correct this: " + result.body.error.message;
+          var field = result.body.error.field && form.querySelector("[name=" + result.body.error.field.split(".")[0] + "]");
+          if (field) { field.focus(); }
+        }
+      }).catch(function () {
+        button.disabled = false;
+        form.submit();  // the page answers instead
+      });
+    });
+  }
 })();

@@ -1,0 +1,98 @@
+"""Private feeds: a subscriber's own selection, with one VALARM per reminder offset.
+
+``GET``/``HEAD /feeds/private/{token}.ics`` with a ``feed`` token (see ``summits.tokens``).
+A rotated, unknown or forged token, or one of a subscriber who is not confirmed, is a
+404 like any unknown feed. Responses are cached per subscriber and replaced when the key
+moves: (feed token version, follows, offsets, schedule revision), or when a cancelled
+session drops out. Event bytes come from the public feeds' ``FeedBuilder``, so a private
+feed costs one subscriber read and a concatenation when the public ones are warm.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
+from functools import cache
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter, Request, Response
+
+from feeds.routes import respond
+from feeds.select import follows, next_change
+from feeds.service import EPOCH, FeedResponse
+from summitcal.errors import NotFound
+from summits import database
+from summits import subscribers as subs
+
+if TYPE_CHECKING:
+    from summitcal.runtime import Runtime
+
+TITLE = "My summit sessions"
+_DOC: dict = {200: {"content": {"text/calendar": {}}, "description": "iCalendar feed"},
+              304: {"description": "Not modified (If-None-Match / If-Modified-Since)"},
+              404: {"description": "Unknown, rotated or revoked link"}}
+
+
+class PrivateFeeds:
+    """Private feed responses, built on the runtime's public feed service."""
+
+    def __init__(self, runtime: Runtime, max_entries: int = 4096) -> None:
+        self.runtime = runtime
+        self.max_entries = max_entries
+        self._responses: OrderedDict[int, tuple[Hashable, FeedResponse]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._secret = cache(runtime.config.secret_key)
+
+    def subscriber(self, token: str) -> subs.Subscriber:
+        """The confirmed subscriber whose current feed token this is; NotFound otherwise."""
+        with database.reading(self.runtime.store.engine) as connection:
+            found = subs.by_token(connection, self._secret(), "feed", token)
+        if found is None or found.status != "confirmed":
+            raise NotFound("feed", "private")
+        return found
+
+    def get(self, token: str) -> FeedResponse:
+        subscriber = self.subscriber(token)
+        prefs = subscriber.preferences
+        snapshot = self.runtime.snapshot()
+        service = self.runtime.feeds
+        now = service.clock()
+        key = (subscriber.feed_token_version, prefs.follows, prefs.reminders, snapshot.version)
+        with self._lock:
+            cached = self._responses.get(subscriber.id)
+            if cached is not None and cached[0] == key and (
+                    cached[1].expires is None or now < cached[1].expires):
+                self._responses.move_to_end(subscriber.id)
+                return cached[1]
+        retention = service.settings.cancelled_retention
+        sessions = follows(snapshot.schedule, prefs.follows, now, retention)
+        body = service.builder.build(TITLE, sessions, snapshot.schedule, alarms=prefs.reminders)
+        modified = max([s.last_modified or EPOCH for s in sessions] + [subscriber.updated_at])
+        response = FeedResponse(
+            f"private/{subscriber.id}", body, f'"{hashlib.sha256(body).hexdigest()[:32]}"',
+            modified.replace(microsecond=0), snapshot.version,
+            next_change(sessions, now, retention))
+        with self._lock:
+            self._responses[subscriber.id] = (key, response)
+            self._responses.move_to_end(subscriber.id)
+            while len(self._responses) > self.max_entries:
+                self._responses.popitem(last=False)
+        return response
+
+
+def router(runtime: Runtime, max_age: int) -> APIRouter:
+    """The private feed route; include it before the public feed routes."""
+    feeds = PrivateFeeds(runtime)
+    routes = APIRouter(tags=["feeds"])
+
+    def private_feed(token: str, request: Request) -> Response:
+        return respond(request, feeds.get(token), max_age, cache="private")
+
+    for method in ("GET", "HEAD"):
+        routes.add_api_route("/feeds/private/{token}.ics", private_feed, methods=[method],
+                             response_class=Response, include_in_schema=method == "GET",
+                             summary="A subscriber's own selection, with reminders",
+                             responses=_DOC)
+    return routes

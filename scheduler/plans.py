@@ -1,0 +1,480 @@
+"""Reminder plans: one row per (session, offset) that a confirmed subscriber follows.
+
+A plan says "at ``fire_at`` (UTC) = the session's start − ``offset``, queue this reminder
+for every follower who asked for that offset". Timers therefore grow with sessions ×
+distinct offsets, never with subscribers::
+
+    replan(connection, now)            # after every revision and subscriber change
+    due(connection, now)               # plans whose time has come
+    fire(connection, plan_id, now)     # ONE INSERT … SELECT into the outbox, plan fired
+
+``replan`` is cheap and idempotent: it moves a pending plan with its session (unfired),
+cancels plans nobody follows any more or whose session was cancelled, expires plans whose
+session already started (never sent), and cancels pending outbox reminders written for a
+start that is no longer the session's. A plan is only created while its fire time is
+still ahead (``CREATE_GRACE``): a subscriber who signs up 23 hours before a session gets
+no "in 1 day" reminder. An existing plan whose fire time passed while the service was
+down still fires late, as long as its session has not started.
+
+All-day sessions start at local midnight in the venue's zone (``Session.starts_at``):
+a one-day reminder for a session on 16 September comes on 15 September at 00:00 venue
+time. Calendars put the VALARM of an all-day event at the same instant.
+
+Reminder outbox rows: ``kind="reminder"``, ``topic="SUMMIT/SESSION"``, key
+``reminder:SUMMIT/SESSION:START:SUBSCRIBER:OFFSET`` (start as ``20210916T050000Z``,
+offset in seconds), ``due_at`` = fire time, ``expires_at`` = the session's start, and
+the payload ``PAYLOAD`` describes (``reminder_context`` turns it into a message).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy import CheckConstraint, Column, Index, Integer, String, Table, UniqueConstraint
+from sqlalchemy.engine import Connection
+
+from scheduler import outbox
+from scheduler.compose import compose
+from scheduler.messages import Context, Reminder
+from scheduler.tables import OPEN
+from scheduler.tables import outbox as outbox_table
+from summitcal.durations import format_duration, parse_duration
+from summits import subscribers as subs
+from summits import tables as t
+from summits.model import Schedule, Session
+
+if TYPE_CHECKING:
+    from scheduler.outbox import Message
+    from summitcal.runtime import Runtime
+
+log = logging.getLogger("summitcal.plans")
+
+STATUSES = ("pending", "fired", "cancelled", "expired")
+#: How late (after its fire time) a plan may still be created.
+CREATE_GRACE = timedelta(seconds=60)
+#: What a reminder row's payload holds (JSON): ``summit``, ``session``, ``offset``
+#: (ISO 8601, e.g. "PT1H"), ``offset_seconds``, ``starts_at`` (ISO, UTC) and ``sequence``
+#: (the session's when the plan fired; the message shows the session as it is when sent).
+PAYLOAD = ("summit", "session", "offset", "offset_seconds", "starts_at", "sequence")
+
+reminder_plans = Table(
+    "reminder_plans",
+    t.metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("summit", String(100), nullable=False),
+    Column("session", String(100), nullable=False),
+    Column("offset_seconds", Integer, nullable=False),
+    Column("starts_at", t.UtcDateTime, nullable=False),  # the start this plan is for
+    Column("sequence", Integer, nullable=False),  # the session's, when last (re)planned
+    Column("fire_at", t.UtcDateTime, nullable=False),  # starts_at − offset
+    Column("status", String(16), nullable=False),
+    Column("recipients", Integer),  # outbox rows written when it fired
+    Column("created_at", t.UtcDateTime, nullable=False),
+    Column("updated_at", t.UtcDateTime, nullable=False),
+    UniqueConstraint("summit", "session", "offset_seconds", "starts_at"),
+    CheckConstraint(f"status IN ({', '.join(repr(s) for s in STATUSES)})", name="status"),
+    Index(None, "status", "fire_at"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    id: int
+    summit: str
+    session: str
+    offset_seconds: int
+    starts_at: datetime
+    sequence: int
+    fire_at: datetime
+    status: str
+    recipients: int | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> Plan:
+        return cls(**{name: row._mapping[name] for name in cls.__slots__})
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return (self.summit, self.session, self.offset_seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class Replanned:
+    """What a ``replan`` did (counts), for logs and tests."""
+
+    created: int = 0
+    moved: int = 0
+    cancelled: int = 0
+    expired: int = 0
+    rows_cancelled: int = 0
+
+    def __bool__(self) -> bool:
+        return any((self.created, self.moved, self.cancelled, self.expired,
+                    self.rows_cancelled))
+
+
+# --- who follows what ---------------------------------------------------------------------
+
+
+def follows_session(
+    summit: str,
+    session: str,
+    organizations: Iterable[str] = (),
+    participants: Iterable[str] = (),
+) -> sa.ColumnElement[bool]:
+    """A condition on ``subscriber_follows``: the follow covers this session (``all``, its
+    summit, the session itself, one of its organisations or one of ``participants``)."""
+    f = t.subscriber_follows
+    conditions = [
+        f.c.kind == "all",
+        sa.and_(f.c.kind == "summit", f.c.target == summit),
+        sa.and_(f.c.kind == "session", f.c.summit == summit, f.c.target == session),
+    ]
+    organizations, participants = list(organizations), list(participants)
+    if organizations:
+        conditions.append(sa.and_(f.c.kind == "organization", f.c.target.in_(organizations)))
+    if participants:
+        conditions.append(sa.and_(f.c.kind == "participant", f.c.target.in_(participants)))
+    return sa.or_(*conditions)
+
+
+def _session_people(connection: Connection, summit: str, session: str
+                    ) -> tuple[list[str], list[str]]:
+    so, a = t.session_organizations, t.attendance
+    organizations = connection.scalars(sa.select(so.c.organization).where(
+        so.c.summit == summit, so.c.session == session)).all()
+    participants = connection.scalars(sa.select(a.c.participant).where(
+        a.c.summit == summit, a.c.session == session)).all()
+    return list(organizations), list(participants)
+
+
+def _followed_pairs(now: datetime) -> sa.CompoundSelect[Any]:
+    """(summit, session, offset_seconds) of every upcoming, not cancelled session that a
+    confirmed subscriber with that offset follows.
+
+    Distinct (follow, offset) pairs are found first, then joined to the sessions, so the
+    cost grows with follows + sessions × distinct offsets, not followers × sessions.
+    """
+    f, sub, o, s = t.subscriber_follows, t.subscribers, t.subscriber_offsets, t.sessions
+    chosen = (sa.select(f.c.kind, f.c.summit, f.c.target, o.c.offset_seconds)
+              .join(sub, sub.c.id == f.c.subscriber_id)
+              .join(o, o.c.subscriber_id == f.c.subscriber_id)
+              .where(sub.c.status == "confirmed")
+              .distinct().subquery("chosen"))
+    upcoming = sa.and_(s.c.status != "cancelled", s.c.starts_at > now)
+    so, a = t.session_organizations, t.attendance
+
+    def pairs(*joins: tuple[Any, Any], on: Any) -> sa.Select[Any]:
+        query = sa.select(s.c.summit, s.c.id.label("session"), chosen.c.offset_seconds)
+        source: Any = s
+        for table, condition in joins:
+            source = source.join(table, condition)
+        return query.select_from(source.join(chosen, on)).where(upcoming)
+
+    return sa.union(
+        pairs(on=chosen.c.kind == "all"),
+        pairs(on=sa.and_(chosen.c.kind == "summit", chosen.c.target == s.c.summit)),
+        pairs(on=sa.and_(chosen.c.kind == "session", chosen.c.summit == s.c.summit,
+                         chosen.c.target == s.c.id)),
+        pairs((so, sa.and_(so.c.summit == s.c.summit, so.c.session == s.c.id)),
+              on=sa.and_(chosen.c.kind == "organization",
+                         chosen.c.target == so.c.organization)),
+        pairs((a, sa.and_(a.c.summit == s.c.summit, a.c.session == s.c.id)),
+              on=sa.and_(chosen.c.kind == "participant", chosen.c.target == a.c.participant)),
+    )
+
+
+# --- planning -----------------------------------------------------------------------------
+
+
+def replan(connection: Connection, now: datetime) -> Replanned:
+    """Bring the plans in line with the sessions and the subscribers (in the caller's
+    write transaction)."""
+    s = t.sessions
+    wanted = {(r.summit, r.session, r.offset_seconds)
+              for r in connection.execute(_followed_pairs(now))}
+    sessions = {(r.summit, r.id): r for r in connection.execute(
+        sa.select(s.c.summit, s.c.id, s.c.starts_at, s.c.sequence, s.c.status))}
+    p = reminder_plans
+    existing: dict[tuple[str, str, int], list[Plan]] = {}
+    for row in connection.execute(sa.select(p).where(
+            sa.or_(p.c.status == "pending", p.c.starts_at > now))):
+        plan = Plan.from_row(row)
+        existing.setdefault(plan.key, []).append(plan)
+
+    counts = {"created": 0, "moved": 0, "cancelled": 0, "expired": 0}
+    for key in sorted(wanted):
+        row = sessions[key[:2]]
+        _plan_one(connection, key, row.starts_at, row.sequence, existing.get(key, []), now,
+                  counts)
+    for key, plans in existing.items():
+        if key in wanted:
+            continue
+        for plan in plans:
+            if plan.status == "pending":
+                status = "expired" if plan.starts_at <= now else "cancelled"
+                _set_status(connection, plan.id, status, now)
+                counts[status] += 1
+    rows = cancel_stale_reminders(connection, sessions, now)
+    return Replanned(**counts, rows_cancelled=rows)
+
+
+def _plan_one(connection: Connection, key: tuple[str, str, int], start: datetime,
+              sequence: int, plans: list[Plan], now: datetime, counts: dict[str, int]) -> None:
+    """Make the plans of one (session, offset) say: fire once for ``start``."""
+    fire_at = start - timedelta(seconds=key[2])
+    exact = next((plan for plan in plans if plan.starts_at == start), None)
+    others = [plan for plan in plans if plan.status == "pending" and plan is not exact]
+    p = reminder_plans
+    if exact is not None:
+        if exact.status == "pending" and exact.sequence != sequence:
+            connection.execute(sa.update(p).where(p.c.id == exact.id)
+                               .values(sequence=sequence, updated_at=now))
+        elif exact.status == "cancelled" and fire_at > now - CREATE_GRACE:
+            # Reinstated (or followed again) in time: the plan comes back.
+            connection.execute(sa.update(p).where(p.c.id == exact.id)
+                               .values(status="pending", sequence=sequence, updated_at=now))
+            counts["created"] += 1
+    elif others:
+        # The session moved: its pending plan moves with it, unfired.
+        mover, others = others[0], others[1:]
+        connection.execute(sa.update(p).where(p.c.id == mover.id).values(
+            starts_at=start, fire_at=fire_at, sequence=sequence, updated_at=now))
+        counts["moved"] += 1
+    elif fire_at > now - CREATE_GRACE:
+        connection.execute(sa.insert(p).values(
+            summit=key[0], session=key[1], offset_seconds=key[2], starts_at=start,
+            sequence=sequence, fire_at=fire_at, status="pending", created_at=now,
+            updated_at=now))
+        counts["created"] += 1
+    for plan in others:
+        _set_status(connection, plan.id, "cancelled", now)
+        counts["cancelled"] += 1
+
+
+def _set_status(connection: Connection, plan_id: int, status: str, now: datetime) -> None:
+    p = reminder_plans
+    connection.execute(sa.update(p).where(p.c.id == plan_id, p.c.status == "pending")
+                       .values(status=status, updated_at=now))
+
+
+def expire_started(connection: Connection, now: datetime) -> int:
+    """Pending plans whose session already started: ``expired``, never sent."""
+    p = reminder_plans
+    return connection.execute(sa.update(p).where(p.c.status == "pending", p.c.starts_at <= now)
+                              .values(status="expired", updated_at=now)).rowcount
+
+
+def cancel_stale_reminders(connection: Connection, sessions: Mapping[tuple[str, str], Any],
+                           now: datetime) -> int:
+    """Cancel open reminder rows written for a start their session no longer has, or for a
+    session that was cancelled (or is gone). ``sessions`` maps keys to rows or Sessions
+    with ``starts_at`` and ``status``."""
+    o = outbox_table
+    topics = connection.scalars(sa.select(o.c.topic).distinct().where(
+        o.c.kind == "reminder", o.c.status.in_(OPEN))).all()
+    cancelled = 0
+    for topic in topics:
+        summit, _, session_id = (topic or "").partition("/")
+        session = sessions.get((summit, session_id))
+        where = [o.c.kind == "reminder", o.c.topic == topic]
+        if session is None or session.status == "cancelled":
+            reason = "the session was cancelled"
+        else:
+            where.append(sa.not_(o.c.key.startswith(
+                _key_prefix(summit, session_id, session.starts_at), autoescape=True)))
+            reason = "the session moved"
+        cancelled += outbox.cancel(connection, *where, reason=reason, now=now)
+    return cancelled
+
+
+# --- firing -------------------------------------------------------------------------------
+
+
+def due(connection: Connection, now: datetime) -> list[Plan]:
+    """Pending plans whose fire time has come and whose session has not started."""
+    p = reminder_plans
+    rows = connection.execute(sa.select(p).where(
+        p.c.status == "pending", p.c.fire_at <= now, p.c.starts_at > now)
+        .order_by(p.c.fire_at, p.c.id))
+    return [Plan.from_row(row) for row in rows]
+
+
+def next_fire(connection: Connection, after: datetime) -> datetime | None:
+    """When the next pending plan fires after ``after``."""
+    p = reminder_plans
+    return connection.scalar(sa.select(sa.func.min(p.c.fire_at)).where(
+        p.c.status == "pending", p.c.fire_at > after))
+
+
+def fire(connection: Connection, plan_id: int, now: datetime) -> int | None:
+    """Queue the plan's reminders (one ``INSERT … SELECT``) and mark it fired, in the
+    caller's write transaction. Returns how many rows were written, or None when the plan
+    did not fire (gone, no longer pending, session moved, cancelled or started)."""
+    p, s = reminder_plans, t.sessions
+    row = connection.execute(sa.select(p).where(p.c.id == plan_id)).first()
+    if row is None or row.status != "pending":
+        return None
+    plan = Plan.from_row(row)
+    session = connection.execute(sa.select(s.c.starts_at, s.c.status, s.c.sequence).where(
+        s.c.summit == plan.summit, s.c.id == plan.session)).first()
+    if session is None or session.status == "cancelled":
+        _set_status(connection, plan.id, "cancelled", now)
+        return None
+    if session.starts_at <= now:
+        _set_status(connection, plan.id, "expired", now)
+        return None
+    if session.starts_at != plan.starts_at:
+        return None  # moved since the last replan: the next one moves the plan
+    organizations, participants = _session_people(connection, plan.summit, plan.session)
+    written = outbox.enqueue_select(
+        connection,
+        _followers(plan, organizations, participants),
+        kind="reminder",
+        topic=f"{plan.summit}/{plan.session}",
+        payload=payload(plan, session.sequence),
+        due_at=plan.fire_at,
+        expires_at=plan.starts_at,
+        now=now,
+    )
+    connection.execute(sa.update(p).where(p.c.id == plan.id).values(
+        status="fired", recipients=written, sequence=session.sequence, updated_at=now))
+    return written
+
+
+def _followers(plan: Plan, organizations: list[str], participants: list[str]) -> sa.Select[Any]:
+    """Key, recipient and subscriber of every confirmed follower with the plan's offset."""
+    sub, o, f = t.subscribers, t.subscriber_offsets, t.subscriber_follows
+    prefix = _key_prefix(plan.summit, plan.session, plan.starts_at)
+    follows = (sa.select(f.c.subscriber_id)
+               .where(f.c.subscriber_id == sub.c.id,
+                      follows_session(plan.summit, plan.session, organizations, participants))
+               .exists())
+    return (sa.select(
+                (sa.literal(prefix) + sa.cast(sub.c.id, sa.String)
+                 + sa.literal(f":{plan.offset_seconds}")).label("key"),
+                sub.c.email.label("recipient"),
+                sub.c.id.label("subscriber_id"))
+            .join(o, sa.and_(o.c.subscriber_id == sub.c.id,
+                             o.c.offset_seconds == plan.offset_seconds))
+            .where(sub.c.status == "confirmed", follows))
+
+
+def _key_prefix(summit: str, session: str, start: datetime) -> str:
+    return f"reminder:{summit}/{session}:{start.astimezone(UTC):%Y%m%dT%H%M%SZ}:"
+
+
+def reminder_key(summit: str, session: str, start: datetime, subscriber_id: int,
+                 offset: timedelta) -> str:
+    """The idempotency key of one reminder (as ``fire`` writes it)."""
+    return f"{_key_prefix(summit, session, start)}{subscriber_id}:{int(offset.total_seconds())}"
+
+
+def payload(plan: Plan, sequence: int) -> dict[str, Any]:
+    return {
+        "summit": plan.summit,
+        "session": plan.session,
+        "offset": format_duration(timedelta(seconds=plan.offset_seconds)),
+        "offset_seconds": plan.offset_seconds,
+        "starts_at": plan.starts_at.astimezone(UTC).isoformat(),
+        "sequence": sequence,
+    }
+
+
+# --- rendering ------------------------------------------------------------------------------
+
+
+class Moot(ValueError):
+    """The message no longer applies: ``status`` says what its outbox row becomes
+    (``cancelled``: the session moved or was cancelled; ``expired``: it has started)."""
+
+    def __init__(self, message: str, status: str = "cancelled") -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def reminder_context(payload: Mapping[str, Any], *, schedule: Schedule, zone: str,
+                     manage_url: str, now: datetime | None = None) -> Reminder:
+    """The ``Reminder`` a reminder row's payload stands for, with the session as it is now.
+
+    Raises ``Moot`` when the session is gone, cancelled or no longer starts at the
+    instant the reminder was queued for (status ``cancelled``), or has started by ``now``
+    (status ``expired``).
+    """
+    key = (payload["summit"], payload["session"])
+    session: Session | None = schedule.sessions.get(key)
+    if session is None or session.status == "cancelled":
+        raise Moot(f"session {key[0]}/{key[1]} was cancelled")
+    if session.starts_at != datetime.fromisoformat(payload["starts_at"]):
+        raise Moot(f"session {key[0]}/{key[1]} moved")
+    if now is not None and session.starts_at <= now:
+        raise Moot(f"session {key[0]}/{key[1]} has started", "expired")
+    offset = (timedelta(seconds=payload["offset_seconds"]) if "offset_seconds" in payload
+              else parse_duration(payload["offset"]))
+    return Reminder(session, schedule, zone, offset, manage_url)
+
+
+def reminder_renderer(runtime: Runtime) -> Callable[[Message, datetime], EmailMessage]:
+    """The delivery renderer of ``reminder`` rows (see ``scheduler.delivery.Composer``)."""
+
+    def render(message: Message, now: datetime) -> EmailMessage:
+        def build(schedule: Schedule, subscriber: subs.Subscriber, manage_url: str) -> Context:
+            context = reminder_context(message.payload, schedule=schedule,
+                                       zone=subscriber.preferences.timezone,
+                                       manage_url=manage_url, now=now)
+            if context.offset not in subscriber.preferences.reminders:
+                raise Moot("the subscriber no longer asks for this reminder")
+            if not follows(subscriber.preferences.follows, context.session):
+                raise Moot("the subscriber no longer follows this session")
+            return context
+
+        return subscriber_message(runtime, message, now, build)
+
+    return render
+
+
+def follows(specs: Iterable[str], session: Session) -> bool:
+    """Whether follow specs (``all``, ``summit:ID``, ``session:SUMMIT/ID``,
+    ``organization:ID``, ``participant:ID``) cover ``session``."""
+    for spec in specs:
+        kind, _, ident = spec.partition(":")
+        if (kind == "all"
+                or (kind == "summit" and ident == session.summit)
+                or (kind == "session" and ident == f"{session.summit}/{session.id}")
+                or (kind == "organization" and ident in session.organizations)
+                or (kind == "participant" and session.attendance_of(ident) is not None)):
+            return True
+    return False
+
+
+def subscriber_message(runtime: Runtime, message: Message, now: datetime,
+                       build: Callable[[Schedule, subs.Subscriber, str], Context]
+                       ) -> EmailMessage:
+    """Compose a row for its subscriber: their zone and links, the current schedule.
+
+    ``build(schedule, subscriber, manage_url)`` makes the context; ``Moot`` from it, or a
+    subscriber who is gone or no longer confirmed, becomes ``delivery.Skip``.
+    """
+    from scheduler.delivery import Skip  # delivery imports the renderers' modules
+
+    subscriber = None
+    if message.subscriber_id is not None:
+        with runtime.store.engine.connect() as connection:
+            subscriber = subs.get(connection, message.subscriber_id)
+    if subscriber is None or subscriber.status != "confirmed":
+        raise Skip("the subscriber is gone or no longer confirmed")
+    links = subscriber.links(runtime.config)
+    try:
+        context = build(runtime.snapshot().schedule, subscriber, links.manage)
+    except Moot as moot:
+        raise Skip(str(moot), moot.status) from None
+    return compose(context, sender=getattr(runtime.config.mail, "from"),
+                   recipient=message.recipient, key=message.key, date=now,
+                   base_url=runtime.config.service.base_url,
+                   unsubscribe_url=links.unsubscribe)

@@ -1,0 +1,186 @@
+"""The engine's fixtures: a summit with upcoming sessions, subscribers, a clock whose time
+the test sets, and an SMTP sink that records when each message arrived.
+
+Deterministic tests drive ``Clock.run_once(now=…)`` on SQLite and PostgreSQL (the
+``store`` fixture of ``tests/conftest.py``); real-time tests start APScheduler, delivery
+and, end to end, ``summitcal serve`` as a subprocess.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope
+from aiosmtpd.smtp import Session as SmtpSession
+
+from scheduler.clock import Clock
+from scheduler.outbox import Message
+from scheduler.tables import outbox
+from summits import database
+from summits import subscribers as subs
+from summits.model import Attendance, Organization, Participant, Schedule, Session, Summit
+from summits.store import Store
+
+DUSHANBE = ZoneInfo("Asia/Dushanbe")
+SUMMIT = "dushanbe-2030"
+#: "Now" in the deterministic tests: three days before the summit.
+NOW = datetime(2030, 7, 1, 6, 0, tzinfo=UTC)
+DELAY = timedelta(minutes=2)
+IN_PERSON = Attendance("putin", "in_person")
+VIDEO = Attendance("putin", "video", note="Self-isolation after COVID-19 cases in his entourage",
+                   announced=date(2030, 7, 2))
+
+
+def summit_schedule() -> Schedule:
+    """Four sessions in Dushanbe (UTC+5): two timed, one all-day, one without Putin."""
+
+    def at(day: int, hour: int) -> datetime:
+        return datetime(2030, 7, day, hour, 0, tzinfo=DUSHANBE)
+
+    sessions = [
+        Session(SUMMIT, "csto-council", "Session of the CSTO Collective Security Council",
+                "Asia/Dushanbe", ("csto",), start=at(4, 10), end=at(4, 13),
+                venue="Palace of Nations", attendance=(IN_PERSON, Attendance("rahmon",
+                                                                             "in_person"))),
+        Session(SUMMIT, "sco-council", "SCO Council of Heads of State", "Asia/Dushanbe",
+                ("sco",), start=at(5, 10), end=at(5, 13), attendance=(IN_PERSON,)),
+        Session(SUMMIT, "joint", "Joint meeting of the CSTO and SCO", "Asia/Dushanbe",
+                ("csto", "sco"), date=date(2030, 7, 4), end_date=date(2030, 7, 5),
+                status="tentative", attendance=(IN_PERSON,)),
+        Session(SUMMIT, "side", "Side meeting", "Asia/Dushanbe", (), start=at(4, 15),
+                attendance=(Attendance("rahmon", "in_person"),)),
+    ]
+    return Schedule(
+        summits={SUMMIT: Summit(SUMMIT, "CSTO and SCO summits, Dushanbe 2030", "Dushanbe",
+                                "Tajikistan", "Asia/Dushanbe")},
+        organizations={"csto": Organization("csto", "Collective Security Treaty Organization"),
+                       "sco": Organization("sco", "Shanghai Cooperation Organisation")},
+        participants={"putin": Participant("putin", "Vladimir Putin", "President of Russia"),
+                      "rahmon": Participant("rahmon", "Emomali Rahmon"),
+                      "lavrov": Participant("lavrov", "Sergey Lavrov")},
+        sessions={s.key: s for s in sessions},
+    )
+
+
+def edit(schedule: Schedule, session: str, **fields: Any) -> Schedule:
+    """``schedule`` with one session's fields replaced (``drop=True``: removed)."""
+    sessions = dict(schedule.sessions)
+    if fields.pop("drop", False):
+        del sessions[SUMMIT, session]
+    else:
+        sessions[SUMMIT, session] = replace(sessions[SUMMIT, session], **fields)
+    return replace(schedule, sessions=sessions)
+
+
+def subscribe(store: Store, address: str, *follow: str, reminders: tuple[str, ...] = ("PT1H",),
+              notices: tuple[str, ...] = ("attendance", "schedule"),
+              zone: str = "Europe/Moscow", confirmed: bool = True,
+              now: datetime = NOW) -> int:
+    """Add a subscriber through the subscribers module (as the CLI and the API do)."""
+    prefs = subs.check_preferences(store.schedule(), timezone=zone, follow=list(follow),
+                                   reminders=list(reminders), notices=list(notices))
+    with database.writing(store.engine) as connection:
+        return subs.add(connection, address, prefs, now, confirmed=confirmed).id
+
+
+def messages(store: Store, *kinds: str, status: str | None = None) -> list[Message]:
+    """Outbox rows (of ``kinds``, in ``status``), oldest first."""
+    query = sa.select(outbox).order_by(outbox.c.id)
+    if kinds:
+        query = query.where(outbox.c.kind.in_(kinds))
+    if status is not None:
+        query = query.where(outbox.c.status == status)
+    with store.engine.connect() as connection:
+        return [Message.from_row(row) for row in connection.execute(query)]
+
+
+@pytest.fixture
+def loaded(store: Store) -> Store:
+    """The store with the summit loaded at ``NOW``."""
+    store.apply(summit_schedule(), "load", now=NOW)
+    return store
+
+
+@pytest.fixture
+def clock(loaded: Store) -> Clock:
+    """A clock on the loaded store, not started: tests call ``run_once(now=…)``."""
+    found = Clock(loaded, DELAY, now=lambda: NOW)
+    found.run_once(now=NOW)  # the first pass: the load is history
+    return found
+
+
+# --- an SMTP sink -------------------------------------------------------------------------
+
+
+@dataclass
+class Arrived:
+    at: float  # time.time() when the server accepted it
+    rcpt_tos: list[str]
+    message: EmailMessage
+
+
+@dataclass
+class SinkHandler:
+    arrived: list[Arrived] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server: SMTP, session: SmtpSession, envelope: Envelope) -> str:
+        content = envelope.original_content or b""
+        parsed = email.message_from_bytes(content, policy=email.policy.default)
+        with self.lock:
+            self.arrived.append(Arrived(time.time(), list(envelope.rcpt_tos), parsed))
+        return "250 2.0.0 Accepted"
+
+
+class Sink(Controller):
+    """aiosmtpd on 127.0.0.1, a free port; ``handler.arrived`` lists what it took."""
+
+    handler: SinkHandler
+
+    def __init__(self) -> None:
+        super().__init__(SinkHandler(), hostname="127.0.0.1", port=0,
+                         server_hostname="sink.test")
+
+    def _trigger_server(self) -> None:
+        assert self.server is not None
+        self.port = self.server.sockets[0].getsockname()[1]
+        super()._trigger_server()
+
+    def to(self, address: str) -> list[Arrived]:
+        with self.handler.lock:
+            return [a for a in self.handler.arrived if address in a.rcpt_tos]
+
+    def wait_for(self, check: Callable[[], Any], timeout: float) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = check()
+            if found:
+                return found
+            time.sleep(0.05)
+        return check()
+
+
+@pytest.fixture
+def sink() -> Iterator[Sink]:
+    server = Sink()
+    server.start()
+    yield server
+    server.stop()
+
+
+def text_of(message: EmailMessage) -> str:
+    body = message.get_body(("plain",))
+    assert body is not None
+    return body.get_content()

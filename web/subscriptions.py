@@ -1,0 +1,341 @@
+"""Subscriptions over HTTP: the sign-up API, the sign-up form, and the pages behind the
+links in emails (confirm, manage, unsubscribe), plus the private feed route.
+
+Every sign-up answers the same whatever the address's state, so nobody learns who is
+subscribed. Pages behind links never change anything on GET (mail scanners follow
+links); a form POST does. A bad, forged, rotated or revoked token is a 404 page.
+Pages work without JavaScript.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any, Literal, TypeVar
+
+import pytz
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.engine import Connection
+from starlette.concurrency import run_in_threadpool
+
+from feeds import private
+from summitcal.durations import format_duration
+from summitcal.errors import InvalidInput
+from summitcal.runtime import Runtime
+from summitcal.templating import environment
+from summits import database
+from summits import subscribers as subs
+from summits.localtime import known_zone
+from summits.model import Schedule
+from web.errors import ApiError
+
+T = TypeVar("T")
+ACCEPTED = ("If the address can receive mail, a message is on its way to it: a link to "
+            "confirm the subscription, or to manage it if it is already confirmed.")
+PAGES = ("subscribe_form.html", "subscribe_sent.html", "subscribe_invalid.html",
+         "confirm.html", "manage.html", "unsubscribe.html")
+_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
+            "X-Robots-Tag": "noindex"}
+
+
+class SubscriptionIn(BaseModel):
+    """A sign-up. Omitted ``reminders``/``notices`` take the defaults."""
+
+    model_config = ConfigDict(extra="forbid")
+    email: str = Field(max_length=320, examples=["reader@example.org"])
+    timezone: str = Field(max_length=64, examples=["Europe/Moscow"],
+                          description="IANA time zone for the times in emails")
+    follow: list[str] = Field(
+        min_length=1, max_length=subs.MAX_FOLLOWS,
+        examples=[["summit:astana-2024", "participant:putin"]],
+        description="all, summit:ID, session:SUMMIT/SESSION, organization:ID, participant:ID")
+    reminders: list[str] | None = Field(
+        None, max_length=subs.MAX_REMINDERS, examples=[["P1D", "PT1H"]],
+        description="ISO 8601 durations before a session's start, each up to 30 days "
+                    "(default: reminders.default_offsets)")
+    notices: list[Literal["attendance", "schedule"]] | None = Field(
+        None, description="default: both")
+    language: Literal["en"] = "en"
+
+
+class Accepted(BaseModel):
+    status: Literal["accepted"] = "accepted"
+    message: str = ACCEPTED
+
+
+@dataclass
+class Form:
+    """Form field values as shown back in a page."""
+
+    email: str = ""
+    timezone: str = "UTC"
+    follow: list[str] = field(default_factory=list)
+    reminders: str = ""
+    notices: list[str] = field(default_factory=list)
+    language: str = "en"
+
+
+def router(runtime: Runtime) -> APIRouter:
+    """Every subscription route; include it before the public feed routes (the private
+    feed's path would otherwise match theirs)."""
+    max_age = int(runtime.config.feeds.max_age.total_seconds())
+    routes = APIRouter()
+    routes.include_router(private.router(runtime, max_age))
+    routes.include_router(_api(runtime))
+    routes.include_router(_Pages(runtime).router())
+    return routes
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _writing(runtime: Runtime, work: Callable[[Connection], T]) -> T:
+    with database.writing(runtime.store.engine) as connection:
+        return work(connection)
+
+
+def _preferences(runtime: Runtime, schedule: Schedule, **raw: Any) -> subs.Preferences:
+    return subs.check_preferences(
+        schedule, default_reminders=runtime.config.reminders.default_offsets, **raw)
+
+
+def _api(runtime: Runtime) -> APIRouter:
+    routes = APIRouter(prefix="/api", tags=["public"])
+
+    @routes.post("/subscriptions", status_code=202, response_model=Accepted,
+                 responses={400: {"description": "Malformed body"},
+                            422: {"description": "Invalid field (error.field names it)"}})
+    def subscribe(payload: SubscriptionIn) -> Accepted:
+        """Sign up for email reminders and notices (double opt-in).
+
+        The answer is the same whether the address is new, pending, confirmed or
+        unsubscribed; the mailbox gets a confirmation link (or, when already confirmed,
+        its feed and manage links), at most one mail an hour."""
+        try:
+            email = subs.normalize_email(payload.email)
+            prefs = _preferences(runtime, runtime.snapshot().schedule,
+                                 **payload.model_dump(exclude={"email"}))
+        except InvalidInput as error:
+            raise ApiError(422, "invalid", str(error), error.field) from None
+        _writing(runtime, lambda c: subs.sign_up(c, email, prefs, _now()))
+        return Accepted()
+
+    return routes
+
+
+def follow_options(schedule: Schedule) -> list[dict[str, Any]]:
+    """The follow choices of the forms, in groups."""
+    summits = sorted(schedule.summits.values(), key=lambda s: s.id)
+    sessions = sorted(schedule.sessions.values(), key=lambda s: (s.starts_at, s.summit, s.id))
+    names = {s.id: s.name for s in summits}
+    groups = [
+        ("Everything", [("all", "Every session of every summit")]),
+        ("Summits", [(f"summit:{s.id}", s.name) for s in summits]),
+        ("Sessions", [(f"session:{s.summit}/{s.id}", f"{names.get(s.summit, s.summit)} — {s.title}")
+                      for s in sessions]),
+        ("Organisations", [(f"organization:{o.id}", o.name) for o in
+                           sorted(schedule.organizations.values(), key=lambda o: o.id)]),
+        ("Participants", [(f"participant:{p.id}", p.name) for p in
+                          sorted(schedule.participants.values(), key=lambda p: p.id)]),
+    ]
+    return [{"title": title, "choices": [{"value": v, "label": label} for v, label in items]}
+            for title, items in groups if items]
+
+
+@cache
+def _common_zones() -> tuple[str, ...]:
+    return tuple(z for z in pytz.common_timezones if known_zone(z))
+
+
+def zones(current: str) -> list[str]:
+    listed = _common_zones()
+    return list(listed) if current in listed or not known_zone(current) else sorted(
+        (*listed, current))
+
+
+def _form_of(prefs: subs.Preferences, email: str = "") -> Form:
+    return Form(email, prefs.timezone, list(prefs.follows),
+                ", ".join(format_duration(r) for r in prefs.reminders), list(prefs.notices),
+                prefs.language)
+
+
+def _split(text: str) -> list[str]:
+    return [part for part in re.split(r"[\s,;]+", text.strip()) if part]
+
+
+class _Pages:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        env = environment("web")
+        self.templates = {name: env.get_template(name) for name in PAGES}  # checked at start
+        self.secret = cache(runtime.config.secret_key)
+
+    # -- helpers
+
+    def page(self, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        body = self.templates[name].render(**context)
+        return HTMLResponse(body, status_code=status, headers=_HEADERS)
+
+    def invalid(self) -> HTMLResponse:
+        return self.page("subscribe_invalid.html", 404)
+
+    def find(self, connection: Connection, purpose: str, token: str) -> subs.Subscriber | None:
+        return subs.by_token(connection, self.secret(), purpose, token)
+
+    def read(self, purpose: str, token: str) -> subs.Subscriber | None:
+        with database.reading(self.runtime.store.engine) as connection:
+            return self.find(connection, purpose, token)
+
+    def choices(self, schedule: Schedule, form: Form, **context: Any) -> dict[str, Any]:
+        return {"form": form, "options": follow_options(schedule),
+                "zones": zones(form.timezone), "error": None, **context}
+
+    def form(self, data: Any, email: str | None = None) -> Form:
+        """The submitted values (``email`` given: the manage page's own). ``reminders``
+        may come as one text field ("P1D, PT1H") or as several checkboxes (the home
+        page's form), ``follow`` and ``notices`` as checkboxes."""
+        return Form(str(data.get("email", "")).strip()[:320] if email is None else email,
+                    str(data.get("timezone", ""))[:64],
+                    [str(v)[:320] for v in data.getlist("follow")][:subs.MAX_FOLLOWS + 1],
+                    ", ".join(str(v) for v in data.getlist("reminders"))[:200],
+                    [str(v)[:20] for v in data.getlist("notices")][:5],
+                    str(data.get("language", "en"))[:8])
+
+    def preferences(self, schedule: Schedule, form: Form) -> subs.Preferences:
+        return _preferences(self.runtime, schedule, timezone=form.timezone,
+                            follow=form.follow, reminders=_split(form.reminders),
+                            notices=form.notices, language=form.language)
+
+    # -- routes
+
+    def router(self) -> APIRouter:
+        routes = APIRouter(tags=["pages"], include_in_schema=False)
+        routes.add_api_route("/subscribe", self.signup_form, methods=["GET"])
+        routes.add_api_route("/subscribe", self.signup, methods=["POST"])
+        for path, read, write in (
+                ("/subscriptions/confirm/{token}", self.confirm_page, self.confirm),
+                ("/subscriptions/manage/{token}", self.manage_page, self.manage),
+                ("/subscriptions/unsubscribe/{token}", self.unsubscribe_page, self.unsubscribe)):
+            routes.add_api_route(path, read, methods=["GET"], response_class=HTMLResponse)
+            routes.add_api_route(path, write, methods=["POST"], response_class=HTMLResponse)
+        return routes
+
+    def signup_form(self) -> HTMLResponse:
+        defaults = self.runtime.config.reminders.default_offsets
+        form = Form(reminders=", ".join(format_duration(d) for d in defaults),
+                    notices=list(subs.NOTICE_KINDS))
+        schedule = self.runtime.snapshot().schedule
+        return self.page("subscribe_form.html", **self.choices(schedule, form, guess_zone=True))
+
+    async def signup(self, request: Request) -> HTMLResponse:
+        data = await request.form()
+        return await run_in_threadpool(self._signup, data)
+
+    def _signup(self, data: Any) -> HTMLResponse:
+        schedule = self.runtime.snapshot().schedule
+        form = self.form(data)
+        try:
+            email = subs.normalize_email(form.email)
+            prefs = self.preferences(schedule, form)
+        except InvalidInput as error:
+            return self.page("subscribe_form.html", 400, **self.choices(
+                schedule, form, guess_zone=False,
+                error={"field": error.field, "message": str(error)}))
+        _writing(self.runtime, lambda c: subs.sign_up(c, email, prefs, _now()))
+        return self.page("subscribe_sent.html", message=ACCEPTED)
+
+    def confirm_page(self, token: str) -> HTMLResponse:
+        found = self.read("confirm", token)
+        if found is None or found.status == "unsubscribed":
+            return self.invalid()
+        return self._confirmed_page(found)
+
+    def confirm(self, token: str) -> HTMLResponse:
+        def work(connection: Connection) -> subs.Subscriber | None:
+            found = self.find(connection, "confirm", token)
+            if found is None or found.status == "unsubscribed":
+                return None
+            subs.confirm(connection, found, _now())
+            return subs.get(connection, found.id)
+
+        done = _writing(self.runtime, work)
+        return self.invalid() if done is None else self._confirmed_page(done)
+
+    def _confirmed_page(self, found: subs.Subscriber) -> HTMLResponse:
+        return self.page("confirm.html", confirmed=found.status == "confirmed",
+                         email=found.email, links=found.links(self.runtime.config))
+
+    def manage_page(self, token: str) -> HTMLResponse:
+        found = self.read("manage", token)
+        if found is None or found.status != "confirmed":
+            return self.invalid()
+        return self._manage_page(found, _form_of(found.preferences))
+
+    def _manage_page(self, found: subs.Subscriber, form: Form, status: int = 200,
+                     **context: Any) -> HTMLResponse:
+        schedule = self.runtime.snapshot().schedule
+        return self.page("manage.html", status, **self.choices(
+            schedule, form, email=found.email, links=found.links(self.runtime.config),
+            message=None) | context)
+
+    async def manage(self, token: str, request: Request) -> HTMLResponse:
+        data = await request.form()
+        return await run_in_threadpool(self._manage, token, data)
+
+    def _manage(self, token: str, data: Any) -> HTMLResponse:
+        found = self.read("manage", token)
+        if found is None or found.status != "confirmed":
+            return self.invalid()
+        rotate = data.get("action") == "rotate"
+        prefs: subs.Preferences | None = None
+        if not rotate:
+            form = self.form(data, email=found.email)
+            try:
+                prefs = self.preferences(self.runtime.snapshot().schedule, form)
+            except InvalidInput as error:
+                return self._manage_page(found, form, 400, error={
+                    "field": error.field, "message": str(error)})
+
+        def work(connection: Connection) -> subs.Subscriber | None:
+            current = self.find(connection, "manage", token)
+            if current is None or current.status != "confirmed":
+                return None
+            if prefs is None:
+                subs.rotate_feed(connection, current, _now())
+            else:
+                subs.update(connection, current, prefs, _now())
+            return subs.get(connection, current.id)
+
+        done = _writing(self.runtime, work)
+        if done is None:
+            return self.invalid()
+        message = ("Here is your new private feed link; the old one no longer works."
+                   if rotate else "Saved.")
+        return self._manage_page(done, _form_of(done.preferences), message=message)
+
+    def unsubscribe_page(self, token: str) -> HTMLResponse:
+        found = self.read("unsubscribe", token)
+        if found is None:
+            return self.invalid()
+        return self.page("unsubscribe.html", unsubscribed=found.status == "unsubscribed",
+                         email=found.email)
+
+    def unsubscribe(self, token: str) -> HTMLResponse:
+        """RFC 8058 one-click (body ``List-Unsubscribe=One-Click``) or the page's button:
+        either way any POST to a genuine link unsubscribes at once."""
+        def work(connection: Connection) -> subs.Subscriber | None:
+            found = self.find(connection, "unsubscribe", token)
+            if found is not None:
+                subs.unsubscribe(connection, found, _now())
+            return found
+
+        found = _writing(self.runtime, work)
+        if found is None:
+            return self.invalid()
+        return self.page("unsubscribe.html", unsubscribed=True, email=found.email)
