@@ -33,6 +33,7 @@ test: setup
 
 bench: $(VENV)/.test
 	$(BIN)/python bench/feeds.py
+	$(BIN)/python bench/fanout.py
 
 # Re-pin every dependency (application and test) after changing pyproject.toml.
 lock: $(BIN)/python
