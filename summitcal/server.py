@@ -61,7 +61,6 @@ def _run(runtime: Runtime, host: str, port: int) -> None:
         delivery.stop()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-    log.info("stopped")
 
 
 def _exit_on_sigterm() -> signal.Handlers | object | None:
