@@ -16,7 +16,7 @@ from types import FrameType
 import click
 
 from scheduler import outbox
-from scheduler.delivery import Composer, Delivery, default_renderers, make_test_renderer, send_now
+from scheduler.delivery import Composer, Delivery, make_test_renderer, send_now
 from scheduler.outbox import Message
 from scheduler.tables import STATUSES
 from scheduler.transport import transport_from_config
@@ -109,9 +109,11 @@ def deliver(obj: Obj, workers: int | None, lease: float | None, poll: float) -> 
     """Run delivery alone until SIGTERM or Ctrl-C (internal: `serve` runs it too)."""
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from summitcal.server import renderers  # every kind, reminders and notices included
+
     runtime = obj.runtime
     delivery = Delivery(runtime.store.engine, obj.config,
-                        Composer(default_renderers(runtime)), workers=workers,
+                        Composer(renderers(runtime)), workers=workers,
                         lease=timedelta(seconds=lease) if lease else None, poll=poll)
     stop = threading.Event()
 

@@ -151,3 +151,39 @@ def test_screenshots_desktop_and_phone(served, make_browser):
         path = SCREENSHOTS / f"{name}.png"
         assert driver.save_screenshot(str(path))
         assert path.stat().st_size > 10_000
+
+
+A11Y_SCRIPT = """
+const problems = [];
+if (document.documentElement.lang !== "en") problems.push("html lang is not en");
+for (const el of document.querySelectorAll("input, select, textarea")) {
+  if (el.type === "hidden") continue;
+  const labelled = (el.id && document.querySelector(`label[for="${el.id}"]`)) ||
+    el.closest("label") || el.getAttribute("aria-label") || el.getAttribute("aria-labelledby");
+  if (!labelled) problems.push("unlabelled " + el.outerHTML.slice(0, 80));
+}
+let previous = 0;
+for (const h of document.querySelectorAll("h1, h2, h3, h4, h5, h6")) {
+  const level = Number(h.tagName[1]);
+  if (previous === 0 && level !== 1) problems.push("first heading is " + h.tagName);
+  if (previous && level > previous + 1) problems.push("heading jumps to " + h.tagName + ": " + h.textContent.trim().slice(0, 40));
+  previous = level;
+}
+if (document.querySelectorAll("h1").length !== 1) problems.push("not exactly one h1");
+return problems;
+"""
+
+
+def test_pages_are_accessible(served, make_browser):
+    from selenium.webdriver.common.keys import Keys
+
+    server = served(ROOT / "schedules", TIMED)
+    cli("load", str(BEFORE), config=server.config)
+    driver = make_browser()
+    for path in ("/", "/summits/dushanbe-2021", "/summits/timed-2030", "/changes", "/subscribe"):
+        driver.get(server.base + path)
+        assert driver.execute_script(A11Y_SCRIPT) == [], path
+    driver.get(server.base + "/")
+    driver.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB)
+    first = driver.switch_to.active_element
+    assert first.text == "Skip to content" and first.is_displayed()
