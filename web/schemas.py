@@ -96,8 +96,10 @@ class ApplyResult(BaseModel):
 
 
 def feed_links(base_url: str, path: str) -> FeedLinks:
-    https = f"{base_url}{path}"
-    return FeedLinks(https=https, webcal="webcal://" + https.split("://", 1)[1])
+    from web.views import feed_links as links  # one place makes feed URLs
+
+    made = links(base_url, path, "")
+    return FeedLinks(https=made.https, webcal=made.webcal)
 
 
 def session_out(session: Session, schedule: Schedule) -> SessionOut:
