@@ -336,16 +336,20 @@ def _profile(runtime: Any, store: Any, sink: SinkProcess, at: datetime) -> None:
 # (label, (file suffix, function name)) — cumulative time of that function.
 _STAGES = (
     ("claim (outbox.claim: UPDATE … RETURNING)", ("scheduler/outbox.py", "claim")),
-    ("render: whole renderer", ("scheduler/plans.py", "render")),
+    ("prepare: the batch's subscribers + snapshot", ("scheduler/plans.py", "prepare")),
+    ("render: whole renderer", ("scheduler/plans.py", "_render")),
     ("  subscriber row + links (subs.get, tokens)", ("summits/subscribers.py", "get")),
     ("  current schedule (runtime.snapshot)", ("summitcal/runtime.py", "snapshot")),
     ("  compose: template variables (views)", ("scheduler/compose.py", "variables")),
     ("  compose: Jinja2 render (text + html)", ("scheduler/compose.py", "render")),
     ("  compose: .ics attachment", ("scheduler/compose.py", "session_ics")),
     ("  compose: MIME assembly (set_content, add_*)", ("email/message.py", "set_content")),
-    ("send: SmtpTransport.send (incl. serialising)", ("scheduler/smtp.py", "send")),
+    ("  compose_bytes: whole fast path (rawmail)", ("scheduler/rawmail.py", "compose_bytes")),
+    ("send: SmtpTransport (send / send_bytes)", ("scheduler/smtp.py", "_send")),
     ("  of which message → bytes (email generator)", ("email/generator.py", "flatten")),
     ("record: outbox.mark_sent (a write transaction)", ("scheduler/outbox.py", "mark_sent")),
+    ("record: outbox.mark_sent_many (one per batch)", ("scheduler/outbox.py",
+                                                       "mark_sent_many")),
 )
 
 

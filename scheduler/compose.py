@@ -22,17 +22,19 @@ from __future__ import annotations
 import hashlib
 import traceback
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from email.header import Header
 from email.message import EmailMessage, MIMEPart
 from email.policy import EmailPolicy
 from email.utils import format_datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
 from icalendar import Calendar
 from jinja2 import Environment, TemplateError
 
+from feeds.cache import LRU, event_version
 from feeds.calendar import FOOTER, zone_spans
 from feeds.event import event_bytes
 from feeds.settings import DEFAULT_PRODID
@@ -169,15 +171,65 @@ def default_list_id(base_url: str) -> str:
 
 def session_ics(session: Session, schedule: Schedule, base_url: str) -> bytes:
     """A calendar with one event: the session's VEVENT exactly as in the feeds, plus the
-    VTIMEZONE its times need. No METHOD (see the module doc)."""
+    VTIMEZONE its times need. No METHOD (see the module doc).
+
+    Built once per session version (``feeds.cache.event_version``) and base URL, then
+    recalled: a fan-out attaches the same bytes to every follower's reminder."""
+    return _ICS_CACHE.get(session, schedule, base_url)
+
+
+def _session_ics(session: Session, schedule: Schedule, base_url: str) -> bytes:
+    parts = [_calendar_head()]
+    parts += [_vtimezone(z, first, last) for z, (first, last) in zone_spans([session]).items()]
+    parts += [event_bytes(session, schedule, base_url), FOOTER]
+    return b"".join(parts)
+
+
+@lru_cache(maxsize=1)
+def _calendar_head() -> bytes:
     head = Calendar()
     head.add("VERSION", "2.0")
     head.add("PRODID", DEFAULT_PRODID)
     head.add("CALSCALE", "GREGORIAN")
-    parts = [head.to_ical()[: -len(FOOTER)]]
-    parts += [vtimezone_bytes(z, first, last) for z, (first, last) in zone_spans([session]).items()]
-    parts += [event_bytes(session, schedule, base_url), FOOTER]
-    return b"".join(parts)
+    return head.to_ical()[: -len(FOOTER)]
+
+
+@lru_cache(maxsize=256)
+def _vtimezone(zone: str, first: date, last: date) -> bytes:
+    return vtimezone_bytes(zone, first, last)
+
+
+class _IcsCache:
+    """``session_ics`` per (base URL, summit, session): the entry is current while the
+    caller hands in the same session and schedule record objects (a snapshot keeps them),
+    or else while ``event_version`` is unchanged. Bounded, least recently used out."""
+
+    def __init__(self, limit: int = 256) -> None:
+        self.entries: LRU[tuple[str, str, str]] = LRU(limit)
+
+    def get(self, session: Session, schedule: Schedule, base_url: str) -> bytes:
+        key = (base_url, session.summit, session.id)
+        records = (id(schedule.summits), id(schedule.participants), id(schedule.organizations))
+        entry = self.entries.peek(key)
+        if entry is not None and entry[0] is session and entry[1] == records:
+            return entry[3]
+        version = event_version(session, schedule)
+        if entry is not None and entry[2] == version:
+            data = entry[3]
+        else:
+            data = _session_ics(session, schedule, base_url)
+        # Keep the objects themselves (not only their ids) so an id is never reused.
+        self.entries.put(key, None, (session, records, version, data,
+                                     schedule.summits, schedule.participants,
+                                     schedule.organizations))
+        return data
+
+    def clear(self) -> None:
+        self.entries.clear()
+        _vtimezone.cache_clear()
+
+
+_ICS_CACHE = _IcsCache()
 
 
 def check_templates(base_url: str, env: Environment | None = None) -> int:

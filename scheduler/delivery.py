@@ -6,10 +6,12 @@
     delivery.stop()       # finish the messages in flight, give back the rest, close
 
 Each worker loops: claim a batch (``scheduler.outbox.claim``, leased to it), and for each
-row render it (``compose_fn(message, now) -> EmailMessage``), send it on the worker's own
+row render it (``compose_fn(message, now) -> EmailMessage``, or its ``fast`` form giving
+the bytes, ``scheduler.rawmail.RawEmail``), send it on the worker's own
 transport (one SMTP connection reused for many messages), and record the outcome:
 
-* accepted → ``sent`` with the Message-ID, recorded only after the server said 250;
+* accepted → ``sent`` with the Message-ID, recorded only after the server said 250 (a
+  batch's accepted messages in one transaction, at the end of the batch);
 * ``TemporaryFailure`` (no connection, 4xx) → ``pending`` again after a growing,
   jittered delay, or ``expired`` once that would pass the row's expiry; when the server
   is unreachable the rest of the batch is deferred alike without trying each message;
@@ -35,19 +37,29 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from email.utils import format_datetime, getaddresses
-from html import escape
+from email.utils import getaddresses
 from secrets import token_hex
 from typing import Any, Self
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from scheduler import outbox
-from scheduler.compose import POLICY, default_list_id, message_id
+from scheduler.compose import message_id
 from scheduler.outbox import Message, RetryPolicy
+from scheduler.rawmail import RawEmail
+from scheduler.renderers import (  # noqa: F401  (re-exported: delivery's public names)
+    default_renderers,
+    make_test_message,
+    make_test_renderer,
+    subscription_renderer,
+)
 from scheduler.transport import PermanentFailure, TemporaryFailure, Transport
 
 log = logging.getLogger("summitcal.delivery")
+
+#: Accepted messages of a batch are recorded together at its end, or once the oldest
+#: unrecorded one is this old (seconds), whichever comes first.
+RECORD_EVERY = 0.2
 
 ComposeFn = Callable[[Message, datetime], EmailMessage]
 Renderer = ComposeFn
@@ -78,80 +90,23 @@ class Composer:
             raise TemporaryFailure(f"no renderer for messages of kind {message.kind!r} here")
         return renderer(message, now)
 
+    def fast(self, message: Message, now: datetime) -> EmailMessage | RawEmail:
+        """The renderer's ``fast`` form (a ``RawEmail``) where it has one."""
+        renderer = self.renderers.get(message.kind)
+        if renderer is None:
+            raise TemporaryFailure(f"no renderer for messages of kind {message.kind!r} here")
+        fast = getattr(renderer, "fast", None)
+        return fast(message, now) if fast is not None else renderer(message, now)
 
-# --- the test message ---------------------------------------------------------------------
-
-def make_test_message(*, sender: str, recipient: str, key: str, date: datetime,
-                 base_url: str) -> EmailMessage:
-    """What ``summitcal send-test`` sends: proof that the transport works, with the
-    headers every message carries (no List-Unsubscribe: the address subscribed to nothing)."""
-    message = EmailMessage(policy=POLICY)
-    message["From"] = sender
-    message["To"] = recipient
-    message["Subject"] = "summitcal test message"
-    message["Date"] = format_datetime(date)
-    message["Message-ID"] = message_id(key, base_url)
-    message["Auto-Submitted"] = "auto-generated"
-    message["List-Id"] = f"<{default_list_id(base_url)}>"
-    text = (f"This is a test message from summitcal at {base_url}, sent "
-            f"{date:%Y-%m-%d %H:%M:%S} UTC to {recipient}.\n\n"
-            "If it reached you, the mail settings work. Nothing else will be sent to this "
-            "address unless it subscribes.\n")
-    message.set_content(text)
-    message.add_alternative(
-        "<!doctype html><html><body><p>This is a test message from summitcal at "
-        f"{escape(base_url)}, sent {date:%Y-%m-%d %H:%M:%S} UTC to {escape(recipient)}.</p>"
-        "<p>If it reached you, the mail settings work.</p></body></html>\n", subtype="html")
-    for part in message.iter_parts():
-        del part["MIME-Version"]
-    return message
-
-
-def make_test_renderer(config: Any) -> Renderer:
-    """The renderer of kind ``test`` for a ``summitcal.config.Config``."""
-
-    def render(message: Message, now: datetime) -> EmailMessage:
-        return make_test_message(sender=getattr(config.mail, "from"),
-                                 recipient=message.recipient, key=message.key, date=now,
-                                 base_url=config.service.base_url)
-
-    return render
-
-
-def default_renderers(runtime: Any) -> dict[str, Renderer]:
-    """Renderers for a ``summitcal.runtime.Runtime``: ``test``, ``confirm`` and ``welcome``.
-    ``serve`` adds the clock's kinds (reminders, notices); ``deliver`` uses these."""
-    subscription = subscription_renderer(runtime)
-    return {"test": make_test_renderer(runtime.config), "confirm": subscription,
-            "welcome": subscription}
-
-
-def subscription_renderer(runtime: Any) -> Renderer:
-    """``confirm`` (to a pending subscriber) and ``welcome`` (to a confirmed one) rows,
-    with links made now from the subscriber's current token versions. A subscriber who
-    is gone or in another state by then gets nothing (``Skip``)."""
-    from scheduler.compose import compose
-    from scheduler.messages import Confirm, Welcome
-    from summits import subscribers
-
-    def render(message: Message, now: datetime) -> EmailMessage:
-        subscriber = None
-        if message.subscriber_id is not None:
-            with runtime.store.engine.connect() as connection:
-                subscriber = subscribers.get(connection, message.subscriber_id)
-        wanted = "pending" if message.kind == "confirm" else "confirmed"
-        if subscriber is None or subscriber.status != wanted:
-            raise Skip(f"the subscriber is gone or no longer {wanted}")
-        config, links, chosen = runtime.config, subscriber.links(runtime.config), \
-            subscriber.preferences
-        context: Confirm | Welcome = Confirm(links.confirm) if message.kind == "confirm" else \
-            Welcome(links.feed, links.manage, chosen.timezone, chosen.follows,
-                    chosen.reminders, chosen.notices, runtime.snapshot().schedule)
-        return compose(context, sender=getattr(config.mail, "from"),
-                       recipient=message.recipient, key=message.key, date=now,
-                       base_url=config.service.base_url, unsubscribe_url=links.unsubscribe)
-
-    return render
+    def prepare(self, batch: list[Message]) -> None:
+        """Let renderers that can load what a claimed batch needs in one go (``prepare``)."""
+        kinds: dict[str, list[Message]] = {}
+        for message in batch:
+            kinds.setdefault(message.kind, []).append(message)
+        for kind, messages in kinds.items():
+            prepare = getattr(self.renderers.get(kind), "prepare", None)
+            if prepare is not None:
+                prepare(messages)
 
 
 # --- one message --------------------------------------------------------------------------
@@ -168,14 +123,23 @@ class Outcome:
 
 def deliver(engine: Any, message: Message, compose_fn: ComposeFn, transport: Transport, *,
             owner: str, now: datetime, base_url: str, policy: RetryPolicy = outbox.DEFAULT_POLICY,
-            retry: bool = True) -> Outcome:
+            retry: bool = True, sent: list[tuple[int, str]] | None = None) -> Outcome:
     """Render, send and record one claimed row. ``retry=False`` (a synchronous test send)
-    records a temporary failure as ``failed`` instead of queueing another attempt."""
+    records a temporary failure as ``failed`` instead of queueing another attempt.
+
+    ``compose_fn.fast`` (see ``Composer``) is used when there is one: a ``RawEmail`` goes
+    to ``transport.send_bytes`` as it is. With ``sent`` given, an accepted message is
+    appended there as (id, Message-ID) for the caller to record (``mark_sent_many``)
+    instead of being recorded at once."""
+    render = getattr(compose_fn, "fast", None) or compose_fn
     try:
-        email = compose_fn(message, now)
-        _check_envelope(email, message)
-        if email["Message-ID"] is None:
-            email["Message-ID"] = message_id(message.key, base_url)
+        email = render(message, now)
+        if isinstance(email, RawEmail):
+            _check_recipients(list(email.recipients), message)
+        else:
+            _check_envelope(email, message)
+            if email["Message-ID"] is None:
+                email["Message-ID"] = message_id(message.key, base_url)
     except Skip as skip:
         _record(outbox.mark_closed, engine, message.id, skip.status, str(skip), owner=owner)
         return Outcome(skip.status, error=str(skip))
@@ -190,9 +154,9 @@ def deliver(engine: Any, message: Message, compose_fn: ComposeFn, transport: Tra
         log.exception("outbox message %s (%s) cannot be rendered", message.id, message.kind)
         text = f"cannot render: {type(error).__name__}: {error}"
         return _failed(engine, message, text, owner, policy, False)
-    sent_id = str(email["Message-ID"])
+    sent_id = email.message_id if isinstance(email, RawEmail) else str(email["Message-ID"])
     try:
-        transport.send(email)
+        _send(transport, email)
     except TemporaryFailure as failure:
         outcome = _failed(engine, message, str(failure), owner, policy, retry)
         return Outcome(outcome.status, error=outcome.error,
@@ -203,8 +167,22 @@ def deliver(engine: Any, message: Message, compose_fn: ComposeFn, transport: Tra
         log.exception("outbox message %s: unexpected error while sending", message.id)
         return _failed(engine, message, f"{type(error).__name__}: {error}", owner, policy,
                        False)
-    _record(outbox.mark_sent, engine, message.id, sent_id)
+    if sent is not None:
+        sent.append((message.id, sent_id))
+    else:
+        _record(outbox.mark_sent, engine, message.id, sent_id)
     return Outcome("sent", sent_id)
+
+
+def _send(transport: Transport, email: EmailMessage | RawEmail) -> None:
+    if not isinstance(email, RawEmail):
+        transport.send(email)
+        return
+    send_bytes = getattr(transport, "send_bytes", None)
+    if send_bytes is not None:
+        send_bytes(email.sender, list(email.recipients), email.data)
+    else:
+        transport.send(email.to_message())
 
 
 def _failed(engine: Any, message: Message, error: str, owner: str, policy: RetryPolicy,
@@ -221,8 +199,11 @@ def _failed(engine: Any, message: Message, error: str, owner: str, policy: Retry
 
 
 def _check_envelope(email: EmailMessage, message: Message) -> None:
-    recipients = [addr for name in ("To", "Cc", "Bcc")
-                  for _, addr in getaddresses(email.get_all(name, [])) if addr]
+    _check_recipients([addr for name in ("To", "Cc", "Bcc")
+                       for _, addr in getaddresses(email.get_all(name, [])) if addr], message)
+
+
+def _check_recipients(recipients: list[str], message: Message) -> None:
     if [r.lower() for r in recipients] != [message.recipient.lower()]:
         raise ValueError(f"the rendered message is addressed to {recipients}, "
                          f"not to the row's recipient {message.recipient!r}")
@@ -394,7 +375,34 @@ class Delivery:
         return min(self.poll, max(0.0, (due - self.clock()).total_seconds()) + 0.01)
 
     def _round(self, owner: str, transport: Transport) -> int:
+        """Claim a batch and send it. Accepted messages are recorded ``sent`` together at
+        the end of the batch (one transaction), and always before this returns: a crash
+        in between may send them again, with the same Message-IDs (see the module doc)."""
         batch = outbox.claim(self.engine, owner, self.batch, self.clock(), self.lease)
+        if not batch:
+            return 0
+        prepare = getattr(self.compose_fn, "prepare", None)
+        if prepare is not None:
+            try:
+                prepare(batch)
+            except Exception:  # only an optimisation: each message can load its own data
+                log.exception("delivery worker %s: preparing a batch failed", owner)
+        sent: list[tuple[int, str]] = []
+        try:
+            return self._send_batch(owner, transport, batch, sent)
+        finally:
+            self._record_sent(sent)
+
+    def _record_sent(self, sent: list[tuple[int, str]]) -> None:
+        if sent:
+            _record(outbox.mark_sent_many, self.engine, list(sent))
+            for _ in sent:
+                self.stats.count("sent")
+            sent.clear()
+
+    def _send_batch(self, owner: str, transport: Transport, batch: list[Message],
+                    sent: list[tuple[int, str]]) -> int:
+        unrecorded_since = time.monotonic()
         for index, message in enumerate(batch):
             rest = batch[index:]
             if self._stopping.is_set():
@@ -409,8 +417,14 @@ class Delivery:
                     return index
                 message = batch[index]
             outcome = deliver(self.engine, message, self.compose_fn, transport, owner=owner,
-                              now=self.clock(), base_url=self.base_url, policy=self.policy)
-            self.stats.count(outcome.status)
+                              now=self.clock(), base_url=self.base_url, policy=self.policy,
+                              sent=sent)
+            if outcome.status != "sent":
+                self.stats.count(outcome.status)
+            if len(sent) == 1:
+                unrecorded_since = time.monotonic()
+            elif sent and time.monotonic() - unrecorded_since >= RECORD_EVERY:
+                self._record_sent(sent)  # a slow batch: don't keep its sends unrecorded
             if outcome.unreachable:
                 self._defer(owner, batch[index + 1:], outcome.error or "server unreachable")
                 return len(batch)

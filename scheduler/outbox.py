@@ -15,10 +15,10 @@ from them (``scheduler.compose.message_id``), so they must not contain secrets.
 
 Fan-out (one row per follower, from one ``INSERT … SELECT``): ``enqueue_select``.
 
-Delivery (``scheduler.delivery``) calls ``claim``, then ``mark_sent``/``mark_retry``/
-``mark_failed`` per row. ``claim`` is atomic: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL
-(claimers never wait for each other), one guarded UPDATE inside ``BEGIN IMMEDIATE`` on
-SQLite. The outcome functions are guarded by the lease owner: a worker whose lease ran
+Delivery (``scheduler.delivery``) calls ``claim``, then ``mark_sent`` (``mark_sent_many``
+for a batch)/``mark_retry``/``mark_failed`` per row. ``claim`` is atomic: ``FOR UPDATE
+SKIP LOCKED`` on PostgreSQL (claimers never wait for each other), one guarded UPDATE
+inside ``BEGIN IMMEDIATE`` on SQLite. The outcome functions are guarded by the lease owner: a worker whose lease ran
 out (and whose row someone else claimed) cannot put the row back to ``pending``; but
 ``mark_sent`` always records a send, because the server did take the message.
 
@@ -306,6 +306,23 @@ def mark_sent(engine: Engine, id: int, message_id: str, now: datetime | None = N
             .values(status="sent", message_id=message_id, sent_at=now, lease_owner=None,
                     lease_until=None, updated_at=now)
         ).rowcount == 1
+
+
+def mark_sent_many(engine: Engine, sent: list[tuple[int, str]],
+                   now: datetime | None = None) -> int:
+    """``mark_sent`` for several messages (id, Message-ID) in one transaction (a worker
+    records its batch's accepted messages together); returns how many were recorded."""
+    if not sent:
+        return 0
+    now = _utc(now)
+    statement = (sa.update(outbox)
+                 .where(outbox.c.id == sa.bindparam("row_id"), outbox.c.status != "sent")
+                 .values(status="sent", message_id=sa.bindparam("sent_id"), sent_at=now,
+                         lease_owner=None, lease_until=None, updated_at=now))
+    with write_transaction(engine) as connection:
+        result = connection.execute(statement, [{"row_id": id, "sent_id": message_id}
+                                                for id, message_id in sent])
+        return max(result.rowcount, 0)
 
 
 def mark_retry(engine: Engine, id: int, error: str, next_attempt_at: datetime | None = None,

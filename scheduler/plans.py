@@ -29,6 +29,7 @@ the payload ``PAYLOAD`` describes (``reminder_context`` turns it into a message)
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -42,6 +43,7 @@ from sqlalchemy.engine import Connection
 from scheduler import outbox
 from scheduler.compose import compose
 from scheduler.messages import Context, Reminder
+from scheduler.rawmail import RawEmail, compose_bytes
 from scheduler.tables import OPEN
 from scheduler.tables import outbox as outbox_table
 from summitcal.durations import format_duration, parse_duration
@@ -420,10 +422,41 @@ def reminder_context(payload: Mapping[str, Any], *, schedule: Schedule, zone: st
     return Reminder(session, schedule, zone, offset, manage_url)
 
 
-def reminder_renderer(runtime: Runtime) -> Callable[[Message, datetime], EmailMessage]:
-    """The delivery renderer of ``reminder`` rows (see ``scheduler.delivery.Composer``)."""
+class ReminderRenderer:
+    """The delivery renderer of ``reminder`` rows (see ``scheduler.delivery.Composer``).
 
-    def render(message: Message, now: datetime) -> EmailMessage:
+    Called, it gives an ``EmailMessage`` (``compose``); ``fast`` gives the same message as
+    bytes (``scheduler.rawmail``), which delivery prefers; ``prepare(batch)`` loads the
+    batch's subscribers in one query for this thread's next renders (each row is still
+    checked against its subscriber as loaded then; a row not prepared loads its own).
+    """
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self._local = threading.local()
+
+    def __call__(self, message: Message, now: datetime) -> EmailMessage:
+        return self._render(message, now, compose)
+
+    def fast(self, message: Message, now: datetime) -> RawEmail:
+        return self._render(message, now, compose_bytes)
+
+    def prepare(self, batch: list[Message]) -> None:
+        ids = sorted({m.subscriber_id for m in batch if m.subscriber_id is not None})
+        with self.runtime.store.engine.connect() as connection:
+            found = subs.get_many(connection, ids)
+        self._local.prepared = {m.id: found.get(m.subscriber_id) for m in batch
+                                if m.subscriber_id is not None}
+        self._local.schedule = self.runtime.snapshot().schedule
+
+    def _subscriber(self, message: Message) -> tuple[Any, Schedule | None]:
+        """(subscriber or None, schedule) as prepared for this row, or (_LOAD, None)."""
+        prepared: dict[int, subs.Subscriber | None] = getattr(self._local, "prepared", {})
+        if message.id in prepared:
+            return prepared.pop(message.id), self._local.schedule
+        return _LOAD, None
+
+    def _render(self, message: Message, now: datetime, composer: Any) -> Any:
         def build(schedule: Schedule, subscriber: subs.Subscriber, manage_url: str) -> Context:
             context = reminder_context(message.payload, schedule=schedule,
                                        zone=subscriber.preferences.timezone,
@@ -434,9 +467,14 @@ def reminder_renderer(runtime: Runtime) -> Callable[[Message, datetime], EmailMe
                 raise Moot("the subscriber no longer follows this session")
             return context
 
-        return subscriber_message(runtime, message, now, build)
+        subscriber, schedule = self._subscriber(message)
+        return subscriber_message(self.runtime, message, now, build, composer=composer,
+                                  subscriber=subscriber, schedule=schedule)
 
-    return render
+
+def reminder_renderer(runtime: Runtime) -> ReminderRenderer:
+    """The delivery renderer of ``reminder`` rows (see ``ReminderRenderer``)."""
+    return ReminderRenderer(runtime)
 
 
 def follows(specs: Iterable[str], session: Session) -> bool:
@@ -453,28 +491,36 @@ def follows(specs: Iterable[str], session: Session) -> bool:
     return False
 
 
+_LOAD = object()
+
+
 def subscriber_message(runtime: Runtime, message: Message, now: datetime,
-                       build: Callable[[Schedule, subs.Subscriber, str], Context]
-                       ) -> EmailMessage:
+                       build: Callable[[Schedule, subs.Subscriber, str], Context],
+                       *, composer: Any = compose, subscriber: Any = _LOAD,
+                       schedule: Schedule | None = None) -> Any:
     """Compose a row for its subscriber: their zone and links, the current schedule.
 
     ``build(schedule, subscriber, manage_url)`` makes the context; ``Moot`` from it, or a
     subscriber who is gone or no longer confirmed, becomes ``delivery.Skip``.
+    ``composer`` is ``compose`` (an ``EmailMessage``) or ``rawmail.compose_bytes``;
+    ``subscriber``, when given (None: gone), spares the lookup, and ``schedule`` the
+    snapshot (``ReminderRenderer.prepare`` loads both once per claimed batch).
     """
     from scheduler.delivery import Skip  # delivery imports the renderers' modules
 
-    subscriber = None
-    if message.subscriber_id is not None:
-        with runtime.store.engine.connect() as connection:
-            subscriber = subs.get(connection, message.subscriber_id)
+    if subscriber is _LOAD:
+        subscriber = None
+        if message.subscriber_id is not None:
+            with runtime.store.engine.connect() as connection:
+                subscriber = subs.get(connection, message.subscriber_id)
     if subscriber is None or subscriber.status != "confirmed":
         raise Skip("the subscriber is gone or no longer confirmed")
     links = subscriber.links(runtime.config)
     try:
-        context = build(runtime.snapshot().schedule, subscriber, links.manage)
+        context = build(schedule or runtime.snapshot().schedule, subscriber, links.manage)
     except Moot as moot:
         raise Skip(str(moot), moot.status) from None
-    return compose(context, sender=getattr(runtime.config.mail, "from"),
-                   recipient=message.recipient, key=message.key, date=now,
-                   base_url=runtime.config.service.base_url,
-                   unsubscribe_url=links.unsubscribe)
+    return composer(context, sender=getattr(runtime.config.mail, "from"),
+                    recipient=message.recipient, key=message.key, date=now,
+                    base_url=runtime.config.service.base_url,
+                    unsubscribe_url=links.unsubscribe)

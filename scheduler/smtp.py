@@ -16,7 +16,9 @@ import smtplib
 import socket
 import ssl
 import threading
+from email import message_from_bytes
 from email.message import EmailMessage
+from email.policy import default
 from functools import lru_cache
 from typing import Any, Self
 
@@ -88,6 +90,19 @@ class SmtpTransport:
     def send(self, message: EmailMessage) -> None:
         """Deliver ``message`` or raise ``TemporaryFailure``/``PermanentFailure``."""
         sender, recipients = envelope(message)
+        self._send(message, sender, recipients)
+
+    def send_bytes(self, envelope_from: str, recipients: list[str], data: bytes) -> None:
+        """Deliver a serialised message (CRLF line ends) as ``send`` does. Addresses that
+        are not ASCII need SMTPUTF8, which ``send`` negotiates: such a message goes there."""
+        if not (envelope_from.isascii() and all(r.isascii() for r in recipients)):
+            parsed = message_from_bytes(data, policy=default)
+            assert isinstance(parsed, EmailMessage)
+            self._send(parsed, envelope_from, list(recipients))
+            return
+        self._send(data, envelope_from, list(recipients))
+
+    def _send(self, message: EmailMessage | bytes, sender: str, recipients: list[str]) -> None:
         with self._lock:
             reused = self._smtp is not None
             try:
@@ -102,11 +117,15 @@ class SmtpTransport:
                 except _Dropped as again:
                     raise again.failure from again.failure.__cause__
 
-    def _submit(self, message: EmailMessage, sender: str, recipients: list[str]) -> None:
+    def _submit(self, message: EmailMessage | bytes, sender: str,
+                recipients: list[str]) -> None:
         smtp = self._open()
         smtp.commands = []
         try:
-            refused = smtp.send_message(message, from_addr=sender, to_addrs=recipients)
+            if isinstance(message, bytes):
+                refused = smtp.sendmail(sender, recipients, message)
+            else:
+                refused = smtp.send_message(message, from_addr=sender, to_addrs=recipients)
         except smtplib.SMTPRecipientsRefused as exc:
             failure, lost = _refused(exc.recipients, self._where), False
             failure.__cause__ = exc

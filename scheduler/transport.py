@@ -1,6 +1,7 @@
 """Sending composed messages: to files, or over one reused SMTP connection.
 
-Every transport has ``send(message)``, which returns once the message is delivered
+Every transport has ``send(message)`` (and ``send_bytes(envelope_from, recipients,
+data)`` for a message already serialised), which returns once the message is delivered
 (written, or accepted by the SMTP server) and otherwise raises
 
 * ``TemporaryFailure``: worth retrying later (connection refused, reset or timed out,
@@ -20,6 +21,8 @@ import os
 import re
 import tempfile
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
+from email.policy import compat32
 from email.utils import getaddresses
 from pathlib import Path
 from typing import Any, Protocol, Self
@@ -49,6 +52,12 @@ class Transport(Protocol):
 
     def close(self) -> None: ...
 
+
+class BytesTransport(Transport, Protocol):
+    """A transport that also takes a message already serialised (CRLF line ends, 7-bit):
+    ``send_bytes(envelope_from, recipients, data)``, with the same outcomes as ``send``."""
+
+    def send_bytes(self, envelope_from: str, recipients: list[str], data: bytes) -> None: ...
 
 def envelope(message: EmailMessage) -> tuple[str, list[str]]:
     """(MAIL FROM, RCPT TO list) from the message's Sender or From, and To, Cc, Bcc."""
@@ -83,8 +92,19 @@ class FileTransport:
         if not message_id:
             raise ValueError("the file transport names files after the Message-ID; "
                              "the message has none")
-        target = self.path_for(str(message_id))
-        data = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
+        self._write(str(message_id),
+                    message.as_bytes(policy=message.policy.clone(linesep="\r\n")))
+
+    def send_bytes(self, envelope_from: str, recipients: list[str], data: bytes) -> None:
+        """Write ``data`` as it is (the envelope is not recorded, as with ``send``)."""
+        message_id = BytesHeaderParser(policy=compat32).parsebytes(data)["Message-ID"]
+        if not message_id:
+            raise ValueError("the file transport names files after the Message-ID; "
+                             "the message has none")
+        self._write(str(message_id), data)
+
+    def _write(self, message_id: str, data: bytes) -> None:
+        target = self.path_for(message_id)
         temporary = None
         try:
             self.directory.mkdir(parents=True, exist_ok=True)

@@ -285,6 +285,21 @@ def get(connection: Connection, subscriber_id: int) -> Subscriber | None:
     return _one(connection, t.subscribers.c.id == subscriber_id)
 
 
+def get_many(connection: Connection, ids: Sequence[int]) -> dict[int, Subscriber]:
+    """The subscribers with these ids (two queries, whatever their number); absent ids
+    are left out."""
+    if not ids:
+        return {}
+    rows = connection.execute(sa.select(t.subscribers).where(t.subscribers.c.id.in_(ids))).all()
+    f = t.subscriber_follows
+    follows: dict[int, list[str]] = {row.id: [] for row in rows}
+    for row in connection.execute(
+            sa.select(f.c.subscriber_id, f.c.kind, f.c.summit, f.c.target)
+            .where(f.c.subscriber_id.in_(ids)).order_by(f.c.id)):
+        follows[row.subscriber_id].append(str(Follow(row.kind, row.summit, row.target)))
+    return {row.id: _subscriber(row, follows[row.id]) for row in rows}
+
+
 def by_email(connection: Connection, email: str) -> Subscriber | None:
     """The subscriber with ``email`` (normalised first; InvalidInput when malformed)."""
     return _one(connection, t.subscribers.c.email == normalize_email(email))
