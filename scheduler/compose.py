@@ -46,6 +46,20 @@ from summitcal.templating import environment
 from summits.model import Schedule, Session
 
 
+# Headers whose value must stay as written: CPython's folder turns a URL longer than a
+# line into RFC 2047 encoded words, which mail clients then do not read as a
+# List-Unsubscribe link (so one-click unsubscribe silently stops working). RFC 8058 links
+# are ASCII; folding at the commas between <…> items is allowed (RFC 2369).
+_VERBATIM = {"list-unsubscribe", "list-unsubscribe-post", "list-id", "message-id"}
+
+
+def _verbatim(name: str, value: str, linesep: str) -> str:
+    text = str(value)
+    if not text.isascii() or "\r" in text or "\n" in text:
+        raise ValueError(f"{name} must be one line of ASCII, got {text!r}")
+    return f"{name}: {(',' + linesep + ' ').join(p.strip() for p in text.split(','))}{linesep}"
+
+
 class _Policy(EmailPolicy):
     """``email.policy.default``, with the Subject folded by ``email.header.Header``.
 
@@ -57,6 +71,8 @@ class _Policy(EmailPolicy):
     """
 
     def fold(self, name: str, value: str) -> str:
+        if name.lower() in _VERBATIM:
+            return _verbatim(name, value, self.linesep)
         if name.lower() != "subject":
             return super().fold(name, value)
         text = str(value)
@@ -65,6 +81,8 @@ class _Policy(EmailPolicy):
         return f"{name}: {encoded}{self.linesep}"
 
     def fold_binary(self, name: str, value: str) -> bytes:
+        if name.lower() in _VERBATIM:
+            return _verbatim(name, value, self.linesep).encode("ascii")
         if name.lower() != "subject":
             return super().fold_binary(name, value)
         return self.fold(name, value).encode("ascii")

@@ -358,3 +358,16 @@ def test_a_missing_template_stops_the_check(tmp_path: Path) -> None:
     (tmp_path / "email" / "reminder.html").unlink()
     with pytest.raises(TemplateProblem, match="reminder.html"):
         check_templates(BASE_URL, env)
+
+
+def test_regression_long_list_unsubscribe_stays_a_plain_link() -> None:
+    """CPython folded a List-Unsubscribe URL longer than a line into RFC 2047 encoded
+    words: parsers decode it back, but mail clients do not offer one-click unsubscribe."""
+    long_url = f"{BASE_URL}/subscriptions/unsubscribe/123456.7.xf2pLPbcLJuR1qxCaMZ0bIN822M"
+    message = compose(reminder(), sender=SENDER, recipient=RECIPIENT, key="k", date=DATE,
+                      base_url=BASE_URL, unsubscribe_url=long_url)
+    raw = message.as_bytes()
+    lines = raw.replace(b"\r\n", b"\n").split(b"\n")
+    assert f"List-Unsubscribe: <{long_url}>".encode() in lines
+    parsed = email.message_from_bytes(raw, policy=default)
+    assert parsed["List-Unsubscribe"] == f"<{long_url}>"
