@@ -108,7 +108,8 @@ def parse_icalendar_vtimezone(data: bytes) -> list[Parsed]:
     for event in calendar.walk("VEVENT"):
         start = moment(event["DTSTART"])
         end = moment(event["DTEND"]) if "DTEND" in event else start
-        parsed.append(Parsed(uid=str(event["UID"]), start=start, end=end))
+        summary = _text(event.get("SUMMARY"))
+        parsed.append(Parsed(uid=str(event["UID"]), start=start, end=end, summary=summary))
     return parsed
 
 
