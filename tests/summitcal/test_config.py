@@ -69,7 +69,8 @@ def test_environment_overrides_the_file(tmp_path):
     ('[mail]\ntransport = "pigeon"', "mail.transport = 'pigeon': expected one of file, smtp"),
     ('[mail.smtp]\nsecurity = "ssl"', "mail.smtp.security = 'ssl': expected one of none"),
     ('[service]\nbase_url = "localhost"', "service.base_url = 'localhost': expected an http(s)"),
-    ('[reminders]\ndefault_offsets = []', "reminders.default_offsets = []: expected a non-empty"),
+    ('[reminders]\ndefault_offsets = []', "reminders.default_offsets = []: expected an array of "
+     "1–5 different ISO 8601 durations, each up to P30D"),
     ('[feeds]\nrefresh = "PT1H"', "unknown key feeds.refresh"),
     ('[feed]\nrefresh_interval = "PT1H"', "unknown section [feed]"),
     ('[schedules]\nload_on_start = "yes"', "schedules.load_on_start = 'yes': expected true or false"),
