@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from summits.applied import encode
 from summits.changes import TIME_FIELDS, as_json
 from summits.model import Attendance, Schedule, Session
 
@@ -96,8 +97,8 @@ def plan(current: Schedule, files: Sequence[FileChange]) -> Plan:
     for attr in RECORD_FIELDS:
         _records(out, attr, getattr(current, attr), files)
     for file in files:
-        if file.base == file.content:
-            continue
+        if file.base is not None and encode(file.base) == encode(file.content):
+            continue  # compared as stored: ``==`` on datetimes would ignore a fold
         out.summits.add(file.summit)
         if file.base is None:
             out.incoming.sessions.update(file.content.sessions)
