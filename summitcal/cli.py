@@ -57,7 +57,10 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
               help="Listen port, 1–65535 (default: http.port).")
 @click.pass_obj
 def serve(obj: Obj, host: str | None, port: int | None) -> None:
-    """Run the web app, feeds, scheduler and delivery in one process."""
+    """Run the web app, feeds, scheduler and delivery in one process.
+
+    Checks what `check` checks, binds the port, and only then opens the database, loads
+    schedules.paths (when schedules.load_on_start) and starts sending."""
     from summitcal.server import serve as run_server
 
     run_server(obj.config, host=host, port=port)
