@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -15,6 +16,7 @@ from feeds.service import FeedService
 from feeds.settings import FeedSettings
 from summitcal.config import Config
 from summitcal.errors import SummitcalError
+from summits.database import alembic_config, current_revision
 from summits.model import Attendance, Schedule
 from summits.schedule_file import load_files, load_text
 from summits.store import Store
@@ -125,10 +127,6 @@ def _caught_up(old: Snapshot, version: int, delta: Schedule, records: bool) -> S
 def schema_problem(store: Store) -> str | None:
     """Why this version cannot use the database's schema (migrated by a newer version), or
     None. ``DatabaseUnavailable`` when the database cannot be reached or read."""
-    from alembic.script import ScriptDirectory
-
-    from summits.database import alembic_config, current_revision
-
     try:
         revision = current_revision(store.engine)
     except (SQLAlchemyError, OSError) as exc:

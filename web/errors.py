@@ -12,8 +12,8 @@ from functools import cache
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from jinja2 import Environment
 from fastapi.responses import HTMLResponse, JSONResponse
+from jinja2 import Environment
 from starlette.exceptions import HTTPException
 
 from summitcal.errors import InvalidInput, NotFound, ScheduleError
