@@ -17,8 +17,9 @@ transport (one SMTP connection reused for many messages), and record the outcome
   is unreachable the rest of the batch is deferred alike without trying each message;
 * ``PermanentFailure`` (5xx for this message) → ``failed``, the others go on;
 * a renderer raising ``Skip`` → ``cancelled``/``expired`` (nothing to send any more);
-  a database error while rendering → retried; any other rendering error → ``failed``
-  with the error (logged with its traceback). The loop itself never dies.
+  a database or operating-system error while rendering (the database or a file briefly
+  unavailable) → retried; any other rendering error → ``failed`` with the error (logged
+  with its traceback). The loop itself never dies.
 
 A worker that dies mid-batch (kill -9) leaves rows ``sending``; once their lease runs out
 any worker claims them again. So every due message goes out at least once, and twice
@@ -149,6 +150,9 @@ def deliver(engine: Any, message: Message, compose_fn: ComposeFn, transport: Tra
         return _failed(engine, message, f"cannot render: {failure}", owner, policy, False)
     except SQLAlchemyError as error:
         text = f"cannot render: database error: {_first_line(error)}"
+        return _failed(engine, message, text, owner, policy, retry)
+    except OSError as error:  # transient: a file (template, secret key) briefly unavailable
+        text = f"cannot render: {type(error).__name__}: {error}"
         return _failed(engine, message, text, owner, policy, retry)
     except Exception as error:  # a bug or bad payload: this message only
         log.exception("outbox message %s (%s) cannot be rendered", message.id, message.kind)

@@ -7,10 +7,12 @@ from datetime import date
 from pathlib import Path
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from summitcal import __version__
 from summitcal.config import Config, default_path, load_config
-from summitcal.errors import ScheduleError, SummitcalError
+from summitcal.errors import Problem, ScheduleError, SummitcalError
+from summitcal.preflight import StartupError
 from summitcal.runtime import Runtime
 from summits.model import MODES, Attendance
 
@@ -51,10 +53,14 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
 
 @cli.command()
 @click.option("--host", default=None, help="Listen address (default: http.host).")
-@click.option("--port", type=int, default=None, help="Listen port (default: http.port).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help="Listen port, 1–65535 (default: http.port).")
 @click.pass_obj
 def serve(obj: Obj, host: str | None, port: int | None) -> None:
-    """Run the web app, feeds, scheduler and delivery in one process."""
+    """Run the web app, feeds, scheduler and delivery in one process.
+
+    Checks what `check` checks, binds the port, and only then opens the database, loads
+    schedules.paths (when schedules.load_on_start) and starts sending."""
     from summitcal.server import serve as run_server
 
     run_server(obj.config, host=host, port=port)
@@ -65,28 +71,50 @@ def serve(obj: Obj, host: str | None, port: int | None) -> None:
 @click.option("--dry-run", is_flag=True, help="Check and show the changes; apply nothing.")
 @click.pass_obj
 def load(obj: Obj, paths: tuple[Path, ...], dry_run: bool) -> None:
-    """Check schedule files or directories and apply them (default: schedules.paths)."""
+    """Check schedule files or directories and apply them (default: schedules.paths).
+
+    Applies only what each file changed since it was last applied, so live edits
+    (`attendance`, the admin API) survive; where a file changed a field a live edit
+    changed too, the file wins and a line says so."""
     chosen = list(paths) or obj.config.schedules.paths
     result = obj.runtime.load(chosen, dry_run=dry_run, source=_source("load", chosen))
     for change in result.changes:
         click.echo(str(change))
+    for override in result.overrides:
+        click.echo(f"overridden: {override}")
+    overridden = f", {len(result.overrides)} live edit(s) overridden" if result.overrides else ""
     if not result.changes:
         click.echo("no changes")
     elif dry_run:
-        click.echo(f"dry run: {len(result.changes)} change(s), nothing applied")
+        click.echo(f"dry run: {len(result.changes)} change(s){overridden}, nothing applied")
     else:
-        click.echo(f"revision {result.revision}: {len(result.changes)} change(s)")
+        click.echo(f"revision {result.revision}: {len(result.changes)} change(s){overridden}")
 
 
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.pass_obj
 def check(obj: Obj, paths: tuple[Path, ...]) -> None:
-    """Check the configuration and schedule files; list every problem."""
+    """Check the configuration, what it names (folders, database, secret key, listen
+    address), the email templates and the schedule files; list every problem `serve`
+    would stop on."""
+    from scheduler.compose import TemplateProblem, check_templates
+    from summitcal.preflight import problems as environment_problems
     from summits.schedule_file import load_paths
 
-    chosen = list(paths) or obj.config.schedules.paths
-    schedule = load_paths(chosen)
+    config = obj.config
+    found = [Problem("", "", line) for line in environment_problems(config)]
+    try:
+        check_templates(config.service.base_url)
+    except TemplateProblem as problem:
+        found.append(Problem("email templates", "", str(problem).removeprefix("email template ")))
+    chosen = list(paths) or config.schedules.paths
+    try:
+        schedule = load_paths(chosen)
+    except ScheduleError as error:
+        found.extend(error.problems)
+    if found:
+        raise ScheduleError(found)
     click.echo(f"ok: {len(schedule.summits)} summit(s), {len(schedule.sessions)} session(s)")
 
 
@@ -154,10 +182,26 @@ def main(argv: list[str] | None = None) -> int:
             click.echo(str(problem), err=True)
         click.echo(f"error: {len(exc.problems)} problem(s); nothing applied", err=True)
         return 1
+    except StartupError as exc:
+        for line in exc.problems:
+            click.echo(f"error: {line}", err=True)
+        return 1
     except SummitcalError as exc:
         click.echo(f"error: {exc}", err=True)
         return 1
+    except OSError as exc:  # a file or folder the command needed
+        where = f": {exc.filename}" if exc.filename else ""
+        click.echo(f"error: {exc.strerror or exc}{where}", err=True)
+        return 1
+    except SQLAlchemyError as exc:  # the database went away during the command
+        click.echo(f"error: database error: {_first_line(exc)}", err=True)
+        return 1
     return 0
+
+
+def _first_line(exc: SQLAlchemyError) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 import summitcal.cli_subscribers  # noqa: E402,F401  (registers `subscribers`)

@@ -9,7 +9,7 @@ value and what was expected. The shipped ``config.toml`` shows every key at its 
 from __future__ import annotations
 
 import os
-import secrets
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from summitcal.durations import parse_duration
+from summitcal import secret
+from summitcal.durations import format_duration, parse_duration
 from summitcal.errors import ConfigError
 
 
@@ -26,8 +27,9 @@ from summitcal.errors import ConfigError
 class Key:
     default: Any
     help: str
-    kind: str  # str | int | bool | duration | durations | path | paths | url | choice
+    kind: str  # str | int | bool | duration | offsets | path | paths | url | choice | address
     choices: tuple[str, ...] = ()
+    limits: tuple[int, int] = (1, 65535)  # kind int: the smallest and largest value
 
 
 SCHEMA: dict[str, dict[str, Key]] = {
@@ -40,6 +42,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "http": {
         "host": Key("127.0.0.1", "Address `serve` listens on (also `serve --host`).", "str"),
         "port": Key(8080, "Port `serve` listens on (also `serve --port`).", "int"),
+        "header_timeout": Key("PT10S", "How long a client may take to send a request's "
+                              "headers; slower connections are closed.", "duration"),
     },
     "database": {
         "url": Key("", "SQLAlchemy URL; empty means SQLite at <data_dir>/summitcal.db. "
@@ -59,7 +63,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "reminders": {
         "default_offsets": Key(["P1D", "PT1H"], "Reminder offsets before a session's start "
-                               "for new subscribers.", "durations"),
+                               "for new subscribers (as many and as long as a subscriber may "
+                               "choose: at most 5, each up to P30D).", "offsets"),
     },
     "notices": {
         "delay": Key("PT2M", "Merge window: changes to one session within this delay go "
@@ -68,9 +73,12 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "mail": {
         "transport": Key("file", "`file` (one .eml per message in file_dir) or `smtp`.",
                          "choice", ("file", "smtp")),
-        "from": Key("summitcal <summitcal@localhost>", "From address of every message.", "str"),
+        "from": Key("summitcal <summitcal@localhost>", "From address of every message: "
+                    "an address, optionally with a name (`Desk <desk@example.org>`).",
+                    "address"),
         "file_dir": Key("data/mail", "Folder for the file transport.", "path"),
-        "workers": Key(4, "Delivery threads, each with its own SMTP connection.", "int"),
+        "workers": Key(4, "Delivery threads, each with its own SMTP connection (1–32).",
+                       "int", limits=(1, 32)),
     },
     "mail.smtp": {
         "host": Key("127.0.0.1", "SMTP server.", "str"),
@@ -115,26 +123,33 @@ class Config:
     def database_url(self) -> str:
         return self.database.url or f"sqlite:///{self.service.data_dir / 'summitcal.db'}"
 
+    @property
+    def secret_key_path(self) -> Path:
+        return self.service.data_dir / "secret_key"
+
     def secret_key(self) -> str:
-        """SUMMITCAL_SECRET_KEY, or a key generated into the data directory on first use."""
+        """SUMMITCAL_SECRET_KEY, or the key generated into the data directory on first use
+        (``summitcal.secret``: atomic, never empty or short). ``ConfigError`` when the key
+        file cannot be made or read, or holds a short key."""
         if self.secret_key_env:
             return self.secret_key_env
-        path = self.service.data_dir / "secret_key"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_urlsafe(32))
-        return path.read_text().strip()
+        key = self.__dict__.get("_secret_key")
+        if key is None:
+            key = secret.read_or_create(self.secret_key_path)
+            object.__setattr__(self, "_secret_key", key)  # read once per process
+        return key
 
 
 def _check(kind: str, value: Any, key: Key, root: Path) -> Any:
+    low, high = key.limits
     checkers: dict[str, Callable[[Any], Any]] = {
         "str": lambda v: v if isinstance(v, str) else _fail("a string"),
-        "int": lambda v: v if type(v) is int and 0 < v < 65536 else _fail("an integer 1–65535"),
+        "int": lambda v: v if type(v) is int and low <= v <= high
+        else _fail(f"an integer {low}–{high}"),
         "bool": lambda v: v if isinstance(v, bool) else _fail("true or false"),
         "duration": _duration,
-        "durations": _durations,
+        "offsets": _offsets,
+        "address": _address,
         "path": lambda v: (root / v) if isinstance(v, str) and v else _fail("a path"),
         "url": _url,
         "paths": lambda v: [root / i for i in v]
@@ -163,17 +178,53 @@ def _duration(value: Any) -> timedelta:
     return result
 
 
-def _durations(value: Any) -> list[timedelta]:
-    if not isinstance(value, list) or not value:
-        _fail("a non-empty array of ISO 8601 durations such as [\"P1D\", \"PT1H\"]")
-    return [_duration(v) for v in value]
+def _offsets(value: Any) -> list[timedelta]:
+    """Reminder offsets: what a subscriber may choose (``summits.subscribers``' limits)."""
+    from summits.subscribers import MAX_OFFSET, MAX_REMINDERS
+
+    limit = format_duration(MAX_OFFSET)
+    expected = (f"an array of 1–{MAX_REMINDERS} different ISO 8601 durations, each up to "
+                f"{limit}, such as [\"P1D\", \"PT1H\"]")
+    if not isinstance(value, list) or not 0 < len(value) <= MAX_REMINDERS:
+        _fail(expected)
+    offsets = [_duration(v) for v in value]
+    if max(offsets) > MAX_OFFSET or len(set(offsets)) != len(offsets):
+        _fail(expected)
+    return offsets
 
 
 def _url(value: Any) -> str:
-    parts = urlsplit(value) if isinstance(value, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        _fail("an http(s) URL such as \"https://summitcal.example\"")
+    """An http(s) URL with a host and no query, fragment or credentials: links are made
+    by appending paths to it."""
+    try:
+        parts = urlsplit(value) if isinstance(value, str) else None
+        port_ok = parts is not None and (parts.port or 1) > 0
+    except ValueError:  # a port that is not a number or out of range
+        parts, port_ok = None, False
+    if (parts is None or not port_ok or parts.scheme not in ("http", "https")
+            or not parts.hostname or parts.query or parts.fragment or "?" in value
+            or "#" in value or parts.username is not None):
+        _fail("an http(s) URL without query, fragment or user name, such as "
+              "\"https://summitcal.example\"")
     return value.rstrip("/")
+
+
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_ADDR_SPEC = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})*")
+_MAILBOX = re.compile(r'(?:(?P<name>[^<>"\r\n,;:@]*|"[^"\r\n\\]*")\s*<(?P<spec>[^<>]*)>'
+                      r'|(?P<bare>\S+))')
+
+
+def _address(value: Any) -> str:
+    """One mailbox (RFC 5322 §3.4): ``desk@example.org`` or ``Desk <desk@example.org>``,
+    ASCII, on one line; a name with commas or other specials must be quoted."""
+    found = _MAILBOX.fullmatch(value.strip()) if isinstance(value, str) else None
+    spec = (found.group("spec") or found.group("bare")) if found else None
+    if spec is None or not _ADDR_SPEC.fullmatch(spec):
+        _fail("one email address such as \"desk@example.org\" or "
+              "\"Events desk <desk@example.org>\"")
+    return value.strip()
 
 
 def default_path() -> Path:
@@ -192,6 +243,9 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
             data = tomllib.loads(file.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+        except RecursionError:
+            raise ConfigError(f"{file}: not a configuration: arrays or tables nested too "
+                              "deeply") from None
         except OSError as exc:
             raise ConfigError(f"{file}: cannot read: {exc.strerror}") from None
     elif explicit:
@@ -202,8 +256,13 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
         path=file if file.exists() else None, root=root, **sections,
         admin_token=env.get("SUMMITCAL_ADMIN_TOKEN") or None,
         smtp_password=env.get("SUMMITCAL_SMTP_PASSWORD") or None,
-        secret_key_env=env.get("SUMMITCAL_SECRET_KEY") or None,
+        secret_key_env=_secret_from(env),
     )
+
+
+def _secret_from(env: Mapping[str, str]) -> str | None:
+    key = env.get("SUMMITCAL_SECRET_KEY") or None
+    return secret.check(key, "SUMMITCAL_SECRET_KEY") if key is not None else None
 
 
 def _sections(data: dict[str, Any], file: Path, root: Path,

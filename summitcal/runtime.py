@@ -8,14 +8,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy.exc import OperationalError
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+from sqlalchemy.exc import SQLAlchemyError
 
 from feeds.service import FeedService
 from feeds.settings import FeedSettings
 from summitcal.config import Config
 from summitcal.errors import SummitcalError
+from summits.database import alembic_config, current_revision
 from summits.model import Attendance, Schedule
-from summits.schedule_file import load_paths, load_text
+from summits.schedule_file import load_files, load_text
 from summits.store import Store
 
 
@@ -45,13 +48,26 @@ class Runtime:
 
     @classmethod
     def open(cls, config: Config) -> Runtime:
+        """Open the store and migrate it; ``DatabaseUnavailable`` (one line) when it cannot
+        be reached, opened or migrated."""
+        url = config.database_url
         try:
-            store = Store(config.database_url)
+            store = Store(url)  # makes an SQLite file's folder
+        except OSError as exc:
+            raise DatabaseUnavailable(f"cannot open the database {_safe_url(url)}: "
+                                      f"{_reason(exc)}") from None
+        try:
+            problem = schema_problem(store)
+            if problem:
+                raise DatabaseUnavailable(problem)
             store.upgrade()
-        except OperationalError as exc:
-            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-            raise DatabaseUnavailable(f"cannot open the database "
-                                      f"{_safe_url(config.database_url)}: {reason}") from None
+        except SummitcalError:
+            store.close()
+            raise
+        except (SQLAlchemyError, CommandError, OSError) as exc:
+            store.close()
+            raise DatabaseUnavailable(f"cannot open the database {_safe_url(url)}: "
+                                      f"{_reason(exc)}") from None
         return cls(config, store)
 
     def close(self) -> None:
@@ -79,9 +95,13 @@ class Runtime:
             return current
 
     def load(self, paths: Sequence[str | Path], *, dry_run: bool = False, source: str = "load"):
-        return self.store.apply(load_paths(paths), source, dry_run=dry_run)
+        """Apply the schedule files under ``paths``: what each changed since it was last
+        applied (``Store.apply_files``)."""
+        return self.store.apply_files(load_files(paths), source, dry_run=dry_run)
 
     def load_text(self, text: str, *, dry_run: bool = False, source: str = "api"):
+        """Make the store look like one schedule document (the admin API's upload): a live
+        edit, like ``set_attendance``, so it leaves the files' records alone."""
         return self.store.apply(load_text(text), source, dry_run=dry_run)
 
     def set_attendance(self, summit: str, session: str, item: Attendance, *, source: str):
@@ -102,6 +122,35 @@ def _caught_up(old: Snapshot, version: int, delta: Schedule, records: bool) -> S
         sessions={**before.sessions, **delta.sessions},
     )
     return Snapshot(version, schedule)
+
+
+def schema_problem(store: Store) -> str | None:
+    """Why this version cannot use the database's schema (migrated by a newer version), or
+    None. ``DatabaseUnavailable`` when the database cannot be reached or read."""
+    try:
+        revision = current_revision(store.engine)
+    except (SQLAlchemyError, OSError) as exc:
+        raise DatabaseUnavailable(f"cannot open the database {_safe_url(store.url)}: "
+                                  f"{_reason(exc)}") from None
+    if revision is None:
+        return None
+    scripts = ScriptDirectory.from_config(alembic_config())
+    try:
+        scripts.get_revision(revision)
+    except CommandError:
+        return (f"the database {_safe_url(store.url)} is at schema revision {revision!r}, "
+                f"which this version of summitcal does not know (its newest is "
+                f"{scripts.get_current_head()!r}): was it migrated by a newer version?")
+    return None
+
+
+def _reason(exc: BaseException) -> str:
+    """The first line of what went wrong, without SQLAlchemy's statement and links."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _safe_url(url: str) -> str:

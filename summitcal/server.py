@@ -1,16 +1,21 @@
 """``summitcal serve``: the web app on uvicorn, with the schedules loaded at start-up, the
 clock (reminder plans, change notices) and delivery (the outbox's workers) beside it.
 
-Start-up order: email templates checked (a broken template stops the boot, not a reminder
-at 3 a.m.), database opened and migrated, schedules loaded, delivery started, clock
-started, then HTTP. On shutdown (SIGTERM, Ctrl-C) uvicorn returns and the clock stops
-first (no new rows), then delivery (messages in flight finish, the rest are given back).
+Start-up order: everything that can be checked first (the environment, see
+``summitcal.preflight``; the email templates: a broken template stops the boot, not a
+reminder at 3 a.m.), then the port is bound (a busy port stops here, before any work),
+the secret key made, the database opened and migrated, the schedules loaded, delivery
+and the clock started, and HTTP served on the bound socket. Any failure up to there is
+one line and exit status 1 (``StartupError`` and the other ``SummitcalError``). On
+shutdown (SIGTERM, Ctrl-C) uvicorn returns and the clock stops first (no new rows), then
+delivery (messages in flight finish, the rest are given back).
 """
 
 from __future__ import annotations
 
 import logging
 import signal
+import socket
 import threading
 from types import FrameType
 
@@ -19,42 +24,61 @@ import uvicorn
 from scheduler.clock import Clock
 from scheduler.compose import check_templates
 from scheduler.delivery import Composer, Delivery, Renderer, default_renderers
+from summitcal import preflight
 from summitcal.config import Config
+from summitcal.http_server import listen, protocol
 from summitcal.runtime import Runtime
 
 log = logging.getLogger("summitcal")
 
 
 def serve(config: Config, host: str | None = None, port: int | None = None) -> None:
+    """Run everything in this process until SIGTERM or Ctrl-C (see the module doc)."""
+    preflight.check(config)
+    composed = check_templates(config.service.base_url)
+    host, port = host or config.http.host, port or config.http.port
+    listener = listen(host, port)
+    # Logging from here on: a start refused above is its error lines alone.
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per tick otherwise
-    composed = check_templates(config.service.base_url)
     log.info("email templates checked: %d sample messages composed", composed)
-    runtime = Runtime.open(config)
     try:
-        if config.schedules.load_on_start:
-            result = runtime.load(config.schedules.paths, source="serve start-up")
-            log.info("schedules loaded: %s", f"revision {result.revision}, "
-                     f"{len(result.changes)} change(s)" if result.changes else "no changes")
-        _run(runtime, host or config.http.host, port or config.http.port)
+        config.secret_key()  # made now, once, rather than by the first renders at once
+        runtime = Runtime.open(config)
+        try:
+            if config.schedules.load_on_start:
+                _load(runtime)
+            _run(runtime, listener, host, port)
+        finally:
+            runtime.close()
     finally:
-        runtime.close()
+        listener.close()
 
 
-def _run(runtime: Runtime, host: str, port: int) -> None:
+def _load(runtime: Runtime) -> None:
+    result = runtime.load(runtime.config.schedules.paths, source="serve start-up")
+    for override in result.overrides:
+        log.warning("schedule file overrides a live edit: %s", override)
+    log.info("schedules loaded: %s", f"revision {result.revision}, "
+             f"{len(result.changes)} change(s)" if result.changes else "no changes")
+
+
+def _run(runtime: Runtime, listener: socket.socket, host: str, port: int) -> None:
     from web.app import create_app
 
     config = runtime.config
     delivery = Delivery(runtime.store.engine, config, Composer(renderers(runtime)))
     clock = Clock(runtime.store, config.notices.delay, wake=delivery.wake)
-    app = create_app(runtime)
+    server = uvicorn.Server(uvicorn.Config(
+        create_app(runtime), host=host, port=port, log_level="info", proxy_headers=False,
+        server_header=False, http=protocol(config.http.header_timeout.total_seconds())))
     previous = _exit_on_sigterm()
     delivery.start()
     try:
         clock.start()
         try:
-            uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False,
-                        server_header=False)
+            log.info("listening on http://%s:%d", host, port)
+            server.run(sockets=[listener])
         finally:
             clock.stop()
     finally:

@@ -41,7 +41,10 @@ REMOVED_NOTE = "removed from the schedule file"
 @dataclass(frozen=True, slots=True)
 class Change:
     """One typed change. ``old``/``new`` are JSON values: ISO strings for times and
-    dates, lists for organisations, mode strings (or None) for attendance."""
+    dates, lists for organisations, mode strings (or None) for attendance. An attendance
+    change's ``field`` is ``attendance``, or, when the mode stays, what changed
+    (``attendance.note``, ``attendance.delegate``, ``attendance.announced``, joined by
+    ``+``)."""
 
     kind: str
     summit: str | None = None
@@ -63,7 +66,10 @@ class Change:
         else:
             where = f"summit {self.summit}"
         text = f"{where}: {self.kind.replace('_', ' ')}"
-        if self.kind == "attendance_changed":
+        if self.kind == "attendance_changed" and self.old == self.new:
+            what = (self.field or "").removeprefix("attendance.").replace("+", " and ")
+            text += f" {self.participant} {self.old}: {what or 'details'} changed"
+        elif self.kind == "attendance_changed":
             text += f" {self.participant} {self.old or '-'} -> {self.new or '-'}"
         elif self.field is not None:
             text += f" {self.field} {self.old!r} -> {self.new!r}"
@@ -153,7 +159,7 @@ def _session_changes(before: Session | None, after: Session, note: str | None) -
         ("details_changed", DETAIL_FIELDS),
     ):
         for name in fields:
-            was, now = _value(getattr(before, name)), _value(getattr(after, name))
+            was, now = as_json(getattr(before, name)), as_json(getattr(after, name))
             if was != now:
                 changes.append(change(kind, name, was, now))
     return changes + _attendance_changes(before, after)
@@ -189,11 +195,23 @@ def _attendance_change(
         session.summit,
         session.id,
         participant=participant,
-        field="attendance",
+        field=_attendance_field(was, now),
         old=was.mode if was else None,
         new=now.mode if now else None,
         note=entry.note if (entry := now or was) else None,
     )
+
+
+ENTRY_PARTS = ("delegate", "note", "announced")
+
+
+def _attendance_field(was: Attendance | None, now: Attendance | None) -> str:
+    """``attendance`` when the mode changes (or the entry comes or goes); else what did
+    change, e.g. ``attendance.note`` or ``attendance.delegate+note``."""
+    if was is None or now is None or was.mode != now.mode:
+        return "attendance"
+    parts = [p for p in ENTRY_PARTS if getattr(was, p) != getattr(now, p)]
+    return "attendance." + "+".join(parts)
 
 
 def _record_changes(old: Schedule, new: Schedule) -> list[Change]:
@@ -209,7 +227,7 @@ def _record_changes(old: Schedule, new: Schedule) -> list[Change]:
                 changes.append(Change("added", **{kind: ident}, new=record.name))
                 continue
             for name in fields:
-                was, now = _value(getattr(stored[ident], name)), _value(getattr(record, name))
+                was, now = as_json(getattr(stored[ident], name)), as_json(getattr(record, name))
                 if was != now:
                     changes.append(
                         Change("details_changed", **{kind: ident}, field=name, old=was, new=now)
@@ -250,10 +268,10 @@ def _stored(before: Session | None, after: Session, now: datetime) -> Session:
     )
 
 
-def _value(value: Any) -> Any:
+def as_json(value: Any) -> Any:
     """A field's value as JSON: ISO strings (datetimes keep their offset, hence fold)."""
     if isinstance(value, (datetime, date)):
         return value.isoformat()
     if isinstance(value, (tuple, list)):
-        return [_value(v) for v in value]
+        return [as_json(v) for v in value]
     return value

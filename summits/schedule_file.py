@@ -2,12 +2,17 @@
 
 All files named are checked together; every problem in every file is reported at once
 (``ScheduleError``), and a caller applies nothing unless ``load_paths`` returns.
+``load_files`` also gives each file's own content and the SHA-256 of its bytes, which the
+store keeps to apply only what a file changed since it was last applied
+(``summits.merge``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import tomllib
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from summitcal.errors import Problem, ScheduleError
@@ -33,39 +38,86 @@ def schedule_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[Proble
     return files, problems
 
 
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """One checked schedule file: its path (absolute), the SHA-256 (hex) of its bytes, and
+    its content: its summit, that summit's sessions and the records the file declares."""
+
+    path: str
+    sha256: str
+    content: Schedule
+
+    @property
+    def summit(self) -> str:
+        return next(iter(self.content.summits))
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """Every file of a load: all of them as one schedule, and each on its own."""
+
+    schedule: Schedule
+    files: tuple[SourceFile, ...]
+
+
 def parse_text(text: str, name: str) -> Document | Problem:
+    """One document checked on its own; a ``Problem`` when it is not TOML at all."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         return Problem(name, "", f"not valid TOML: {exc}")
-    return Document(data, name)
-
-
-def _read(path: Path) -> Document | Problem:
+    except RecursionError:  # tomllib parses nested arrays and tables recursively
+        return Problem(name, "", "not a schedule: arrays or tables nested too deeply")
     try:
-        text = path.read_bytes().decode("utf-8")
+        return Document(data, name)
+    except RecursionError:  # a value too deep even to print in a message
+        return Problem(name, "", "not a schedule: arrays or tables nested too deeply")
+
+
+def _read(path: Path) -> tuple[Document | Problem, str]:
+    try:
+        raw = path.read_bytes()
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return Problem(str(path), "", f"not UTF-8 text (byte {exc.start})")
+        return Problem(str(path), "", f"not UTF-8 text (byte {exc.start})"), ""
     except OSError as exc:
-        return Problem(str(path), "", f"cannot read: {exc.strerror}")
-    return parse_text(text, str(path))
+        return Problem(str(path), "", f"cannot read: {exc.strerror}"), ""
+    return parse_text(text, str(path)), hashlib.sha256(raw).hexdigest()
 
 
 def load_paths(paths: Sequence[str | Path]) -> Schedule:
     """Check every schedule file under ``paths`` and return them as one schedule."""
+    return load_files(paths).schedule
+
+
+def load_files(paths: Sequence[str | Path]) -> Loaded:
+    """Check every schedule file under ``paths``: one schedule, and each file on its own.
+    Raises ``ScheduleError`` listing every problem in every file."""
     files, problems = schedule_files(paths)
     docs: list[Document] = []
+    digests: list[tuple[str, str]] = []
     seen: set[Path] = set()
     for path in files:
         if path.resolve() in seen:
             continue
         seen.add(path.resolve())
-        result = _read(path)
+        result, digest = _read(path)
         if isinstance(result, Problem):
             problems.append(result)
         else:
             docs.append(result)
-    return combine(docs, problems)
+            digests.append((str(path.resolve()), digest))
+    schedule = combine(docs, problems)
+    return Loaded(schedule, tuple(SourceFile(where, digest, _content(doc))
+                                  for doc, (where, digest) in zip(docs, digests, strict=True)))
+
+
+def _content(doc: Document) -> Schedule:
+    assert doc.summit is not None  # combine() refused the load otherwise
+    return Schedule(summits={doc.summit.id: doc.summit},
+                    organizations={r.id: r for _, r in doc.organizations},
+                    participants={r.id: r for _, r in doc.participants},
+                    sessions={s.key: s for _, s in doc.sessions})
 
 
 def load_text(text: str, name: str = "<request>") -> Schedule:
@@ -85,6 +137,7 @@ def combine(docs: list[Document], problems: list[Problem]) -> Schedule:
     _merge_records(docs, schedule.participants, "participants", problems)
     summit_files: dict[str, str] = {}
     for doc in docs:
+        _check_sessions(doc, schedule, problems)  # whatever else is wrong with the file
         if doc.summit is None:
             continue
         if doc.summit.id in summit_files:
@@ -93,7 +146,7 @@ def combine(docs: list[Document], problems: list[Problem]) -> Schedule:
             continue
         summit_files[doc.summit.id] = doc.file
         schedule.summits[doc.summit.id] = doc.summit
-        _add_sessions(doc, schedule, problems)
+        schedule.sessions.update((s.key, s) for _, s in doc.sessions)
     if problems:
         raise ScheduleError(problems)
     return schedule
@@ -117,13 +170,15 @@ def _merge_records(docs: list[Document], into: dict, key: str, problems: list[Pr
             origin.setdefault(record.id, doc.file)
 
 
-def _add_sessions(doc: Document, schedule: Schedule, problems: list[Problem]) -> None:
+def _check_sessions(doc: Document, schedule: Schedule, problems: list[Problem]) -> None:
+    """References to records no file declares, and session ids used twice in the file."""
     known = {"organisation": schedule.organizations, "participant": schedule.participants}
     for where, kind, ident in doc.references:
         if ident not in known[kind]:
             problems.append(Problem(doc.file, where, f"unknown {kind} {ident!r}"))
-    for path, session in doc.sessions:
-        if session.key in schedule.sessions:
-            problems.append(Problem(doc.file, f"{path}.id", f"duplicate session id {session.id!r}"))
-            continue
-        schedule.sessions[session.key] = session
+    seen: dict[str, str] = {}
+    for path, ident in doc.session_ids:
+        if ident in seen:
+            problems.append(Problem(doc.file, f"{path}.id", f"duplicate session id {ident!r} "
+                                    f"(also {seen[ident]})"))
+        seen.setdefault(ident, path)

@@ -2,8 +2,13 @@
 
     store = Store("sqlite:///data/summitcal.sqlite3")
     store.upgrade()                          # at start-up: migrate to the latest schema
-    result = store.apply(loaded, source="load schedules/")
+    result = store.apply_files(load_files(["schedules/"]), source="load schedules/")
     result.revision, result.changes          # None and [] when the files changed nothing
+    result.overrides                         # live edits a file change overrode
+
+``apply_files`` applies what each file changed since it was last applied (three-way, see
+``summits.merge``); ``apply`` makes the store look like a schedule (a live edit, and the
+first load of a file).
 
 Every change goes through one write transaction that diffs against what is stored at
 that moment (see ``summits.database``), so concurrent writers in several processes
@@ -20,20 +25,23 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from summitcal.errors import InvalidInput, NotFound
-from summits import database, rows
+from summits import applied, database, merge, rows
 from summits import tables as t
 from summits.changes import Change, Revision, revise, summarize
 from summits.model import MODES, Attendance, Schedule, Session
+from summits.schedule_file import Loaded, SourceFile
 
 
 @dataclass(frozen=True, slots=True)
 class Result:
     """What an apply did: the new revision's id (None when nothing was written, because
-    nothing changed or it was a dry run) and the changes, in order."""
+    nothing changed or it was a dry run), the changes, in order, and the live edits that
+    file changes overrode (``apply_files`` only)."""
 
     revision: int | None
     changes: tuple[Change, ...]
     dry_run: bool = False
+    overrides: tuple[merge.Override, ...] = ()
 
 
 class Store:
@@ -106,6 +114,35 @@ class Store:
             return self._commit(
                 connection, current, incoming, set(incoming.summits), source, now, dry_run
             )
+
+    def apply_files(
+        self,
+        loaded: Loaded,
+        source: str,
+        *,
+        dry_run: bool = False,
+        now: datetime | None = None,
+    ) -> Result:
+        """Apply what each file in ``loaded`` changed since it was last applied (three-way,
+        ``summits.merge``): a file unchanged since changes nothing, a live edit survives
+        unless the file changed the same field (then the file wins and the result lists
+        an ``Override``), a file applied for the first time is applied whole (as
+        ``apply``). Records each file as applied, in the same transaction."""
+        now = _utc(now)
+        transaction = database.reading if dry_run else database.writing
+        with transaction(self.engine) as connection:
+            current = rows.read_schedule(connection)
+            known = applied.read(connection, (f.summit for f in loaded.files))
+            files = [merge.FileChange(f.content, _base(known.get(f.summit), f))
+                     for f in loaded.files]
+            wanted = merge.plan(current, files)
+            _check_references(current, wanted.incoming)
+            result = self._commit(connection, current, wanted.incoming, wanted.summits, source,
+                                  now, dry_run)
+            if not dry_run:
+                applied.write(connection, (applied.Applied(f.summit, f.path, f.sha256, f.content)
+                                           for f in loaded.files), known, now, result.revision)
+            return replace(result, overrides=tuple(wanted.overrides))
 
     def set_attendance(
         self,
@@ -185,6 +222,13 @@ class Store:
         return Result(revision, tuple(changes))
 
 
+def _base(known: applied.Applied | None, file: SourceFile) -> Schedule | None:
+    """The file as last applied; the file itself when its bytes have not changed since."""
+    if known is None:
+        return None
+    return file.content if known.sha256 == file.sha256 else known.content
+
+
 _NO_SESSIONS = 2**31 - 1  # a revision id no session was written by (fits an INTEGER)
 
 
@@ -213,6 +257,9 @@ def _check_attendance(attendance: Attendance) -> None:
             f"a delegate is only allowed with mode 'delegated', not {attendance.mode!r}",
             "delegate",
         )
+    if attendance.mode == "delegated" and not attendance.delegate:
+        raise InvalidInput("mode 'delegated' needs a delegate (the participant id of who "
+                           "attends instead)", "delegate")
 
 
 def _check_references(current: Schedule, incoming: Schedule) -> None:

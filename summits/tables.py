@@ -188,6 +188,21 @@ changes = Table(
     Index(None, "summit", "session"),
 )
 
+# What each summit's schedule file looked like when it was last applied (DESIGN.md §8): a
+# load applies only what changed in the file since then, so live edits survive. ``content``
+# is the file's checked content in ``summits.applied`` form; ``sha256`` is of the file's
+# bytes, so an unchanged file is recognised without parsing it.
+schedule_files = Table(
+    "schedule_files",
+    metadata,
+    Column("summit", String(100), ForeignKey("summits.id"), primary_key=True),
+    Column("path", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("content", JSON, nullable=False),
+    Column("applied_at", UtcDateTime, nullable=False),
+    Column("revision_id", Integer, ForeignKey("revisions.id")),  # NULL: it changed nothing
+)
+
 # --- subscribers (email reminders, notices, private feeds) ------------------------------
 
 SUBSCRIBER_STATUSES = ("pending", "confirmed", "unsubscribed")

@@ -57,6 +57,9 @@ class Document:
         self.organizations: list[tuple[str, Organization]] = []
         self.participants: list[tuple[str, Participant]] = []
         self.sessions: list[tuple[str, Session]] = []
+        # (path, id) of every session with a valid id, valid or not otherwise: a duplicate
+        # id is reported even when the other session has problems of its own.
+        self.session_ids: list[tuple[str, str]] = []
         # (field path, "organisation" | "participant", id): checked against all files.
         self.references: list[tuple[str, str, str]] = []
         self._check(data)
@@ -192,6 +195,8 @@ class Document:
         self._unknown_keys(raw, SESSION_KEYS, path)
         before = len(self.problems)
         sid = self._slug(raw, "id", path)
+        if sid:
+            self.session_ids.append((path, sid))
         title = self._get(raw, "title", path, str, True)
         orgs = self._str_list(raw, "organizations", path)
         self.references.extend(
@@ -299,6 +304,10 @@ class Document:
                 continue
             if delegate is not None and mode != "delegated":
                 self.problem(f"{where}.delegate", "only allowed with mode = \"delegated\"")
+                continue
+            if mode == "delegated" and "delegate" not in item:
+                self.problem(f"{where}.delegate", "is required with mode = \"delegated\" (who "
+                             "attends instead: a participant id)")
                 continue
             if who in seen:
                 self.problem(f"{where}.participant", f"{who!r} is listed twice in this session")

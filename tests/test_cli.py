@@ -7,6 +7,7 @@ Most tests call ``summitcal.cli.main`` in-process (fast); a few run the installe
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -145,6 +146,8 @@ def test_attendance_command(workdir, capsys):
     (["attendance", "astana-2024/sco-council", "putin", "hologram"], "'hologram' is not one of"),
     (["attendance", "astana-2024/sco-council", "putin", "video", "--delegate", "putin"],
      "only allowed with mode 'delegated'"),
+    (["attendance", "astana-2024/sco-council", "putin", "delegated"],
+     "mode 'delegated' needs a delegate"),
     (["feed", "summits/nope"], "unknown summit: 'nope'"),
     (["feed", "nonsense"], "unknown feed: 'nonsense'"),
     (["load", "no/such/dir"], "no/such/dir: no such file or directory"),
@@ -154,6 +157,53 @@ def test_errors_are_one_line_and_exit_1(workdir, capsys, argv, words):
     run(capsys, "load")
     code, out, err = run(capsys, *argv)
     assert code == 1 and words in err and "Traceback" not in err, err
+
+
+def test_regression_loading_again_keeps_a_live_attendance_edit(workdir, capsys):
+    """A reload (what every ``serve`` start does) used to re-apply the files whole,
+    undoing ``summitcal attendance`` and sending a notice about it."""
+    assert run(capsys, "load")[0] == 0
+    assert run(capsys, "attendance", "astana-2024/sco-council", "putin", "video",
+               "--note", "Plans changed")[0] == 0
+    assert run(capsys, "load") == (0, "no changes\n", "")
+    assert "(Putin: video link)" in run(capsys, "feed", "participants/putin")[1]
+
+
+def test_a_file_change_over_a_live_edit_says_so_and_dry_run_shows_the_same(workdir, capsys):
+    folder = workdir / "schedules"
+    shutil.copytree(SCHEDULES, folder)
+    run(capsys, "load", str(folder))
+    run(capsys, "attendance", "astana-2024/sco-council", "putin", "video", "--note", "Live")
+    astana = folder / "astana-2024.toml"
+    astana.write_text(astana.read_text().replace('status = "tentative"', 'status = "confirmed"',
+                                                 1).replace('mode = "in_person"',
+                                                            'mode = "absent"', 1))
+
+    code, dry, _ = run(capsys, "load", "--dry-run", str(folder))
+    code, out, _ = run(capsys, "load", str(folder))
+
+    lines = out.splitlines()
+    assert lines == [
+        "astana-2024/sco-council: details changed status 'tentative' -> 'confirmed'",
+        "astana-2024/sco-council: attendance changed putin video -> absent (Arrived in Astana "
+        "on Wednesday 3 July (Kremlin statement))",
+        "overridden: astana-2024/sco-council: attendance putin: the file's change (in_person "
+        "\"Arrived in Astana on Wednesday 3 July (Kremlin statement)\" -> absent \"Arrived in "
+        "Astana on Wednesday 3 July (Kremlin statement)\") overrides the live edit (video "
+        "\"Live\")",
+        "revision 3: 2 change(s), 1 live edit(s) overridden",
+    ]
+    assert dry.splitlines() == lines[:-1] + [
+        "dry run: 2 change(s), 1 live edit(s) overridden, nothing applied"]
+
+
+def test_regression_a_note_only_change_says_the_note_changed(workdir, capsys):
+    run(capsys, "load")
+    run(capsys, "attendance", "astana-2024/sco-council", "putin", "video", "--note", "First")
+    code, out, _ = run(capsys, "attendance", "astana-2024/sco-council", "putin", "video",
+                       "--note", "Second")
+    assert out.splitlines()[0] == ("astana-2024/sco-council: attendance changed putin video: "
+                                   "note changed (Second)")
 
 
 def test_bad_config_stops_with_one_line(tmp_path, capsys, monkeypatch):

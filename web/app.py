@@ -9,7 +9,7 @@ from fastapi.staticfiles import StaticFiles
 from feeds import routes as feed_routes
 from summitcal import __version__
 from summitcal.runtime import Runtime
-from web import admin, admin_outbox, api, errors, pages, subscriptions
+from web import admin, admin_outbox, api, errors, hardening, pages, subscriptions
 from web.metrics import Metrics
 
 
@@ -33,8 +33,10 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     errors.install(app)
+    hardening.install_unknown_paths(app, runtime.config.service.base_url)
     metrics = Metrics(runtime)
     app.add_middleware(_Wrapped, wrap=metrics.wrap)
+    app.add_middleware(_Wrapped, wrap=hardening.security_headers)
     max_age = int(runtime.config.feeds.max_age.total_seconds())
     app.include_router(subscriptions.router(runtime))  # before feeds: /feeds/private/…
     app.include_router(feed_routes.router(runtime.feeds, max_age))

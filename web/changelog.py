@@ -75,6 +75,11 @@ def _what(change: Change, schedule: Schedule) -> tuple[str, str | None, str | No
     if kind == "attendance_changed":
         person = schedule.participants.get(change.participant or "")
         name = person.name if person else change.participant
+        if change.old is not None and change.old == change.new:  # the mode stays
+            what = (change.field or "").removeprefix("attendance.").replace("+", " and ")
+            return (f"{name}'s attendance ({mode_label(change.old)}): "
+                    f"{(what or 'details').replace('announced', 'announcement date')} changed",
+                    None, None)
         return (f"{name}'s attendance", mode_label(change.old) if change.old else "not listed",
                 mode_label(change.new) if change.new else "not listed")
     if kind == "added":

@@ -2,18 +2,23 @@
 ``{"error": {"code": ..., "message": ..., "field": ...}}`` (``field`` when one is to blame).
 
 Bad input is always a 4xx; only a bug in summitcal can give a 500, and it still has this
-shape and no traceback."""
+shape and no traceback. An unknown page (outside ``/api/`` and the machine paths, see
+``web.hardening``) is a 404 HTML page instead, for the people who open it."""
 
 from __future__ import annotations
 
 import logging
+from functools import cache
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
+from jinja2 import Environment
 from starlette.exceptions import HTTPException
 
 from summitcal.errors import InvalidInput, NotFound, ScheduleError
+from summitcal.templating import environment
+from web.hardening import wants_page
 
 log = logging.getLogger("summitcal.web")
 
@@ -41,6 +46,17 @@ def error_response(status: int, code: str, message: str, field: str | None = Non
     return JSONResponse({"error": body}, status_code=status, headers=headers)
 
 
+@cache
+def _pages() -> Environment:
+    return environment("web")
+
+
+def not_found_page(what: str) -> HTMLResponse:
+    """The HTML 404 page (for people; the API answers the JSON shape)."""
+    body = _pages().get_template("not_found.html").render(what=what)
+    return HTMLResponse(body, status_code=404)
+
+
 def _field(loc: tuple | list) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts)
@@ -62,6 +78,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException):
+        if exc.status_code == 404 and wants_page(request.url.path):
+            return not_found_page(f"There is no page at {request.url.path}.")
         code = _HTTP_CODES.get(exc.status_code, "error")
         return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
 

@@ -41,6 +41,7 @@ def make_browser(chrome_paths) -> Iterator[Callable[..., object]]:
                      "--disable-component-update", "--disable-sync",
                      "--disable-dev-shm-usage", f"--window-size={width},{height}"):
             options.add_argument(flag)
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # CSP reports
         if not javascript:
             options.add_experimental_option(
                 "prefs", {"profile.managed_default_content_settings.javascript": 2})

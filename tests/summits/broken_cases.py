@@ -82,6 +82,8 @@ CASES = [
          ("date = 2024-04-01", 'date = 2024-04-01\nstatus = "maybe"')),
     case("delegate-without-delegated", "sessions[0].attendance[0].delegate",
          'only allowed with mode = "delegated"', ('mode = "delegated"', 'mode = "video"')),
+    case("delegated-without-delegate", "sessions[0].attendance[0].delegate",
+         'is required with mode = "delegated"', ('delegate = "lavrov"\n', "")),
     case("bad-slug", "sessions[0].id", "is not a valid id", ('id = "opening"', 'id = "Opening!"')),
     case("missing-title", "sessions[1].title", "is required", ('title = "Closing"\n', "")),
     case("no-start-or-date", "sessions[1]", "needs start", ("date = 2024-04-01", "")),

@@ -82,6 +82,36 @@ def test_same_summit_in_two_files_is_an_error(tmp_path):
         load_paths([tmp_path])
 
 
+def test_regression_a_duplicate_summit_does_not_hide_the_files_other_problems(tmp_path):
+    (tmp_path / "a.toml").write_text(BASE)
+    broken = (BASE.replace('participant = "putin"', 'participant = "xi"')
+              .replace('organizations = ["sco"]', 'organizations = ["brics"]')
+              .replace('delegate = "lavrov"', 'delegate = "wang"')
+              .replace('id = "closing"', 'id = "opening"'))
+    (tmp_path / "b.toml").write_text(broken)
+    with pytest.raises(ScheduleError) as info:
+        load_paths([tmp_path])
+    b = str(tmp_path / "b.toml")
+    assert [(p.file, p.path, p.message) for p in info.value.problems] == [
+        (b, "sessions[0].organizations[0]", "unknown organisation 'brics'"),
+        (b, "sessions[0].attendance[0].participant", "unknown participant 'xi'"),
+        (b, "sessions[0].attendance[0].delegate", "unknown participant 'wang'"),
+        (b, "sessions[1].id", "duplicate session id 'opening' (also sessions[0])"),
+        (b, "summit.id", f"summit 'madrid-test' is also defined in {tmp_path / 'a.toml'}"),
+    ]
+
+
+def test_regression_a_duplicate_session_id_is_reported_when_the_other_is_broken_too(tmp_path):
+    text = (BASE.replace('id = "closing"', 'id = "opening"')
+            .replace("end = 2024-03-30T12:00:00", "end = 2024-03-30T09:00:00"))
+    with pytest.raises(ScheduleError) as info:
+        load_text(text, "madrid.toml")
+    assert [(p.path, p.message.split(" (")[0]) for p in info.value.problems] == [
+        ("sessions[0].end", "2024-03-30 09:00:00 is not after start"),
+        ("sessions[1].id", "duplicate session id 'opening'"),
+    ]
+
+
 def test_missing_path_and_empty_directory(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ScheduleError) as info:

@@ -30,3 +30,19 @@ def test_anything_else_is_refused_without_an_exception(text):
 def test_regression_non_ascii_digits_are_refused():
     assert read_token(SECRET, "feed", "².1.abc") is None
     assert read_token(SECRET, "feed", "1.٣.abc") is None
+
+
+@given(st.integers(1, 10**9), st.integers(1, 1000), st.sampled_from(PURPOSES))
+def test_regression_only_the_canonical_spelling_is_accepted(subscriber, version, purpose):
+    """The same signature used to be accepted in other spellings: numbers with leading
+    zeros, base64 with padding or with different unused low bits in its last character."""
+    token = make_token(SECRET, purpose, subscriber, version)
+    number, rank, signature = token.split(".")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    last = alphabet.index(signature[-1])
+    others = [signature[:-1] + alphabet[last ^ bits] for bits in (1, 2, 3)]
+    for spelling in (f"0{number}.{rank}.{signature}", f"{number}.0{rank}.{signature}",
+                     f"{number}.{rank}.{signature}=", *(f"{number}.{rank}.{s}" for s in others),
+                     f" {token}", f"{token}\n"):
+        assert read_token(SECRET, purpose, spelling) is None, spelling
+    assert read_token(SECRET, purpose, token) == (subscriber, version)

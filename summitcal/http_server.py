@@ -1,0 +1,101 @@
+"""The listening socket and the HTTP protocol ``serve`` runs uvicorn with.
+
+``listen`` binds the address before anything else starts, so a busy port or a bad host
+stops the start-up at once with one line, before the schedules are loaded or any mail
+is sent. uvicorn then serves on that socket.
+
+uvicorn's h11 protocol times out idle keep-alive connections but not a request whose
+headers arrive slowly: a client sending a byte now and then holds a connection (and its
+memory) for ever, and a few hundred of them exhaust the server ("slowloris").
+``protocol(header_timeout)`` is h11's protocol with a deadline for every request's
+headers, counted from the connection's start or from the end of the previous response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from typing import Any
+
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from summitcal.preflight import StartupError
+
+log = logging.getLogger("summitcal.http")
+BACKLOG = 2048
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host``:``port`` (for ``uvicorn.Server.run``);
+    ``StartupError`` with one line when the address cannot be used."""
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    except (OSError, UnicodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise StartupError([f"cannot listen on {where}: {reason}"]) from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(BACKLOG)
+    except OSError as error:
+        sock.close()
+        raise StartupError([f"cannot listen on {where}: {error.strerror or error}"]) from None
+    sock.setblocking(False)
+    return sock
+
+
+class HeaderDeadlineProtocol(H11Protocol):
+    """h11's protocol, closing a connection whose request headers are not complete
+    ``header_timeout`` seconds after it opened or after its previous response."""
+
+    header_timeout: float = 10.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._deadline: asyncio.TimerHandle | None = None
+        self._last_cycle: object = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def handle_events(self) -> None:
+        super().handle_events()
+        if self.cycle is not self._last_cycle:  # a request's headers are complete
+            self._last_cycle = self.cycle
+            self._disarm()
+
+    def on_response_complete(self) -> None:
+        self._arm()  # first: the call below may start a pipelined request (and disarm)
+        super().on_response_complete()
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._deadline = self.loop.call_later(self.header_timeout, self._too_slow)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _too_slow(self) -> None:
+        self._deadline = None
+        busy = self.cycle is not None and not self.cycle.response_complete
+        if not busy and not self.transport.is_closing():
+            log.info("closing a connection from %s: no complete request headers in %g s",
+                     self.client, self.header_timeout)
+            self.transport.close()
+
+
+def protocol(header_timeout: float) -> type[HeaderDeadlineProtocol]:
+    """``HeaderDeadlineProtocol`` with ``header_timeout`` (seconds), for uvicorn's ``http``."""
+    return type("HeaderDeadlineProtocol", (HeaderDeadlineProtocol,),
+                {"header_timeout": header_timeout})

@@ -1,0 +1,134 @@
+"""Checks of the environment the configuration names, made before anything starts.
+
+``summitcal check`` lists every problem ``serve`` would stop on; ``serve`` runs the same
+checks first and stops with one line per problem. Each check is also what makes the
+matching failure inside ``serve`` impossible to reach in an ordinary start:
+
+* folders (``service.data_dir``; ``mail.file_dir`` with the file transport): a folder, or
+  creatable, and writable — tried with a temporary file, since permissions alone do not
+  say (a read-only file system, or a process running as root);
+* the generated secret key, when ``SUMMITCAL_SECRET_KEY`` is unset: readable and long
+  enough if it exists;
+* the database: reachable, and at a schema revision this version knows (a database
+  migrated by a newer summitcal cannot be used); an SQLite file not made yet is only
+  checked for its folder, and nothing is created;
+* ``http.host``: an address this machine can listen on.
+
+Problems are one line each, naming the key and the value.
+"""
+
+from __future__ import annotations
+
+import socket
+import tempfile
+from pathlib import Path
+
+from summitcal import secret
+from summitcal.config import Config
+from summitcal.errors import ConfigError, SummitcalError
+
+
+class StartupError(SummitcalError):
+    """``serve`` cannot start: one line per problem in ``problems``."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems))
+
+
+def problems(config: Config) -> list[str]:
+    """Every problem with the environment ``config`` names, one line each, starting with
+    the configuration file's name (empty when all is well)."""
+    data = folder_problems("service.data_dir", config.service.data_dir)
+    found = list(data)
+    if config.mail.transport == "file":
+        found += folder_problems("mail.file_dir", config.mail.file_dir)
+    if not config.secret_key_env and not data:
+        found += _secret_problems(config)
+    found += _host_problems(config.http.host)
+    if config.database.url or not data:  # the default database lives in data_dir
+        found += database_problems(config.database_url)
+    origin = f"{config.path}: " if config.path else ""
+    return [origin + line for line in found]
+
+
+def check(config: Config) -> None:
+    """``StartupError`` listing every problem, if there is one."""
+    found = problems(config)
+    if found:
+        raise StartupError(found)
+
+
+def folder_problems(key: str, folder: Path) -> list[str]:
+    """Whether ``folder`` is (or can be made) a writable folder."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        if existing == folder:
+            return [f"{key} = {folder}: this is a file, not a folder"]
+        return [f"{key} = {folder}: cannot be made: {existing} is a file, not a folder"]
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:
+        what = "is not writable" if existing == folder else f"cannot be made in {existing}"
+        return [f"{key} = {folder}: {what} ({error.strerror or error})"]
+    return []
+
+
+def _secret_problems(config: Config) -> list[str]:
+    try:
+        secret.read(config.secret_key_path)
+    except FileNotFoundError:
+        return []  # generated on first use, in a folder checked above
+    except ConfigError as error:
+        return [str(error)]
+    return []
+
+
+def _host_problems(host: str) -> list[str]:
+    try:
+        socket.getaddrinfo(host, None, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (OSError, UnicodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        return [f"http.host = {host!r}: not an address to listen on ({reason})"]
+    return []
+
+
+def database_problems(url: str) -> list[str]:
+    """Whether the database can be opened and migrated by this version. An SQLite file
+    that does not exist yet is not created: only its folder is checked."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return [f"database.url: {url!r} is not a database URL"]
+    if parsed.get_backend_name() == "sqlite":
+        path = Path(parsed.database or "")
+        if parsed.database in (None, "", ":memory:") or str(path).startswith("file:"):
+            return []
+        if path.is_dir():
+            return [f"database.url: {path} is a folder, not a database file"]
+        if not path.exists():
+            return folder_problems("database.url (its folder)", path.parent)
+    return _schema_problems(url)
+
+
+def _schema_problems(url: str) -> list[str]:
+    from summitcal.runtime import DatabaseUnavailable, schema_problem
+    from summits.store import Store
+
+    try:
+        store = Store(url)
+    except ConfigError as error:
+        return [str(error)]
+    try:
+        problem = schema_problem(store)
+    except DatabaseUnavailable as error:
+        return [str(error)]
+    finally:
+        store.close()
+    return [problem] if problem else []

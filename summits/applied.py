@@ -1,0 +1,142 @@
+"""What each summit's schedule file looked like when it was last applied (DESIGN.md §8).
+
+One row per summit in ``schedule_files``: the file's path, the SHA-256 of its bytes and
+its checked content in a normalised JSON form (``encode``/``decode``: wall times with
+their fold and zone, dates as ISO text), so formatting and comments do not count as
+changes and a file is compared with what it was, not with the store (which live edits
+change). ``summits.merge`` takes these as the base of a three-way apply.
+
+Every function takes an open connection; the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from summits import tables as t
+from summits.model import Attendance, Organization, Participant, Schedule, Session, Summit
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """One summit's file as last applied: where it was, the SHA-256 (hex) of its bytes, and
+    its content (a ``Schedule`` holding that summit, its sessions and the records the file
+    declared)."""
+
+    summit: str
+    path: str
+    sha256: str
+    content: Schedule
+
+
+def read(connection: Connection, summits: Iterable[str] | None = None) -> dict[str, Applied]:
+    """The stored records (of ``summits``, or all), by summit id."""
+    query = sa.select(t.schedule_files)
+    if summits is not None:
+        query = query.where(t.schedule_files.c.summit.in_(list(summits)))
+    return {r.summit: Applied(r.summit, r.path, r.sha256, decode(r.content))
+            for r in connection.execute(query)}
+
+
+def write(connection: Connection, files: Iterable[Applied], known: Mapping[str, Applied],
+          now: datetime, revision: int | None) -> int:
+    """Record ``files`` as applied at ``now`` by ``revision`` (None: they changed nothing).
+    A file whose path and bytes equal its ``known`` record is left alone (a restart with
+    unchanged files writes nothing). Returns how many rows were written."""
+    written = 0
+    for file in files:
+        old = known.get(file.summit)
+        if old is not None and (old.path, old.sha256) == (file.path, file.sha256):
+            continue
+        values = {"path": file.path, "sha256": file.sha256, "content": encode(file.content),
+                  "applied_at": now, "revision_id": revision}
+        table = t.schedule_files
+        if old is None:
+            connection.execute(sa.insert(table).values(summit=file.summit, **values))
+        else:
+            connection.execute(sa.update(table).where(table.c.summit == file.summit)
+                               .values(values))
+        written += 1
+    return written
+
+
+# --- the normalised content ----------------------------------------------------------------
+
+
+def encode(content: Schedule) -> dict[str, Any]:
+    """``content`` as JSON: lists of records and sessions; times as naive wall-time ISO
+    text with a fold (the session's zone is beside them), dates as ISO dates."""
+    return {
+        "summits": [{"id": s.id, "name": s.name, "city": s.city, "country": s.country,
+                     "timezone": s.timezone, "sources": list(s.sources)}
+                    for s in content.summits.values()],
+        "organizations": [{"id": o.id, "name": o.name} for o in content.organizations.values()],
+        "participants": [{"id": p.id, "name": p.name, "role": p.role}
+                         for p in content.participants.values()],
+        "sessions": [_session(s) for s in content.sessions.values()],
+    }
+
+
+def decode(data: Mapping[str, Any]) -> Schedule:
+    """The ``Schedule`` that ``encode`` wrote (``decode(encode(x)) == x`` for file content)."""
+    summits = [Summit(s["id"], s["name"], s["city"], s["country"], s["timezone"],
+                      tuple(s["sources"])) for s in data["summits"]]
+    sessions = [_unsession(s) for s in data["sessions"]]
+    return Schedule(
+        summits={s.id: s for s in summits},
+        organizations={o["id"]: Organization(o["id"], o["name"]) for o in data["organizations"]},
+        participants={p["id"]: Participant(p["id"], p["name"], p["role"])
+                      for p in data["participants"]},
+        sessions={s.key: s for s in sessions},
+    )
+
+
+def _wall(value: datetime | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    return {"local": value.replace(tzinfo=None, fold=0).isoformat(), "fold": value.fold}
+
+
+def _unwall(value: Mapping[str, Any] | None, zone: ZoneInfo) -> datetime | None:
+    if value is None:
+        return None
+    return datetime.fromisoformat(value["local"]).replace(tzinfo=zone, fold=value["fold"])
+
+
+def _day(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value is not None else None
+
+
+def _session(s: Session) -> dict[str, Any]:
+    return {
+        "summit": s.summit, "id": s.id, "title": s.title, "timezone": s.timezone,
+        "organizations": list(s.organizations), "start": _wall(s.start), "end": _wall(s.end),
+        "date": s.date.isoformat() if s.date else None,
+        "end_date": s.end_date.isoformat() if s.end_date else None,
+        "venue": s.venue, "status": s.status, "description": s.description,
+        "video_url": s.video_url,
+        "attendance": [{"participant": a.participant, "mode": a.mode, "delegate": a.delegate,
+                        "note": a.note,
+                        "announced": a.announced.isoformat() if a.announced else None}
+                       for a in s.attendance],
+    }
+
+
+def _unsession(s: Mapping[str, Any]) -> Session:
+    zone = ZoneInfo(s["timezone"])
+    return Session(
+        summit=s["summit"], id=s["id"], title=s["title"], timezone=s["timezone"],
+        organizations=tuple(s["organizations"]), start=_unwall(s["start"], zone),
+        end=_unwall(s["end"], zone), date=_day(s["date"]), end_date=_day(s["end_date"]),
+        venue=s["venue"], status=s["status"], description=s["description"],
+        video_url=s["video_url"],
+        attendance=tuple(Attendance(a["participant"], a["mode"], a["delegate"], a["note"],
+                                    _day(a["announced"])) for a in s["attendance"]),
+    )

@@ -1,0 +1,183 @@
+"""Starting ``summitcal serve`` as an operator would: the port is bound before any work,
+every start-up failure is one line per problem and exit status 1, and ``summitcal check``
+finds every problem ``serve`` would stop on. ``serve`` and ``check`` run as real
+processes (exit codes and stderr as a shell sees them)."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from summits import database
+from summits.store import Store
+from tests.serving import cli, free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write_config(folder: Path, text: str = "", database_url: str | None = None) -> Path:
+    config = folder / "config.toml"
+    url = f'[database]\nurl = "{database_url}"\n' if database_url else ""
+    config.write_text(f'[schedules]\npaths = ["{ROOT / "schedules"}"]\n{url}{text}')
+    return config
+
+
+def serve(config: Path, *argv: str, timeout: float = 60):
+    return cli("serve", *argv, config=config, timeout=timeout)
+
+
+def error_lines(stderr: str) -> list[str]:
+    lines = stderr.splitlines()
+    assert "Traceback" not in stderr, stderr
+    assert all(line.startswith("error: ") for line in lines), stderr
+    return lines
+
+
+def test_regression_a_busy_port_stops_serve_before_it_loads_anything(tmp_path, database_url):
+    """``serve`` used to load the schedules (and start the clock and delivery) before
+    binding, then exit with status 3; now the bind comes first."""
+    config = write_config(tmp_path, database_url=database_url)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = serve(config, "--port", str(port))
+    assert done.returncode == 1
+    assert error_lines(done.stderr) == [
+        f"error: cannot listen on 127.0.0.1:{port}: Address already in use"]
+    with Store(database_url) as store:
+        assert database.current_revision(store.engine) is None, "nothing may be loaded"
+        assert "revisions" not in sa.inspect(store.engine).get_table_names()
+
+
+@pytest.mark.parametrize("port", ["99999", "0", "-1", "http"])
+def test_regression_a_port_flag_out_of_range_is_one_line(tmp_path, port):
+    done = serve(write_config(tmp_path), "--port", port)
+    assert done.returncode == 1
+    (line,) = error_lines(done.stderr)
+    assert line.startswith("error: Invalid value for '--port'")
+
+
+def test_a_host_that_cannot_be_listened_on_is_one_line(tmp_path):
+    config = write_config(tmp_path, '[http]\nhost = "192.0.2.1"\n')  # TEST-NET: not ours
+    done = serve(config, "--port", str(free_port()))
+    assert done.returncode == 1
+    (line,) = error_lines(done.stderr)
+    assert line.startswith("error: cannot listen on 192.0.2.1:") and "address" in line
+
+
+def _file(tmp_path: Path) -> Path:
+    path = tmp_path / "a-file"
+    path.write_text("not a folder")
+    return path
+
+
+# (config text given the test folder, the words of the problem)
+CASES = {
+    "data-dir-is-a-file": (lambda d: f'[service]\ndata_dir = "{_file(d)}"\n',
+                           "service.data_dir = {d}/a-file: this is a file, not a folder"),
+    "data-dir-below-a-file": (lambda d: f'[service]\ndata_dir = "{_file(d)}/data"\n',
+                              "service.data_dir = {d}/a-file/data: cannot be made: "
+                              "{d}/a-file is a file, not a folder"),
+    "data-dir-not-writable": (lambda d: '[service]\ndata_dir = "/sys/summitcal-data"\n',
+                              "service.data_dir = /sys/summitcal-data: cannot be made in /sys"),
+    "mail-file-dir-is-a-file": (lambda d: f'[mail]\nfile_dir = "{_file(d)}"\n',
+                                "mail.file_dir = {d}/a-file: this is a file, not a folder"),
+    "secret-key-empty": (lambda d: _key(d, ""), "the secret key is empty"),
+    "secret-key-short": (lambda d: _key(d, "short"), "the secret key is too short (5 "
+                         "characters)"),
+    "database-from-a-newer-version": (lambda d: _newer_database(d),
+                                      "is at schema revision '9999', which this version of "
+                                      "summitcal does not know"),
+}
+
+
+def _key(folder: Path, key: str) -> str:
+    (folder / "data").mkdir(exist_ok=True)
+    (folder / "data" / "secret_key").write_text(key)
+    return ""
+
+
+def _newer_database(folder: Path) -> str:
+    url = f"sqlite:///{folder / 'data' / 'summitcal.db'}"
+    with Store(url) as store:
+        store.upgrade()
+        with store.engine.begin() as connection:
+            connection.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
+    return ""
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_regression_check_finds_what_serve_would_stop_on(tmp_path, name):
+    """``check`` used to pass these and ``serve`` crashed on them with a traceback."""
+    text, words = CASES[name]
+    config = write_config(tmp_path, text(tmp_path))
+    words = words.format(d=tmp_path)
+
+    checked = cli("check", config=config)
+    served = serve(config, "--port", str(free_port()))
+
+    assert checked.returncode == 1, checked.stdout
+    problems = checked.stderr.splitlines()
+    assert problems[-1].startswith("error: ") and "Traceback" not in checked.stderr
+    assert any(words in line for line in problems[:-1]), checked.stderr
+    assert served.returncode == 1
+    lines = error_lines(served.stderr)
+    assert any(words in line for line in lines), served.stderr
+
+
+def test_check_lists_every_environment_problem_at_once(tmp_path):
+    config = write_config(tmp_path, f'[service]\ndata_dir = "{_file(tmp_path)}"\n'
+                          f'[mail]\nfile_dir = "{tmp_path / "a-file"}"\n')
+    done = cli("check", config=config)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"{config}: service.data_dir = {tmp_path}/a-file: this is a file, not a folder",
+        f"{config}: mail.file_dir = {tmp_path}/a-file: this is a file, not a folder",
+        "error: 2 problem(s); nothing applied",
+    ]
+
+
+def test_check_passes_and_creates_nothing_on_a_fresh_install(tmp_path):
+    config = write_config(tmp_path)
+    done = cli("check", config=config)
+    assert (done.returncode, done.stdout) == (0, "ok: 2 summit(s), 5 session(s)\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml"]
+
+
+def test_regression_a_deeply_nested_file_is_one_line(tmp_path):
+    deep = tmp_path / "deep.toml"
+    deep.write_text("a = " + "[" * 1000 + "]" * 1000 + "\n")
+    done = cli("check", str(deep), config=write_config(tmp_path))
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"{deep}: not a schedule: arrays or tables nested too deeply",
+        "error: 1 problem(s); nothing applied"]
+
+
+def test_regression_a_deeply_nested_config_is_one_line(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text("a = " + "{b = " * 1000 + "1" + "}" * 1000 + "\n")
+    done = cli("check", config=config)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"error: {config}: not a configuration: arrays or tables nested too deeply"]
+
+
+def test_regression_os_and_migration_errors_are_one_line(tmp_path):
+    _newer_database(tmp_path)
+    config = write_config(tmp_path)
+    for argv in (["load"], ["feed", "all"], ["attendance", "astana-2024/sco-council", "putin",
+                                            "video"], ["outbox"], ["subscribers", "list"]):
+        done = cli(*argv, config=config)
+        assert done.returncode == 1, argv
+        (line,) = error_lines(done.stderr)
+        assert "schema revision '9999'" in line, argv
+    below = write_config(tmp_path, f'[service]\ndata_dir = "{_file(tmp_path)}/data"\n')
+    done = cli("load", config=below)
+    assert done.returncode == 1
+    (line,) = error_lines(done.stderr)
+    assert line.startswith("error: cannot open the database sqlite:///") and "a-file" in line
