@@ -47,6 +47,31 @@ def header_bytes(name: str, settings: FeedSettings) -> bytes:
     return serialised[: -len(FOOTER)]
 
 
+def event_header_bytes(prodid: str) -> bytes:
+    """The head of a one-event calendar ("Add this session", a reminder's attachment):
+    ``VERSION``, ``PRODID`` and ``CALSCALE`` only. No ``NAME``/``X-WR-CALNAME`` (Outlook
+    makes a new calendar for a file that names one, and MS-OXCICAL 2.1.3.1.1.17 says to
+    omit it for a single appointment), no ``REFRESH-INTERVAL`` (nothing to refresh)."""
+    calendar = Calendar()
+    calendar.add("VERSION", "2.0")
+    calendar.add("PRODID", prodid)
+    calendar.add("CALSCALE", "GREGORIAN")
+    serialised = calendar.to_ical()
+    return serialised[: -len(FOOTER)]
+
+
+def event_calendar(
+    session: Session, prodid: str, event: EventRenderer, vtimezone: ZoneRenderer
+) -> bytes:
+    """One session as a calendar of its own: the feeds' VEVENT (same UID, SEQUENCE and
+    times) and the VTIMEZONE its times need, from the same generator as the feeds'."""
+    parts = [event_header_bytes(prodid)]
+    parts.extend(vtimezone(zone, first, last) for zone, (first, last) in zone_spans([session]).items())
+    parts.append(event(session))
+    parts.append(FOOTER)
+    return b"".join(parts)
+
+
 def ordered(sessions: Iterable[Session]) -> list[Session]:
     """Events in feed order: start instant, then summit, then session id."""
     return sorted(sessions, key=lambda s: (s.starts_at, s.summit, s.id))

@@ -1,4 +1,5 @@
-"""HTTP for feeds: GET and HEAD, strong ETag, Last-Modified, 304, gzip, Cache-Control."""
+"""HTTP for feeds: GET (and HEAD, see ``web.head``), strong ETag, Last-Modified, 304, gzip,
+Cache-Control."""
 
 from __future__ import annotations
 
@@ -24,17 +25,22 @@ def router(service: FeedService, max_age: int) -> APIRouter:
     def one_feed(kind: str, ident: str, request: Request) -> Response:
         return respond(request, service.get(f"{kind}/{ident}"), max_age)
 
-    for method in ("GET", "HEAD"):
-        shown = method == "GET"  # HEAD is the same operation without a body
-        routes.add_api_route("/feeds/all.ics", all_feed, methods=[method],
-                             response_class=Response, include_in_schema=shown,
-                             summary="Every session", responses=_CALENDAR_DOC)
-        routes.add_api_route("/feeds/{kind}/{ident}.ics", one_feed, methods=[method],
-                             response_class=Response, include_in_schema=shown,
-                             summary="One summit, organisation or participant",
-                             description="kind: summits, organizations or participants",
-                             responses=_CALENDAR_DOC)
+    def one_session(summit: str, session: str, request: Request) -> Response:
+        return respond(request, service.get(f"sessions/{summit}/{session}"), max_age)
 
+    # HEAD: web.head answers it for every GET route.
+    routes.add_api_route("/feeds/all.ics", all_feed, methods=["GET"], response_class=Response,
+                         summary="Every session", responses=_CALENDAR_DOC)
+    routes.add_api_route("/feeds/{kind}/{ident}.ics", one_feed, methods=["GET"],
+                         response_class=Response,
+                         summary="One summit, organisation or participant",
+                         description="kind: summits, organizations or participants",
+                         responses=_CALENDAR_DOC)
+    routes.add_api_route("/feeds/sessions/{summit}/{session}.ics", one_session, methods=["GET"],
+                         response_class=Response, summary="One session (\"Add this session\")",
+                         description="The session alone, as a calendar to import: the same "
+                                     "event (UID, SEQUENCE, VTIMEZONE) as in the feeds.",
+                         responses=_CALENDAR_DOC)
     return routes
 
 
@@ -83,8 +89,6 @@ def respond(request: Request, feed: FeedResponse, max_age: int,
     if compress:
         headers["Content-Encoding"] = "gzip"
     headers["Content-Length"] = str(len(body))
-    if request.method == "HEAD":
-        return Response(status_code=200, headers=headers, media_type=CALENDAR)
     return Response(body, headers=headers, media_type=CALENDAR)
 
 

@@ -68,9 +68,12 @@ class FeedService:
             return cached
         with self._lock:
             sessions = select(snapshot.schedule, kind, ident, now, self.settings.cancelled_retention)
-            body = self.builder.build(title(snapshot.schedule, kind, ident), sessions,
-                                      snapshot.schedule,
-                                      participant=ident if kind == "participants" else None)
+            if kind == "sessions":
+                body = self.builder.single(sessions[0], snapshot.schedule)
+            else:
+                body = self.builder.build(title(snapshot.schedule, kind, ident), sessions,
+                                          snapshot.schedule,
+                                          participant=ident if kind == "participants" else None)
             digest = hashlib.sha256(body).hexdigest()[:32]
             modified = max((s.last_modified for s in sessions if s.last_modified), default=EPOCH)
             response = FeedResponse(name, body, f'"{digest}"', modified.replace(microsecond=0),

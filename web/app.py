@@ -10,6 +10,7 @@ from feeds import routes as feed_routes
 from summitcal import __version__
 from summitcal.runtime import Runtime
 from web import admin, admin_outbox, api, errors, pages, subscriptions
+from web.head import HeadAsGet
 from web.metrics import Metrics
 
 
@@ -34,6 +35,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     errors.install(app)
     metrics = Metrics(runtime)
+    app.add_middleware(HeadAsGet)  # inside the metrics, which count HEAD as HEAD
     app.add_middleware(_Wrapped, wrap=metrics.wrap)
     max_age = int(runtime.config.feeds.max_age.total_seconds())
     app.include_router(subscriptions.router(runtime))  # before feeds: /feeds/private/…
