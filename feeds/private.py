@@ -69,11 +69,11 @@ class PrivateFeeds:
         retention = service.settings.cancelled_retention
         sessions = follows(snapshot.schedule, prefs.follows, now, retention)
         body = service.builder.build(TITLE, sessions, snapshot.schedule, alarms=prefs.reminders)
-        modified = max([s.last_modified or EPOCH for s in sessions] + [subscriber.updated_at])
+        shown = max([s.last_modified or EPOCH for s in sessions] + [subscriber.updated_at])
+        name, digest = f"private/{subscriber.id}", hashlib.sha256(body).hexdigest()[:32]
         response = FeedResponse(
-            f"private/{subscriber.id}", body, f'"{hashlib.sha256(body).hexdigest()[:32]}"',
-            modified.replace(microsecond=0), snapshot.version,
-            next_change(sessions, now, retention))
+            name, body, f'"{digest}"', service.versions.modified(name, digest, now, shown),
+            snapshot.version, next_change(sessions, now, retention))
         with self._lock:
             self._responses[subscriber.id] = (key, response)
             self._responses.move_to_end(subscriber.id)
