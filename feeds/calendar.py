@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
 
-from icalendar import Calendar, vDuration, vText
+from icalendar import Calendar, vDuration, vUnknown
 
-from feeds.event import event_bytes
+from feeds.event import Text, event_bytes
 from feeds.settings import FeedSettings
 from feeds.vtimezone import vtimezone_bytes
 from summits.model import Schedule, Session
+from summits.text import single_line
 
 FOOTER = b"END:VCALENDAR\r\n"
 
@@ -25,19 +26,30 @@ ZoneRenderer = Callable[[str, date, date], bytes]
 
 
 def header_bytes(name: str, settings: FeedSettings) -> bytes:
-    """``BEGIN:VCALENDAR`` and the calendar's properties, without the footer.
+    r"""``BEGIN:VCALENDAR`` and the calendar's properties, without the footer.
 
     No METHOD (this is a subscription, not an iTIP message) and no X-WR-TIMEZONE
     (every time carries its own TZID, or is UTC or a date).
+
+    The calendar's name, e.g. "SCO summit, Astana 2024", is written twice, each the way
+    its readers read it (measured with icalendar 7.3, ical 14.3, vobject 0.9.9, ical.js
+    2.2 and libical 3.0; see the README):
+
+    * ``NAME;VALUE=TEXT:SCO summit\, Astana 2024``. RFC 7986 (5.1) makes NAME a TEXT
+      property, so the comma is escaped (RFC 5545 3.3.11). icalendar and ical.js do not
+      know NAME's type and showed the backslash; the explicit ``VALUE=TEXT`` (RFC 5545
+      3.2.20) makes them unescape it, and the others read it right either way.
+    * ``X-WR-CALNAME:SCO summit, Astana 2024``, as it is. The clients that read this
+      non-standard property instead of NAME show its value as written, so an escaped
+      comma shows as "\,". icalendar, ical.js and libical read the plain value right;
+      vobject, which reads every X- property as TEXT, stops at the comma, but reads NAME.
     """
     calendar = Calendar()
     calendar.add("VERSION", "2.0")
     calendar.add("PRODID", settings.prodid)
     calendar.add("CALSCALE", "GREGORIAN")
-    # icalendar 7.3 types NAME and X-WR-CALNAME as "unknown" and would not escape
-    # commas and semicolons in them; both are TEXT, so say so.
-    calendar.add("NAME", vText(name))
-    calendar.add("X-WR-CALNAME", vText(name))
+    calendar.add("NAME", Text(name), parameters={"VALUE": "TEXT"})
+    calendar.add("X-WR-CALNAME", vUnknown(single_line(name)))
     interval = vDuration(settings.refresh_interval)
     calendar.add("REFRESH-INTERVAL", interval, parameters={"VALUE": "DURATION"})
     # Without the explicit type icalendar writes str(timedelta), "1:00:00".
