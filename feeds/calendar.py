@@ -26,7 +26,15 @@ ZoneRenderer = Callable[[str, date, date], bytes]
 
 
 def header_bytes(name: str, settings: FeedSettings) -> bytes:
-    r"""``BEGIN:VCALENDAR`` and the calendar's properties, without the footer.
+    """``BEGIN:VCALENDAR`` and the calendar's properties (:func:`header_calendar`),
+    without the footer."""
+    serialised = header_calendar(name, settings).to_ical()
+    assert serialised.endswith(FOOTER)
+    return serialised[: -len(FOOTER)]
+
+
+def header_calendar(name: str, settings: FeedSettings) -> Calendar:
+    r"""A feed's calendar properties, as an (empty) icalendar ``Calendar``.
 
     No METHOD (this is a subscription, not an iTIP message) and no X-WR-TIMEZONE
     (every time carries its own TZID, or is UTC or a date).
@@ -39,9 +47,10 @@ def header_bytes(name: str, settings: FeedSettings) -> bytes:
       property, so the comma is escaped (RFC 5545 3.3.11). icalendar and ical.js do not
       know NAME's type and showed the backslash; the explicit ``VALUE=TEXT`` (RFC 5545
       3.2.20) makes them unescape it, and the others read it right either way.
-    * ``X-WR-CALNAME:SCO summit, Astana 2024``, as it is. The clients that read this
-      non-standard property instead of NAME show its value as written, so an escaped
-      comma shows as "\,". icalendar, ical.js and libical read the plain value right;
+    * ``X-WR-CALNAME:SCO summit, Astana 2024``, as it is. Some clients that read this
+      non-standard property show its value as written, so an escaped comma would show as
+      "\,"; others (Microsoft documents it as TEXT) unescape it, and a plain comma reads
+      the same to them. icalendar, ical.js and libical read the plain value right;
       vobject, which reads every X- property as TEXT, stops at the comma, but reads NAME.
     """
     calendar = Calendar()
@@ -54,9 +63,7 @@ def header_bytes(name: str, settings: FeedSettings) -> bytes:
     calendar.add("REFRESH-INTERVAL", interval, parameters={"VALUE": "DURATION"})
     # Without the explicit type icalendar writes str(timedelta), "1:00:00".
     calendar.add("X-PUBLISHED-TTL", vDuration(settings.refresh_interval))
-    serialised = calendar.to_ical()
-    assert serialised.endswith(FOOTER)
-    return serialised[: -len(FOOTER)]
+    return calendar
 
 
 def event_header_bytes(prodid: str) -> bytes:
