@@ -18,9 +18,16 @@ class LocalTimeError(ValueError):
     """A wall time that cannot be placed on the time line as written."""
 
 
+#: In the tz database but not a place: "Factory" is its placeholder for a machine whose
+#: zone was never set (abbreviation "-00", "local time unspecified"), so no session can be
+#: there, and calendar parsers do not read it alike (vobject takes a VTIMEZONE that equals
+#: UTC for no zone at all and leaves the time floating).
+NOT_A_PLACE = frozenset({"Factory"})
+
+
 @lru_cache(maxsize=1)
 def _zone_names() -> frozenset[str]:
-    return frozenset(available_timezones())
+    return frozenset(available_timezones()) - NOT_A_PLACE
 
 
 def known_zone(name: object) -> bool:

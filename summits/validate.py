@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from summitcal.errors import Problem
 from summits import text as texts
-from summits.localtime import LocalTimeError, known_zone, resolve
+from summits.localtime import NOT_A_PLACE, LocalTimeError, known_zone, resolve
 from summits.model import MODES, STATUSES, Attendance, Organization, Participant, Session, Summit
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -194,6 +194,10 @@ class Document:
 
     def _zone(self, raw: dict[str, Any], path: str, required: bool) -> str | None:
         name = self._get(raw, "timezone", path, str, required)
+        if name in NOT_A_PLACE:
+            self.problem(f"{path}.timezone", f"{name!r} is the tz database's placeholder for "
+                         "an unset zone, not a place; use the venue's IANA zone")
+            return None
         if name is not None and not known_zone(name):
             self.problem(f"{path}.timezone", f"unknown time zone {name!r} (expected an IANA "
                          "name such as 'Asia/Dushanbe')")

@@ -1,4 +1,4 @@
-"""Four independent iCalendar parsers behind one shape, for the interop tests.
+"""Five independent iCalendar parsers behind one shape, for the interop tests.
 
 Each parser turns feed bytes into a list of :class:`Parsed` events, with start and end as
 UTC ISO instants ("2024-07-03T05:00:00Z") or dates ("2024-07-03"), and without DTEND the
@@ -11,15 +11,24 @@ end each library itself computes (RFC 5545: a timed event ends as it starts).
 * ``vobject`` — reads the VTIMEZONE through dateutil.
 * ``ical.js`` — Mozilla's, under Node (``tests/js/ical_events.mjs``); reads only the
   VTIMEZONEs in the file.
+* ``libical`` — the C library behind Evolution and many CalDAV servers, through Debian's
+  GObject bindings (``python3-gi``, ``gir1.2-ical-3.0``) under the system Python
+  (``tests/libical/ical_events.py``); reads only the VTIMEZONEs in the file.
+
+ical.js and libical each run as one subprocess for a whole batch of feeds
+(:func:`parse_icaljs_many`, :func:`parse_libical_many`), so a property test can hand them
+hundreds of calendars at once.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +38,13 @@ from tests.tools import missing_tool, require_module, require_tool
 JS_DIR = Path(__file__).resolve().parents[1] / "js"
 HARNESS = JS_DIR / "ical_events.mjs"
 NPM_HINT = "needed for the ical.js interop tests; run `npm ci` in tests/js"
+LIBICAL_HARNESS = Path(__file__).resolve().parents[1] / "libical" / "ical_events.py"
+#: A Python that has libical's GObject bindings: Debian's own, not the virtualenv's.
+GI_PYTHON = os.environ.get("SUMMITCAL_TEST_GI_PYTHON", "/usr/bin/python3")
+GI_HINT = (
+    "needed for the libical interop tests; install Debian's python3-gi and gir1.2-ical-3.0 "
+    "(or point SUMMITCAL_TEST_GI_PYTHON at a Python that has them)"
+)
 
 
 @dataclass(frozen=True)
@@ -92,7 +108,8 @@ def parse_icalendar_vtimezone(data: bytes) -> list[Parsed]:
     for event in calendar.walk("VEVENT"):
         start = moment(event["DTSTART"])
         end = moment(event["DTEND"]) if "DTEND" in event else start
-        parsed.append(Parsed(uid=str(event["UID"]), start=start, end=end))
+        summary = _text(event.get("SUMMARY"))
+        parsed.append(Parsed(uid=str(event["UID"]), start=start, end=end, summary=summary))
     return parsed
 
 
@@ -160,21 +177,63 @@ def require_icaljs() -> str:
 
 
 def parse_icaljs(data: bytes) -> list[Parsed]:
+    return parse_icaljs_many([data])[0]
+
+
+def parse_icaljs_many(feeds: Sequence[bytes]) -> list[list[Parsed]]:
+    """Each feed read by ical.js, all in one Node process."""
     node = require_icaljs()
+    return [[_from_js(item) for item in events] for events in _run_batch([node, str(HARNESS)], feeds, JS_DIR)]
+
+
+@cache
+def _gi_python_works() -> bool:
+    probe = "import gi; gi.require_version('ICalGLib', '3.0'); from gi.repository import ICalGLib"
+    try:
+        done = subprocess.run([GI_PYTHON, "-c", probe], capture_output=True, timeout=60, check=False)
+    except OSError:
+        return False
+    return done.returncode == 0
+
+
+def require_libical() -> str:
+    """The Python that runs the libical harness; else skip/fail (tests.tools policy)."""
+    if not _gi_python_works():
+        missing_tool(f"libical's GObject bindings under {GI_PYTHON}", GI_HINT)
+    return GI_PYTHON
+
+
+def parse_libical(data: bytes) -> list[Parsed]:
+    return parse_libical_many([data])[0]
+
+
+def parse_libical_many(feeds: Sequence[bytes]) -> list[list[Parsed]]:
+    """Each feed read by libical, all in one process."""
+    python = require_libical()
+    return [[_from_js(item) for item in events] for events in _run_batch([python, str(LIBICAL_HARNESS)], feeds, None)]
+
+
+def _run_batch(command: list[str], feeds: Sequence[bytes], cwd: Path | None) -> list[Any]:
+    """Write ``feeds`` to files, run ``command FILE…``, and return its JSON per file."""
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "feed.ics"
-        path.write_bytes(data)
+        paths = []
+        for index, data in enumerate(feeds):
+            path = Path(folder) / f"feed-{index}.ics"
+            path.write_bytes(data)
+            paths.append(str(path))
         done = subprocess.run(
-            [node, str(HARNESS), str(path)],
-            cwd=JS_DIR,
+            [*command, *paths],
+            cwd=cwd,
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=600,
             check=False,
         )
     if done.returncode != 0:
-        raise AssertionError(f"ical.js harness failed:\n{done.stderr}")
-    return [_from_js(item) for item in json.loads(done.stdout)]
+        raise AssertionError(f"{Path(command[1]).name} failed:\n{done.stderr}")
+    result = json.loads(done.stdout)
+    assert len(result) == len(feeds)
+    return result
 
 
 def _from_js(item: dict[str, Any]) -> Parsed:
@@ -186,10 +245,10 @@ def _from_js(item: dict[str, Any]) -> Parsed:
         start=mark(item["start"], item["startZone"]),
         end=mark(item["end"], item["endZone"]),
         summary=item["summary"],
-        description=item["description"],
-        location=item["location"],
-        status=item["status"],
-        categories=tuple(item["categories"]),
+        description=item.get("description"),
+        location=item.get("location"),
+        status=item.get("status"),
+        categories=tuple(item.get("categories", ())),
     )
 
 
@@ -199,4 +258,5 @@ PARSERS: dict[str, Callable[[bytes], list[Parsed]]] = {
     "ical": parse_ical,
     "vobject": parse_vobject,
     "ical.js": parse_icaljs,
+    "libical": parse_libical,
 }

@@ -62,6 +62,7 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "madrid-2024-new-year": ("2024-12-31", "2025-01-02"),
     "madrid-2024-two-winters-ago": ("2022-11-15T09:00:00Z", "2022-11-15T10:00:00Z"),
     "madrid-2024-next-summer": ("2025-07-01T08:00:00Z", "2025-07-01T09:00:00Z"),
+    "madrid-2024-summer-2023": ("2023-07-01T08:00:00Z", "2023-07-01T09:00:00Z"),
     "new-york-2024-general-debate": ("2024-09-24T13:00:00Z", "2024-09-24T16:00:00Z"),
     "new-york-2024-after-spring": ("2024-03-10T07:00:00Z", "2024-03-10T08:00:00Z"),
     "new-york-2024-winter": ("2024-12-02T15:00:00Z", "2024-12-02T17:00:00Z"),
@@ -266,11 +267,13 @@ def _madrid() -> list[Session]:
         ),
         _timed(m, "open-ended", MADRID, datetime(2024, 10, 28, 15), None),
         _all_day(m, "new-year", MADRID, date(2024, 12, 31), date(2025, 1, 1)),
-        # These two stretch Madrid's VTIMEZONE over three springs, so that icalendar
-        # writes a comma-separated RDATE list (two further onsets) for us to split.
+        # These stretch Madrid's VTIMEZONE over three summers. Summer 2023 lies between
+        # the first and second daylight-time onsets, which ical.js read an hour late when
+        # an observance had DTSTART plus RDATEs (../shared/cases/madrid-two-summers.toml).
         _timed(
             m, "two-winters-ago", MADRID, datetime(2022, 11, 15, 10), datetime(2022, 11, 15, 11)
         ),
+        _timed(m, "summer-2023", MADRID, datetime(2023, 7, 1, 10), datetime(2023, 7, 1, 11)),
         _timed(m, "next-summer", MADRID, datetime(2025, 7, 1, 10), datetime(2025, 7, 1, 11)),
     ]
 

@@ -75,6 +75,7 @@ def test_events_in_start_order(schedule: Schedule, settings: FeedSettings) -> No
         f"madrid-2024-{ident}"
         for ident in (
             "two-winters-ago",  # 2022-11-15 09:00Z
+            "summer-2023",  # 2023-07-01 08:00Z
             "before-spring",  # 2024-03-30 09:00Z
             "across-spring",  # 2024-03-30 22:00Z
             "after-gap",  # 2024-03-31 01:30Z

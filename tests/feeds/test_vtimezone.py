@@ -32,15 +32,108 @@ def test_every_tzid_used_has_one_vtimezone(schedule: Schedule, settings: FeedSet
     assert sorted(defined) == sorted(used)
 
 
-def test_no_comma_separated_rdate_lists() -> None:
+def observances(data: bytes) -> list[list[str]]:
+    """The lines of each STANDARD/DAYLIGHT component, in order."""
+    found: list[list[str]] = []
+    for line in unfolded(data):
+        if line in ("BEGIN:STANDARD", "BEGIN:DAYLIGHT"):
+            found.append([line])
+        elif found and not found[-1][-1].startswith("END:"):
+            found[-1].append(line)
+    return found
+
+
+def test_ical_js_dropped_onsets_one_observance_per_onset() -> None:
+    """ical.js and libical ignore the DTSTART onset of an observance that also has RDATEs
+    (../shared/cases/madrid-two-summers.toml): every observance has exactly one DTSTART
+    and no RDATE or RRULE, whatever the span."""
     data = vtimezone_bytes("Europe/Madrid", date(2015, 1, 10), date(2030, 12, 20))
-    rdates = [line for line in unfolded(data) if line.startswith("RDATE")]
-    assert rdates, "a 16-year span has repeated onsets"
-    assert all("," not in line for line in rdates)
-    # 16 springs and 16 autumns: one DTSTART each plus 15 RDATEs each.
-    assert len(rdates) == 30
-    assert "RDATE:20300331T020000" in rdates
-    assert "RDATE:20301027T030000" in rdates
+    parts = observances(data)
+    # The winter observance in force on 9 January 2015, then 16 springs and 16 autumns.
+    assert len(parts) == 1 + 32
+    for part in parts:
+        assert sum(line.startswith("DTSTART") for line in part) == 1
+        assert not any(line.startswith(("RDATE", "RRULE")) for line in part)
+    starts = onsets(data)
+    assert starts[0] == "DTSTART:20150109T000000"
+    assert starts[-2:] == ["DTSTART:20300331T020000", "DTSTART:20301027T030000"]
+
+
+def test_casablanca_ramadan_2023_is_in_the_vtimezone() -> None:
+    """icalendar's Timezone.from_tzinfo skipped Morocco's 2023 Ramadan change
+    (../shared/cases/casablanca-ramadan-2023.toml); the tz database has it:
+    +01 → +00 on 19 March 03:00, back to +01 on 23 April 02:00 (local)."""
+    data = vtimezone_bytes("Africa/Casablanca", date(2023, 3, 1), date(2024, 3, 20)).decode()
+    assert "DTSTART:20230319T030000\r\nTZNAME:+00\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0000" in data
+    assert "DTSTART:20230423T020000\r\nTZNAME:+01\r\nTZOFFSETFROM:+0000\r\nTZOFFSETTO:+0100" in data
+    assert "DTSTART:20240310T030000\r\nTZNAME:+00\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0000" in data
+
+
+@pytest.mark.parametrize(
+    ("zone", "first", "last", "expected"),
+    [
+        # Moscow: +03/+04 with DST until 2011, +04 all year from 27 March 2011, +03 all
+        # year from 26 October 2014 (02:00 → 01:00).
+        (
+            "Europe/Moscow",
+            date(2010, 6, 1),
+            date(2015, 6, 1),
+            [
+                ("DAYLIGHT", "DTSTART:20100531T000000", "+0400", "+0400"),
+                ("STANDARD", "DTSTART:20101031T030000", "+0400", "+0300"),
+                ("STANDARD", "DTSTART:20110327T020000", "+0300", "+0400"),
+                ("STANDARD", "DTSTART:20141026T020000", "+0400", "+0300"),
+            ],
+        ),
+        # Tehran: +0330/+0430 until DST was abolished in 2022 (last change 21 Sep 2022).
+        (
+            "Asia/Tehran",
+            date(2022, 1, 1),
+            date(2023, 6, 1),
+            [
+                ("STANDARD", "DTSTART:20211231T000000", "+0330", "+0330"),
+                ("DAYLIGHT", "DTSTART:20220322T000000", "+0330", "+0430"),
+                ("STANDARD", "DTSTART:20220922T000000", "+0430", "+0330"),
+            ],
+        ),
+        # Lord Howe: half-hour DST, +1030 / +11 (southern hemisphere).
+        (
+            "Australia/Lord_Howe",
+            date(2024, 1, 1),
+            date(2024, 12, 31),
+            [
+                ("DAYLIGHT", "DTSTART:20231231T000000", "+1100", "+1100"),
+                ("STANDARD", "DTSTART:20240407T020000", "+1100", "+1030"),
+                ("DAYLIGHT", "DTSTART:20241006T020000", "+1030", "+1100"),
+            ],
+        ),
+        # Dublin: the tz database flags winter GMT as (negative) DST; written as STANDARD.
+        (
+            "Europe/Dublin",
+            date(2024, 1, 1),
+            date(2024, 12, 31),
+            [
+                ("STANDARD", "DTSTART:20231231T000000", "+0000", "+0000"),
+                ("STANDARD", "DTSTART:20240331T010000", "+0000", "+0100"),
+                ("STANDARD", "DTSTART:20241027T020000", "+0100", "+0000"),
+            ],
+        ),
+    ],
+)
+def test_zones_whose_rules_changed(
+    zone: str, first: date, last: date, expected: list[tuple[str, str, str, str]]
+) -> None:
+    parts = observances(vtimezone_bytes(zone, first, last))
+    got = [
+        (
+            part[0].removeprefix("BEGIN:"),
+            next(line for line in part if line.startswith("DTSTART")),
+            next(line for line in part if line.startswith("TZOFFSETFROM")).split(":")[1],
+            next(line for line in part if line.startswith("TZOFFSETTO")).split(":")[1],
+        )
+        for part in parts
+    ]
+    assert got == expected
 
 
 def test_trimmed_to_the_span() -> None:

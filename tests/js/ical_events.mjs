@@ -1,8 +1,8 @@
 // Read an .ics file with Mozilla's ical.js (Thunderbird's parser) and print its events.
 //
-//   node tests/js/ical_events.mjs FILE.ics
+//   node tests/js/ical_events.mjs FILE.ics [FILE.ics …]
 //
-// Prints a JSON array, one object per VEVENT: uid, summary, description, location,
+// Prints one JSON array with an array per file, in order, and in it one object per VEVENT: uid, summary, description, location,
 // status, url, sequence, categories, conference, alarms (triggers), start, end and
 // startZone/endZone. Timed start/end are UTC ISO instants ("2024-07-03T05:00:00Z"),
 // all-day ones dates ("2024-07-03").
@@ -62,11 +62,13 @@ function describe(vevent) {
   };
 }
 
-const path = process.argv[2];
-if (!path) {
-  console.error("usage: node ical_events.mjs FILE.ics");
+const paths = process.argv.slice(2);
+if (paths.length === 0) {
+  console.error("usage: node ical_events.mjs FILE.ics [FILE.ics …]");
   process.exit(2);
 }
-const root = new ICAL.Component(ICAL.parse(readFileSync(path, "utf8")));
-const events = root.getAllSubcomponents("vevent").map(describe);
-process.stdout.write(JSON.stringify(events) + "\n");
+const files = paths.map((path) => {
+  const root = new ICAL.Component(ICAL.parse(readFileSync(path, "utf8")));
+  return root.getAllSubcomponents("vevent").map(describe);
+});
+process.stdout.write(JSON.stringify(files) + "\n");

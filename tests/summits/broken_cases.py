@@ -45,6 +45,8 @@ CASES = [
          ('timezone = "Europe/Madrid"', 'timezone = "Europe/Madird"')),
     case("unknown-session-zone", "sessions[1].timezone", "unknown time zone 'Mars/Olympus'",
          ("date = 2024-04-01", 'date = 2024-04-01\ntimezone = "Mars/Olympus"')),
+    case("factory-zone", "sessions[1].timezone", "placeholder for an unset zone",
+         ("date = 2024-04-01", 'date = 2024-04-01\ntimezone = "Factory"')),
     case("end-before-start", "sessions[0].end", "is not after start",
          (END, "end = 2024-03-30T09:00:00")),
     case("end-equals-start", "sessions[0].end", "is not after start",
