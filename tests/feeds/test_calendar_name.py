@@ -5,7 +5,7 @@ they do not know NAME's type (RFC 7986: TEXT) and keep its escapes. We write
 ``NAME;VALUE=TEXT`` escaped and ``X-WR-CALNAME`` as is (see ``feeds.calendar.header_bytes``
 and the README for what each parser showed). Here each parser reads NAME, and those that
 read X-WR-CALNAME plainly read it too: icalendar, ical (Home Assistant), vobject, ical.js
-and, where Debian's python3-gi with gir1.2-ical-3.0 is installed, libical.
+and libical (Debian's python3-gi with gir1.2-ical-3.0; see ``tests.feeds.parsers``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from feeds.calendar import feed_bytes
 from feeds.select import title
 from feeds.settings import FeedSettings
 from summits.schedule_file import load_paths
-from tests.feeds.parsers import JS_DIR, require_icaljs
+from tests.feeds.parsers import JS_DIR, require_icaljs, require_libical
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMES = ["SCO summit, Astana 2024", "Sessions of A; B, and C", "Talks: Astana (3–4 July)",
@@ -76,12 +76,7 @@ def read_icaljs(data: bytes) -> dict[str, str]:
 
 
 def read_libical(data: bytes) -> dict[str, str]:
-    python = Path("/usr/bin/python3")
-    probe = subprocess.run([str(python), "-c", "import gi; gi.require_version('ICalGLib', "
-                            "'3.0')"], capture_output=True) if python.exists() else None
-    if probe is None or probe.returncode != 0:
-        pytest.skip("libical is not installed (Debian: python3-gi and gir1.2-ical-3.0)")
-    return json.loads(_run([str(python), "-c", LIBICAL], data, None))
+    return json.loads(_run([require_libical(), "-c", LIBICAL], data, None))
 
 
 def _run(command: list[str], data: bytes, cwd: Path | None) -> str:
