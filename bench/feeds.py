@@ -296,18 +296,9 @@ class Changer:
 
 def header_calendar(name: str, settings):
     """The calendar with the same properties as ``feeds.calendar.header_bytes``."""
-    from icalendar import Calendar, vDuration, vText
+    from feeds.calendar import header_calendar as feed_header
 
-    calendar = Calendar()
-    calendar.add("VERSION", "2.0")
-    calendar.add("PRODID", settings.prodid)
-    calendar.add("CALSCALE", "GREGORIAN")
-    calendar.add("NAME", vText(name))
-    calendar.add("X-WR-CALNAME", vText(name))
-    calendar.add("REFRESH-INTERVAL", vDuration(settings.refresh_interval),
-                 parameters={"VALUE": "DURATION"})
-    calendar.add("X-PUBLISHED-TTL", vDuration(settings.refresh_interval))
-    return calendar
+    return feed_header(name, settings)
 
 
 def baseline_once(name: str, sessions, schedule, settings) -> tuple[float, float, bytes]:

@@ -24,7 +24,7 @@ from threading import Lock
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
-from feeds.calendar import FOOTER, header_bytes
+from feeds.calendar import FOOTER, event_calendar, header_bytes
 from feeds.event import event_bytes
 from feeds.settings import FeedSettings
 from feeds.vtimezone import vtimezone_bytes
@@ -192,6 +192,12 @@ class FeedBuilder:
     ) -> bytes:
         """One session's VEVENT bytes, from the cache when still current."""
         return self.piece(session, schedule, participant, tuple(alarms)).body
+
+    def single(self, session: Session, schedule: Schedule) -> bytes:
+        """The session as a calendar of its own (``feeds.calendar.event_calendar``), from
+        the cached VEVENT and VTIMEZONE pieces."""
+        return event_calendar(session, self.settings.prodid,
+                              lambda s: self.event(s, schedule), self.vtimezone)
 
     def vtimezone(self, zone: str, first: date, last: date) -> bytes:
         """A zone's VTIMEZONE bytes for a span, from the cache when known."""

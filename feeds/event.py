@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from icalendar import Alarm, Conference, Event, vCategory, vText
 
 from feeds import wording
+from feeds.links import session_url
 from summits.model import Schedule, Session
 
 STATUSES = {"confirmed": "CONFIRMED", "tentative": "TENTATIVE", "cancelled": "CANCELLED"}
@@ -74,13 +75,13 @@ def build_event(
 
 
 def uid(session: Session, base_url: str) -> str:
-    """``{summit}-{session}@{host of base_url}``: stable for the session's whole life."""
+    """``{summit}-{session}@{host of base_url}``: stable for the session's whole life.
+
+    The part before ``@`` is ``session.event_key``, which loading keeps unique (see
+    ``summits.model.event_key``), so no two sessions share a UID.
+    """
     host = urlsplit(base_url).hostname or "localhost"
-    return f"{session.summit}-{session.id}@{host}"
-
-
-def session_url(session: Session, base_url: str) -> str:
-    return f"{base_url.rstrip('/')}/summits/{session.summit}#{session.id}"
+    return f"{session.event_key}@{host}"
 
 
 def changed_at(session: Session) -> datetime:

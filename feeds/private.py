@@ -1,6 +1,6 @@
 """Private feeds: a subscriber's own selection, with one VALARM per reminder offset.
 
-``GET``/``HEAD /feeds/private/{token}.ics`` with a ``feed`` token (see ``summits.tokens``).
+``GET /feeds/private/{token}.ics`` (and HEAD, see ``web.head``) with a ``feed`` token (see ``summits.tokens``).
 A rotated, unknown or forged token, or one of a subscriber who is not confirmed, is a
 404 like any unknown feed. Responses are cached per subscriber and replaced when the key
 moves: (feed token version, follows, offsets, schedule revision), or when a cancelled
@@ -69,11 +69,11 @@ class PrivateFeeds:
         retention = service.settings.cancelled_retention
         sessions = follows(snapshot.schedule, prefs.follows, now, retention)
         body = service.builder.build(TITLE, sessions, snapshot.schedule, alarms=prefs.reminders)
-        modified = max([s.last_modified or EPOCH for s in sessions] + [subscriber.updated_at])
+        shown = max([s.last_modified or EPOCH for s in sessions] + [subscriber.updated_at])
+        name, digest = f"private/{subscriber.id}", hashlib.sha256(body).hexdigest()[:32]
         response = FeedResponse(
-            f"private/{subscriber.id}", body, f'"{hashlib.sha256(body).hexdigest()[:32]}"',
-            modified.replace(microsecond=0), snapshot.version,
-            next_change(sessions, now, retention))
+            name, body, f'"{digest}"', service.versions.modified(name, digest, now, shown),
+            snapshot.version, next_change(sessions, now, retention))
         with self._lock:
             self._responses[subscriber.id] = (key, response)
             self._responses.move_to_end(subscriber.id)
@@ -90,9 +90,7 @@ def router(runtime: Runtime, max_age: int) -> APIRouter:
     def private_feed(token: str, request: Request) -> Response:
         return respond(request, feeds.get(token), max_age, cache="private")
 
-    for method in ("GET", "HEAD"):
-        routes.add_api_route("/feeds/private/{token}.ics", private_feed, methods=[method],
-                             response_class=Response, include_in_schema=method == "GET",
-                             summary="A subscriber's own selection, with reminders",
-                             responses=_DOC)
+    routes.add_api_route("/feeds/private/{token}.ics", private_feed, methods=["GET"],
+                         response_class=Response,
+                         summary="A subscriber's own selection, with reminders", responses=_DOC)
     return routes

@@ -1,8 +1,9 @@
-"""HTTP for feeds: GET and HEAD, strong ETag, Last-Modified, 304, gzip, Cache-Control."""
+"""HTTP for feeds: GET (and HEAD, see ``web.head``), strong ETag, Last-Modified, 304, gzip,
+Cache-Control."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 
 from fastapi import APIRouter, Request, Response
@@ -24,17 +25,22 @@ def router(service: FeedService, max_age: int) -> APIRouter:
     def one_feed(kind: str, ident: str, request: Request) -> Response:
         return respond(request, service.get(f"{kind}/{ident}"), max_age)
 
-    for method in ("GET", "HEAD"):
-        shown = method == "GET"  # HEAD is the same operation without a body
-        routes.add_api_route("/feeds/all.ics", all_feed, methods=[method],
-                             response_class=Response, include_in_schema=shown,
-                             summary="Every session", responses=_CALENDAR_DOC)
-        routes.add_api_route("/feeds/{kind}/{ident}.ics", one_feed, methods=[method],
-                             response_class=Response, include_in_schema=shown,
-                             summary="One summit, organisation or participant",
-                             description="kind: summits, organizations or participants",
-                             responses=_CALENDAR_DOC)
+    def one_session(summit: str, session: str, request: Request) -> Response:
+        return respond(request, service.get(f"sessions/{summit}/{session}"), max_age)
 
+    # HEAD: web.head answers it for every GET route.
+    routes.add_api_route("/feeds/all.ics", all_feed, methods=["GET"], response_class=Response,
+                         summary="Every session", responses=_CALENDAR_DOC)
+    routes.add_api_route("/feeds/{kind}/{ident}.ics", one_feed, methods=["GET"],
+                         response_class=Response,
+                         summary="One summit, organisation or participant",
+                         description="kind: summits, organizations or participants",
+                         responses=_CALENDAR_DOC)
+    routes.add_api_route("/feeds/sessions/{summit}/{session}.ics", one_session, methods=["GET"],
+                         response_class=Response, summary="One session (\"Add this session\")",
+                         description="The session alone, as a calendar to import: the same "
+                                     "event (UID, SEQUENCE, VTIMEZONE) as in the feeds.",
+                         responses=_CALENDAR_DOC)
     return routes
 
 
@@ -50,41 +56,66 @@ def wants_gzip(request: Request) -> bool:
     return False
 
 
-def not_modified(request: Request, feed: FeedResponse) -> bool:
-    """RFC 9110 §13.1: If-None-Match (weak comparison) wins over If-Modified-Since."""
+def not_modified(request: Request, feed: FeedResponse, now: datetime) -> bool:
+    """RFC 9110 §13.1: If-None-Match (weak comparison) wins over If-Modified-Since.
+
+    If-Modified-Since counts only when it is a date (:func:`parse_http_date`) and not
+    later than ``now``: a client clock ahead of ours, or a date it made up, must not
+    hide a change (RFC 9110 13.1.3 lets a recipient ignore what is not a valid date).
+    """
     inm = request.headers.get("if-none-match")
     if inm is not None:
         tags = {tag.strip().removeprefix("W/") for tag in inm.split(",")}
         return "*" in tags or feed.etag in tags or feed.gzip_etag in tags
-    ims = request.headers.get("if-modified-since")
-    if ims:
-        try:
-            since = parsedate_to_datetime(ims)
-        except (TypeError, ValueError, IndexError):
-            return False
-        if since.tzinfo is None:
-            return False
-        return feed.last_modified <= since
-    return False
+    since = parse_http_date(request.headers.get("if-modified-since", ""))
+    if since is None or since > now:
+        return False
+    return feed.last_modified <= since
+
+
+def parse_http_date(text: str) -> datetime | None:
+    """An HTTP-date (RFC 9110 5.6.7) as an aware UTC datetime, or None when ``text`` is not
+    one we can read. Never raises.
+
+    The three forms a recipient must accept — IMF-fixdate ``Sun, 06 Nov 1994 08:49:37
+    GMT``, the obsolete RFC 850 ``Sunday, 06-Nov-94 08:49:37 GMT`` and asctime ``Sun Nov  6
+    08:49:37 1994`` — are read by the standard library's RFC 5322 date parser
+    (``email.utils.parsedate_to_datetime``, as werkzeug's ``parse_date`` does). asctime
+    has no zone and HTTP dates are UTC, so a date without one is taken as UTC. A year or
+    offset beyond what ``datetime`` holds (year 99999, or 31 Dec 9999 at UTC-1) is
+    not a date we can compare: None. Two-digit years follow ``email.utils`` (69–99 →
+    19xx, else 20xx); RFC 9110's rule (at most 50 years ahead) gives the same instant for
+    every year within 42 years of now, and a date further away is long past or in the
+    future either way, which decides the same.
+    """
+    try:
+        moment = parsedate_to_datetime(text)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
 
 
 def respond(request: Request, feed: FeedResponse, max_age: int,
             cache: str = "public") -> Response:
+    """The feed's response: 304 when the client's copy is current, else its bytes
+    (gzipped when asked). Last-Modified is never later than now (RFC 9110 8.8.2.1), even
+    when two changes within one second put the stored instant a second ahead."""
     compress = wants_gzip(request)
+    now = datetime.now(UTC)
     headers = {
         "ETag": feed.gzip_etag if compress else feed.etag,
-        "Last-Modified": http_date(feed.last_modified),
+        "Last-Modified": http_date(min(feed.last_modified, now)),
         "Cache-Control": f"{cache}, max-age={max_age}",
         "Vary": "Accept-Encoding",
     }
-    if not_modified(request, feed):
+    if not_modified(request, feed, now):
         return Response(status_code=304, headers=headers)
     body = feed.gzipped if compress else feed.body
     if compress:
         headers["Content-Encoding"] = "gzip"
     headers["Content-Length"] = str(len(body))
-    if request.method == "HEAD":
-        return Response(status_code=200, headers=headers, media_type=CALENDAR)
     return Response(body, headers=headers, media_type=CALENDAR)
 
 

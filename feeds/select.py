@@ -1,8 +1,10 @@
 """Which sessions a feed holds, what it is called, and when that selection next changes.
 
 Feed kinds follow the URLs: ``all``, ``summits/{id}``, ``organizations/{id}``,
-``participants/{id}``. Cancelled sessions stay in (as ``STATUS:CANCELLED``) until their
-cancellation is ``retention`` old, then drop out.
+``participants/{id}``, and ``sessions/{summit}/{session}`` (one session as a calendar of
+its own, "Add this session"). Cancelled sessions stay in (as ``STATUS:CANCELLED``) until
+their cancellation is ``retention`` old, then drop out — except from a session's own
+calendar, which shows it cancelled for as long as it is stored.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ from datetime import datetime, timedelta
 from summitcal.errors import NotFound
 from summits.model import Schedule, Session
 
-KINDS = ("all", "summits", "organizations", "participants")
-_NOUNS = {"summits": "summit", "organizations": "organization", "participants": "participant"}
+KINDS = ("all", "summits", "organizations", "participants", "sessions")
+_NOUNS = {"summits": "summit", "organizations": "organization", "participants": "participant",
+          "sessions": "session"}
 
 
 def parse_name(name: str) -> tuple[str, str | None]:
-    """``"summits/astana-2024"`` → ``("summits", "astana-2024")``; ``"all"`` → ``("all", None)``.
+    """``"summits/astana-2024"`` → ``("summits", "astana-2024")``; ``"all"`` → ``("all", None)``;
+    ``"sessions/astana-2024/sco-council"`` → ``("sessions", "astana-2024/sco-council")``.
 
     Accepts an optional ``.ics`` suffix. Raises ``NotFound`` (kind ``feed``) otherwise.
     """
@@ -26,7 +30,8 @@ def parse_name(name: str) -> tuple[str, str | None]:
     if bare == "all":
         return ("all", None)
     kind, _, ident = bare.partition("/")
-    if kind not in _NOUNS or not ident or "/" in ident:
+    parts = ident.split("/")
+    if kind not in _NOUNS or not all(parts) or len(parts) != (2 if kind == "sessions" else 1):
         raise NotFound("feed", name)
     return (kind, ident)
 
@@ -38,6 +43,8 @@ def select(
 
     Raises ``NotFound`` for an unknown kind, summit, organisation or participant.
     """
+    if kind == "sessions":
+        return [_session(schedule, ident)]
     if kind != "all":
         _check_known(schedule, kind, ident)
     wanted = [s for s in schedule.sessions.values() if _matches(kind, ident, s)]
@@ -52,6 +59,14 @@ def _matches(kind: str, ident: str | None, session: Session) -> bool:
     if kind == "organizations":
         return ident in session.organizations
     return session.attendance_of(ident or "") is not None
+
+
+def _session(schedule: Schedule, ident: str | None) -> Session:
+    summit, _, session = (ident or "").partition("/")
+    found = schedule.sessions.get((summit, session))
+    if found is None:
+        raise NotFound("session", ident or "")
+    return found
 
 
 def _check_known(schedule: Schedule, kind: str, ident: str | None) -> None:
@@ -71,6 +86,8 @@ def title(schedule: Schedule, kind: str, ident: str | None) -> str:
     """The feed's NAME / X-WR-CALNAME, e.g. "SCO summit, Astana 2024"."""
     if kind == "all":
         return "All summit sessions"
+    if kind == "sessions":
+        return _session(schedule, ident).title
     _check_known(schedule, kind, ident)
     assert ident is not None
     if kind == "summits":

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from feeds.cache import FeedBuilder
 from feeds.select import next_change, parse_name, select, title
 from feeds.settings import FeedSettings
+from feeds.versions import FeedVersions
 
 if TYPE_CHECKING:
     from summitcal.runtime import Runtime
@@ -28,6 +29,9 @@ EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 @dataclass(slots=True)
 class FeedResponse:
+    """One feed's bytes and validators. ``last_modified`` is when these bytes were first
+    built (``feeds.versions``): it never goes back and moves whenever the bytes change."""
+
     name: str
     body: bytes
     etag: str  # strong, quoted
@@ -53,6 +57,7 @@ class FeedService:
         self.runtime = runtime
         self.settings = settings
         self.builder = FeedBuilder(settings)
+        self.versions = FeedVersions(runtime.store.engine)
         self.clock = clock
         self._responses: dict[str, FeedResponse] = {}
         self._lock = threading.Lock()
@@ -68,12 +73,16 @@ class FeedService:
             return cached
         with self._lock:
             sessions = select(snapshot.schedule, kind, ident, now, self.settings.cancelled_retention)
-            body = self.builder.build(title(snapshot.schedule, kind, ident), sessions,
-                                      snapshot.schedule,
-                                      participant=ident if kind == "participants" else None)
+            if kind == "sessions":
+                body = self.builder.single(sessions[0], snapshot.schedule)
+            else:
+                body = self.builder.build(title(snapshot.schedule, kind, ident), sessions,
+                                          snapshot.schedule,
+                                          participant=ident if kind == "participants" else None)
             digest = hashlib.sha256(body).hexdigest()[:32]
-            modified = max((s.last_modified for s in sessions if s.last_modified), default=EPOCH)
-            response = FeedResponse(name, body, f'"{digest}"', modified.replace(microsecond=0),
+            shown = max((s.last_modified for s in sessions if s.last_modified), default=EPOCH)
+            response = FeedResponse(name, body, f'"{digest}"',
+                                    self.versions.modified(name, digest, now, shown),
                                     snapshot.version,
                                     next_change(sessions, now, self.settings.cancelled_retention))
             if len(self._responses) > 4096:

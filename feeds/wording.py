@@ -6,25 +6,16 @@ to icalendar; this module only makes text that iCalendar can carry (see :func:`c
 
 from __future__ import annotations
 
-import re
-
+from summits import text as texts
 from summits.model import Attendance, Schedule, Session, mode_label
 
 CANCELLED_PREFIX = "Cancelled: "
 
-# RFC 5545 TEXT has no way to carry a carriage return (only "\n") nor other control
-# characters (TSAFE-CHAR excludes CONTROL except HTAB). CR LF and lone CR become LF;
-# the other controls are dropped. So is U+FEFF (a byte-order mark, not text): icalendar
-# 7.3 decodes each serialised value as "utf-8-sig" and so silently drops it at the start
-# of a value (parser_tools.to_unicode), but keeps it elsewhere.
-_NEWLINES = re.compile(r"\r\n?")
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufeff]")
-
 
 def clean(text: str) -> str:
-    """``text`` as iCalendar can carry it: LF line breaks, no other control characters
-    (nor byte-order marks)."""
-    return _CONTROLS.sub("", _NEWLINES.sub("\n", text))
+    """``text`` as iCalendar can carry it: the one rule for text (``summits.text``),
+    applied again here for anything that did not come through it."""
+    return texts.multi_line(text)
 
 
 def short_name(name: str) -> str:

@@ -7,7 +7,8 @@ import os
 
 from alembic import context
 
-import scheduler.notices  # noqa: F401  (these modules add their tables to the metadata)
+import feeds.versions  # noqa: F401  (these modules add their tables to the metadata)
+import scheduler.notices  # noqa: F401
 import scheduler.plans  # noqa: F401
 import scheduler.tables  # noqa: F401
 from summits.tables import metadata

@@ -31,11 +31,10 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
-from icalendar import Calendar
 from jinja2 import Environment, TemplateError
 
 from feeds.cache import LRU, event_version
-from feeds.calendar import FOOTER, zone_spans
+from feeds.calendar import event_calendar
 from feeds.event import event_bytes
 from feeds.settings import DEFAULT_PRODID
 from feeds.vtimezone import vtimezone_bytes
@@ -197,19 +196,8 @@ def session_ics(session: Session, schedule: Schedule, base_url: str) -> bytes:
 
 
 def _session_ics(session: Session, schedule: Schedule, base_url: str) -> bytes:
-    parts = [_calendar_head()]
-    parts += [_vtimezone(z, first, last) for z, (first, last) in zone_spans([session]).items()]
-    parts += [event_bytes(session, schedule, base_url), FOOTER]
-    return b"".join(parts)
-
-
-@lru_cache(maxsize=1)
-def _calendar_head() -> bytes:
-    head = Calendar()
-    head.add("VERSION", "2.0")
-    head.add("PRODID", DEFAULT_PRODID)
-    head.add("CALSCALE", "GREGORIAN")
-    return head.to_ical()[: -len(FOOTER)]
+    return event_calendar(session, DEFAULT_PRODID,
+                          lambda s: event_bytes(s, schedule, base_url), _vtimezone)
 
 
 @lru_cache(maxsize=256)

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from feeds import wording as event_wording
-from feeds.event import session_url
+from feeds.links import ics_url, session_url
 from scheduler import wording
 from scheduler.messages import Confirm, Reminder, Welcome
 from summits.model import Attendance, Schedule, Session
@@ -50,6 +50,7 @@ def session_view(session: Session, schedule: Schedule, zone: str, base_url: str)
         "description": (session.description or "").strip() or None,
         "video_url": session.video_url,
         "url": session_url(session, base_url),
+        "ics_url": ics_url(session, base_url),
         "attendance": [attendance_view(item, schedule) for item in session.attendance],
     }
 
@@ -110,7 +111,8 @@ def reminder_vars(context: Reminder, *, recipient: str, base_url: str, date: dat
 
 
 def attachment_name(session: Session) -> str:
-    return f"{session.summit}-{session.id}.ics"
+    """The attached file's name: the session's event key (unique, like its UID)."""
+    return f"{session.event_key}.ics"
 
 
 def follow_label(spec: str, schedule: Schedule) -> str:

@@ -146,7 +146,8 @@ def attendance(obj: Obj, where: str, participant: str, mode: str, note: str | No
 @click.argument("name")
 @click.pass_obj
 def feed(obj: Obj, name: str) -> None:
-    """Print a feed: all, summits/ID, organizations/ID or participants/ID."""
+    """Print a feed: all, summits/ID, organizations/ID, participants/ID or
+    sessions/SUMMIT/SESSION (one session, as "Add this session" serves it)."""
     body = obj.runtime.feeds.get(name.removesuffix(".ics")).body
     sys.stdout.buffer.write(body)
 

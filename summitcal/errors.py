@@ -50,3 +50,11 @@ class InvalidInput(SummitcalError, ValueError):
     def __init__(self, message: str, field: str | None = None) -> None:
         self.field = field
         super().__init__(message)
+
+
+class UidClash(InvalidInput):
+    """A session that would share its calendar UID with another (see
+    ``summits.model.event_key``): the message names both sessions."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "id")

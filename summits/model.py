@@ -88,6 +88,11 @@ class Session:
         return (self.summit, self.id)
 
     @property
+    def event_key(self) -> str:
+        """See :func:`event_key`."""
+        return event_key(self.summit, self.id)
+
+    @property
     def all_day(self) -> bool:
         return self.start is None
 
@@ -149,6 +154,20 @@ class Schedule:
 
     def sessions_of(self, summit: str) -> list[Session]:
         return [s for s in self.sessions.values() if s.summit == summit]
+
+
+def event_key(summit: str, session: str) -> str:
+    """``{summit}-{session}``: a session's calendar UID before ``@host``, and its anchor on
+    the summit's page (``feeds.links``).
+
+    Both ids may contain "-", so two sessions can give the same key ("sco-2025" +
+    "council" and "sco" + "2025-council"), and calendar apps merge events that share a
+    UID. Loading refuses a session whose key another session already has (naming both,
+    see ``schedule_file`` and ``store``), so a key — and a UID — stands for one session.
+    The form itself stays: it is in subscribers' calendars already (RFC 5545, 3.8.4.7:
+    a UID must not change), and a new form would orphan every event they imported.
+    """
+    return f"{summit}-{session}"
 
 
 def mode_label(mode: str) -> str:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from summitcal.errors import Problem, ScheduleError
-from summits.model import Organization, Participant, Schedule
+from summits.model import Organization, Participant, Schedule, Session
 from summits.validate import Document
 
 
@@ -147,9 +147,31 @@ def combine(docs: list[Document], problems: list[Problem]) -> Schedule:
         summit_files[doc.summit.id] = doc.file
         schedule.summits[doc.summit.id] = doc.summit
         schedule.sessions.update((s.key, s) for _, s in doc.sessions)
+    _check_event_keys(docs, problems)
     if problems:
         raise ScheduleError(problems)
     return schedule
+
+
+def _check_event_keys(docs: list[Document], problems: list[Problem]) -> None:
+    """No two sessions of the files may share an event key (their calendar UID):
+    the second one met is reported, naming the first one's file and field."""
+    first: dict[str, tuple[Document, str, Session]] = {}
+    for doc in docs:
+        for path, session in doc.sessions:
+            known = first.setdefault(session.event_key, (doc, path, session))
+            other_doc, other_path, other = known
+            if other.key != session.key:
+                problems.append(Problem(doc.file, f"{path}.id", uid_clash(
+                    session, other, f"in {other_doc.file} ({other_path})")))
+
+
+def uid_clash(session: Session, other: Session, where: str) -> str:
+    """The message for two sessions that would share a calendar UID."""
+    return (f"session {session.summit}/{session.id} would have the same calendar UID "
+            f"({session.event_key}@…) as session {other.summit}/{other.id} {where}; "
+            "calendar apps merge events that share a UID, so one of them would vanish: "
+            "give one of the two sessions another id")
 
 
 def _merge_records(docs: list[Document], into: dict, key: str, problems: list[Problem]) -> None:

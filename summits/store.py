@@ -24,12 +24,13 @@ from typing import Self
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from summitcal.errors import InvalidInput, NotFound
+from summitcal.errors import InvalidInput, NotFound, UidClash
 from summits import applied, database, merge, rows
+from summits import text as texts
 from summits import tables as t
 from summits.changes import Change, Revision, revise, summarize
 from summits.model import MODES, Attendance, Schedule, Session
-from summits.schedule_file import Loaded, SourceFile
+from summits.schedule_file import Loaded, SourceFile, uid_clash
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +112,7 @@ class Store:
         with transaction(self.engine) as connection:
             current = rows.read_schedule(connection)
             _check_references(current, incoming)
+            _check_event_keys(current, incoming)
             return self._commit(
                 connection, current, incoming, set(incoming.summits), source, now, dry_run
             )
@@ -137,6 +139,7 @@ class Store:
                      for f in loaded.files]
             wanted = merge.plan(current, files)
             _check_references(current, wanted.incoming)
+            _check_event_keys(current, wanted.incoming)
             result = self._commit(connection, current, wanted.incoming, wanted.summits, source,
                                   now, dry_run)
             if not dry_run:
@@ -152,8 +155,12 @@ class Store:
         source: str,
         now: datetime | None = None,
     ) -> Result:
-        """Record one participant's attendance of one session (a CLI or admin edit)."""
+        """Record one participant's attendance of one session (a CLI or admin edit).
+
+        The note passes the one rule for text (``summits.text``), as in schedule files.
+        """
         _check_attendance(attendance)
+        attendance = replace(attendance, note=texts.optional(attendance.note, lines=True))
         now = _utc(now)
         with database.writing(self.engine) as connection:
             # Only the records and the one session: an edit must not read every session.
@@ -260,6 +267,22 @@ def _check_attendance(attendance: Attendance) -> None:
     if attendance.mode == "delegated" and not attendance.delegate:
         raise InvalidInput("mode 'delegated' needs a delegate (the participant id of who "
                            "attends instead)", "delegate")
+
+
+def _check_event_keys(current: Schedule, incoming: Schedule) -> None:
+    """A new session must not take the event key (the calendar UID) of a stored one.
+
+    Stored sessions keep theirs whatever happens (a UID never changes), cancelled ones
+    too: they stay in feeds, and in subscribers' calendars. Raises ``UidClash``.
+    """
+    taken = {s.event_key: s for s in current.sessions.values()}
+    for key, session in sorted(incoming.sessions.items()):
+        if key in current.sessions:
+            continue
+        other = taken.setdefault(session.event_key, session)
+        if other.key != key:
+            where = "(already stored)" if other.key in current.sessions else "(also new)"
+            raise UidClash(uid_clash(session, other, where))
 
 
 def _check_references(current: Schedule, incoming: Schedule) -> None:

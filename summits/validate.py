@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from summitcal.errors import Problem
+from summits import text as texts
 from summits.localtime import NOT_A_PLACE, LocalTimeError, known_zone, resolve
 from summits.model import MODES, STATUSES, Attendance, Organization, Participant, Session, Summit
 
@@ -93,6 +94,18 @@ class Document:
             return None
         return value
 
+    def _text(self, table: dict[str, Any], key: str, path: str, required: bool = False,
+              lines: bool = False) -> str | None:
+        """A text field, under the one rule for text (``summits.text``)."""
+        value = self._get(table, key, path, str, required)
+        if value is None:
+            return None
+        value = texts.optional(value, lines=lines)
+        if required and not value.strip():
+            self.problem(f"{path}.{key}" if path else key, "must not be empty")
+            return None
+        return value
+
     def _slug(self, table: dict[str, Any], key: str, path: str) -> str | None:
         value = self._get(table, key, path, str, required=True)
         if value is not None and not SLUG.match(value):
@@ -104,6 +117,10 @@ class Document:
     def _url(self, value: Any, where: str) -> str | None:
         if not isinstance(value, str):
             self.problem(where, f"expected a string, got {_kind(value)} ({value!r})")
+            return None
+        if any(c.isspace() or not c.isprintable() for c in value):
+            self.problem(where, f"{value!r} is not a URL: it contains spaces or control "
+                         "characters")
             return None
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -147,13 +164,13 @@ class Document:
             self.summit = self._check_summit(raw_summit)
         for path, raw in self._tables(data, "organizations"):
             self._unknown_keys(raw, ORG_KEYS, path)
-            oid, name = self._slug(raw, "id", path), self._get(raw, "name", path, str, True)
+            oid, name = self._slug(raw, "id", path), self._text(raw, "name", path, True)
             if oid and name:
                 self.organizations.append((path, Organization(oid, name)))
         for path, raw in self._tables(data, "participants"):
             self._unknown_keys(raw, PARTICIPANT_KEYS, path)
-            pid, name = self._slug(raw, "id", path), self._get(raw, "name", path, str, True)
-            role = self._get(raw, "role", path, str) or ""
+            pid, name = self._slug(raw, "id", path), self._text(raw, "name", path, True)
+            role = self._text(raw, "role", path) or ""
             if pid and name:
                 self.participants.append((path, Participant(pid, name, role)))
         summit_tz = self.summit.timezone if self.summit else None
@@ -166,9 +183,9 @@ class Document:
     def _check_summit(self, raw: dict[str, Any]) -> Summit | None:
         self._unknown_keys(raw, SUMMIT_KEYS, "summit")
         sid = self._slug(raw, "id", "summit")
-        name = self._get(raw, "name", "summit", str, True)
-        city = self._get(raw, "city", "summit", str, True)
-        country = self._get(raw, "country", "summit", str, True)
+        name = self._text(raw, "name", "summit", True)
+        city = self._text(raw, "city", "summit", True)
+        country = self._text(raw, "country", "summit", True)
         tz = self._zone(raw, "summit", required=True)
         sources = tuple(
             url for i, item in enumerate(self._str_list(raw, "sources", "summit"))
@@ -197,7 +214,7 @@ class Document:
         sid = self._slug(raw, "id", path)
         if sid:
             self.session_ids.append((path, sid))
-        title = self._get(raw, "title", path, str, True)
+        title = self._text(raw, "title", path, True)
         orgs = self._str_list(raw, "organizations", path)
         self.references.extend(
             (f"{path}.organizations[{i}]", "organisation", org) for i, org in enumerate(orgs))
@@ -215,8 +232,8 @@ class Document:
         return Session(
             summit=summit, id=sid, title=title, timezone=tz, organizations=tuple(orgs),
             start=start, end=end, date=day, end_date=end_day,
-            venue=self._get(raw, "venue", path, str), status=status,
-            description=self._get(raw, "description", path, str), video_url=video_url,
+            venue=self._text(raw, "venue", path), status=status,
+            description=self._text(raw, "description", path, lines=True), video_url=video_url,
             attendance=tuple(attendance),
         )
 
@@ -297,7 +314,7 @@ class Document:
             who = self._get(item, "participant", where, str, True)
             mode = self._get(item, "mode", where, str, True)
             delegate = self._get(item, "delegate", where, str)
-            note = self._get(item, "note", where, str)
+            note = self._text(item, "note", where, lines=True)
             announced = self._get(item, "announced", where, date)
             if mode is not None and mode not in MODES:
                 self.problem(f"{where}.mode", f"{mode!r} is not one of: {', '.join(MODES)}")

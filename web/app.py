@@ -10,6 +10,7 @@ from feeds import routes as feed_routes
 from summitcal import __version__
 from summitcal.runtime import Runtime
 from web import admin, admin_outbox, api, errors, hardening, pages, subscriptions
+from web.head import HeadAsGet
 from web.metrics import Metrics
 
 
@@ -35,6 +36,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     errors.install(app)
     hardening.install_unknown_paths(app, runtime.config.service.base_url)
     metrics = Metrics(runtime)
+    app.add_middleware(HeadAsGet)  # inside the metrics, which count HEAD as HEAD
     app.add_middleware(_Wrapped, wrap=metrics.wrap)
     app.add_middleware(_Wrapped, wrap=hardening.security_headers)
     max_age = int(runtime.config.feeds.max_age.total_seconds())

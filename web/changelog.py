@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from feeds import links
 from summits.changes import Change, Revision
 from summits.model import Schedule, mode_label
 
@@ -22,7 +23,7 @@ class ChangeLine:
     old: str | None
     new: str | None
     note: str | None
-    anchor: str | None  # /summits/{summit}#{summit}-{session}
+    anchor: str | None  # /summits/{summit}#{anchor}: feeds.links.page_path
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ def describe(change: Change, schedule: Schedule) -> ChangeLine:
     if change.session is not None:
         title = session.title if session else change.session
         subject = f"{summit.name if summit else change.summit} — {title}"
-        anchor = f"/summits/{change.summit}#{change.summit}-{change.session}"
+        anchor = links.page_path(change.summit or "", change.session)
     elif change.organization is not None:
         org = schedule.organizations.get(change.organization)
         subject = f"Organisation: {org.name if org else change.organization}"

@@ -18,6 +18,8 @@ from summitcal.durations import format_duration
 from summitcal.errors import NotFound
 from summitcal.runtime import Runtime
 from summitcal.templating import environment
+from summits.changes import Change, Revision
+from summits.model import Schedule
 from web.changelog import revision_views
 from web.views import all_feeds, feed_links, summit_views
 
@@ -96,17 +98,24 @@ def router(runtime: Runtime) -> APIRouter:
     @routes.get("/changes.atom")
     def changes_atom() -> Response:
         schedule = runtime.snapshot().schedule
-        views = revision_views(runtime.store.revisions(limit=50), schedule)
-        entries = [{"revision": v.revision, "lines": v.lines,
-                    "updated": _atom_time(v.revision.created_at),
-                    "title": _entry_title(v)} for v in views]
-        updated = entries[0]["updated"] if entries else _atom_time(datetime(2000, 1, 1, tzinfo=UTC))
-        body = env.get_template("changes.atom.xml").render(
-            revisions=entries, updated=updated, base_url=base_url,
-            host=urlsplit(base_url).hostname or "localhost")
-        return Response(body, media_type=ATOM)
+        history = runtime.store.revisions(limit=50)
+        return Response(atom(history, schedule, base_url), media_type=ATOM)
 
     return routes
+
+
+def atom(history: list[tuple[Revision, list[Change]]], schedule: Schedule,
+         base_url: str) -> str:
+    """The change log as an Atom feed (RFC 4287): one entry per revision, newest first,
+    its content one line per change."""
+    views = revision_views(history, schedule)
+    entries = [{"revision": v.revision, "lines": v.lines,
+                "updated": _atom_time(v.revision.created_at),
+                "title": _entry_title(v)} for v in views]
+    updated = entries[0]["updated"] if entries else _atom_time(datetime(2000, 1, 1, tzinfo=UTC))
+    return environment("web").get_template("changes.atom.xml").render(
+        revisions=entries, updated=updated, base_url=base_url,
+        host=urlsplit(base_url).hostname or "localhost")
 
 
 def _atom_time(moment: datetime) -> str:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from urllib.parse import quote, urlencode
 
+from feeds import links
 from scheduler.wording import day_range, long_date
 from summits.localtime import format_offset, zone
 from summits.model import Schedule, Session, Summit, mode_label
@@ -46,6 +47,8 @@ class Badge:
 class SessionView:
     summit: str
     id: str
+    anchor: str  # the element's id: feeds.links.anchor
+    ics_url: str  # "Add this session": the session alone as a calendar
     title: str
     status: str
     venue_time: str
@@ -89,11 +92,13 @@ def venue_time(session: Session, city: str) -> str:
     return f"{text} {city} ({offsets})"
 
 
-def session_view(session: Session, schedule: Schedule, now: datetime) -> SessionView:
+def session_view(session: Session, schedule: Schedule, now: datetime,
+                 base_url: str) -> SessionView:
     summit = schedule.summits.get(session.summit)
     city = summit.city if summit and session.timezone == summit.timezone else \
         session.timezone.rsplit("/", 1)[-1].replace("_", " ")
     place = session.venue or (f"{summit.city}, {summit.country}" if summit else "")
+    anchor = links.anchor(session.summit, session.id)
     badges = []
     for item in session.attendance:
         person = schedule.participants.get(item.participant)
@@ -103,10 +108,11 @@ def session_view(session: Session, schedule: Schedule, now: datetime) -> Session
             label = f"delegated to {delegate.name if delegate else item.delegate}"
         badges.append(Badge(person.name if person else item.participant,
                             person.role if person else "", item.mode, label, item.note,
-                            item.announced, f"{session.summit}-{session.id}-{item.participant}"))
+                            item.announced, f"{anchor}.{item.participant}"))
     timed = session.start is not None
     return SessionView(
-        summit=session.summit, id=session.id, title=session.title, status=session.status,
+        summit=session.summit, id=session.id, anchor=anchor,
+        ics_url=links.ics_url(session, base_url), title=session.title, status=session.status,
         venue_time=venue_time(session, city), place=place,
         start_utc=session.starts_at.isoformat().replace("+00:00", "Z") if timed else None,
         end_utc=session.ends_at.isoformat().replace("+00:00", "Z") if timed and session.end else None,
@@ -125,7 +131,7 @@ def summit_views(schedule: Schedule, base_url: str, now: datetime) -> list[Summi
         last = max((s.last_day for s in sessions), default=None)
         upcoming = any(s.ends_at > now for s in sessions)
         view = SummitView(summit, day_range(first, last) if first and last else "dates to come",
-                          upcoming, [session_view(s, schedule, now) for s in sessions],
+                          upcoming, [session_view(s, schedule, now, base_url) for s in sessions],
                           feed_links(base_url, f"/feeds/summits/{summit.id}.ics", summit.name))
         views.append((first or date.max, view))
     upcoming = sorted((v for v in views if v[1].upcoming), key=lambda v: v[0])

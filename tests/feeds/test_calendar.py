@@ -30,8 +30,8 @@ def test_header(settings: FeedSettings) -> None:
         "VERSION:2.0\r\n"
         "PRODID:-//summitcal//tests//EN\r\n"
         "CALSCALE:GREGORIAN\r\n"
-        "NAME:SCO summit\\, Astana 2024\\; day 1\r\n"
-        "X-WR-CALNAME:SCO summit\\, Astana 2024\\; day 1\r\n"
+        "NAME;VALUE=TEXT:SCO summit\\, Astana 2024\\; day 1\r\n"
+        "X-WR-CALNAME:SCO summit, Astana 2024; day 1\r\n"
         "REFRESH-INTERVAL;VALUE=DURATION:PT2H\r\n"
         "X-PUBLISHED-TTL:PT2H\r\n"
     )

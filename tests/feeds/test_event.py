@@ -47,7 +47,7 @@ def test_uid_sequence_and_stamps(schedule: Schedule) -> None:
     assert prop(data, "DTSTAMP") == ["DTSTAMP:20210914T103000Z"]
     assert prop(data, "LAST-MODIFIED") == ["LAST-MODIFIED:20210914T103000Z"]
     assert prop(data, "URL") == [
-        "URL:https://Cal.Example.org:8443/some/path/summits/dushanbe-2021#sco-council"
+        "URL:https://Cal.Example.org:8443/some/path/summits/dushanbe-2021#dushanbe-2021-sco-council"
     ]
 
 

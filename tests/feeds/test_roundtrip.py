@@ -13,8 +13,9 @@ Node call) and always includes a fixed calendar of the known-nasty strings
 The one normalisation (:func:`carried`): iCalendar TEXT can carry neither a carriage
 return (RFC 5545 has only the ``\\n`` escape) nor other control characters (TSAFE-CHAR
 excludes CONTROL except HTAB), so CR LF and lone CR come back as LF and other control
-characters are dropped. U+FEFF (byte-order mark) is dropped too: icalendar loses it at
-the start of a value when serialising, so we never hand it over.
+characters (C1 too) are dropped. U+FEFF (byte-order mark) is dropped too: icalendar loses
+it at the start of a value when serialising, so we never hand it over. This is the one
+rule for text (``summits.text``), which loading applies to every text field.
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ real_texts = texts.filter(lambda t: carried(t).strip() != "")
 def carried(text: str) -> str:
     """``text`` as iCalendar TEXT can carry it (see the module docstring)."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return re.sub(r"[\x00-\x08\x0b-\x1f\x7f\ufeff]", "", text)
+    text = re.sub(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ufeff]", "", text)
+    return re.sub(r"[\ud800-\udfff\ufffe\uffff]", "\ufffd", text)
 
 
 @st.composite

@@ -14,7 +14,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.exc import StatementError
 
-import scheduler.notices  # noqa: F401  (their tables join summits.tables.metadata)
+import feeds.versions  # noqa: F401  (their tables join summits.tables.metadata)
+import scheduler.notices  # noqa: F401
 import scheduler.plans  # noqa: F401
 import scheduler.tables  # noqa: F401
 from summitcal.errors import ConfigError

@@ -1,0 +1,38 @@
+"""HEAD for every GET route, in one place.
+
+RFC 9110 (9.3.2): HEAD is GET without the content, and a server SHOULD send the same
+header fields. FastAPI registers a route for exactly the methods it is given, so every
+``@routes.get`` page answered HEAD with 405 (``/``, ``/summits/{id}``, ``/changes``,
+``/changes.atom``, the subscription pages) unless someone remembered to add HEAD by hand.
+This wrapper answers a HEAD request by running the app as for GET and sending the
+status and headers (``Content-Length``, ``ETag``, ``Last-Modified`` included) without
+the body. A path without a GET route still answers HEAD with 405, as it answers GET.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+
+
+class HeadAsGet:
+    """ASGI middleware: HEAD → the GET response without its body."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
