@@ -13,8 +13,9 @@ transport (one SMTP connection reused for many messages), and record the outcome
 * accepted → ``sent`` with the Message-ID, recorded only after the server said 250 (a
   batch's accepted messages in one transaction, at the end of the batch);
 * ``TemporaryFailure`` (no connection, 4xx) → ``pending`` again after a growing,
-  jittered delay, or ``expired`` once that would pass the row's expiry; when the server
-  is unreachable the rest of the batch is deferred alike without trying each message;
+  jittered delay, with a last try just before the row's expiry (``RetryPolicy.last_try``)
+  and ``expired`` only when that fails too; when the server is unreachable the rest of
+  the batch is deferred alike without trying each message;
 * ``PermanentFailure`` (5xx for this message) → ``failed``, the others go on;
 * a renderer raising ``Skip`` → ``cancelled``/``expired`` (nothing to send any more);
   a database error while rendering → retried; any other rendering error → ``failed``
@@ -141,36 +142,37 @@ def deliver(engine: Any, message: Message, compose_fn: ComposeFn, transport: Tra
             if email["Message-ID"] is None:
                 email["Message-ID"] = message_id(message.key, base_url)
     except Skip as skip:
-        _record(outbox.mark_closed, engine, message.id, skip.status, str(skip), owner=owner)
+        _record(outbox.mark_closed, engine, message.id, skip.status, str(skip), owner=owner,
+                now=now)
         return Outcome(skip.status, error=str(skip))
     except TemporaryFailure as failure:
-        return _failed(engine, message, f"cannot render: {failure}", owner, policy, retry)
+        return _failed(engine, message, f"cannot render: {failure}", owner, policy, retry, now)
     except PermanentFailure as failure:
-        return _failed(engine, message, f"cannot render: {failure}", owner, policy, False)
+        return _failed(engine, message, f"cannot render: {failure}", owner, policy, False, now)
     except SQLAlchemyError as error:
         text = f"cannot render: database error: {_first_line(error)}"
-        return _failed(engine, message, text, owner, policy, retry)
+        return _failed(engine, message, text, owner, policy, retry, now)
     except Exception as error:  # a bug or bad payload: this message only
         log.exception("outbox message %s (%s) cannot be rendered", message.id, message.kind)
         text = f"cannot render: {type(error).__name__}: {error}"
-        return _failed(engine, message, text, owner, policy, False)
+        return _failed(engine, message, text, owner, policy, False, now)
     sent_id = email.message_id if isinstance(email, RawEmail) else str(email["Message-ID"])
     try:
         _send(transport, email)
     except TemporaryFailure as failure:
-        outcome = _failed(engine, message, str(failure), owner, policy, retry)
+        outcome = _failed(engine, message, str(failure), owner, policy, retry, now)
         return Outcome(outcome.status, error=outcome.error,
                        unreachable=failure.code is None or failure.code == 421)
     except PermanentFailure as failure:
-        return _failed(engine, message, str(failure), owner, policy, False)
+        return _failed(engine, message, str(failure), owner, policy, False, now)
     except Exception as error:  # not the transport's contract: may or may not have gone
         log.exception("outbox message %s: unexpected error while sending", message.id)
         return _failed(engine, message, f"{type(error).__name__}: {error}", owner, policy,
-                       False)
+                       False, now)
     if sent is not None:
         sent.append((message.id, sent_id))
     else:
-        _record(outbox.mark_sent, engine, message.id, sent_id)
+        _record(outbox.mark_sent, engine, message.id, sent_id, now)
     return Outcome("sent", sent_id)
 
 
@@ -186,13 +188,13 @@ def _send(transport: Transport, email: EmailMessage | RawEmail) -> None:
 
 
 def _failed(engine: Any, message: Message, error: str, owner: str, policy: RetryPolicy,
-            retry: bool) -> Outcome:
+            retry: bool, now: datetime) -> Outcome:
     if retry:
         status = _record(outbox.mark_retry, engine, message.id, error, owner=owner,
-                         policy=policy)
+                         policy=policy, now=now)
     else:
         status = "failed" if _record(outbox.mark_failed, engine, message.id, error,
-                                     owner=owner) else None
+                                     owner=owner, now=now) else None
     log.warning("outbox message %s to %s: %s (%s)", message.id, message.recipient, error,
                 status or "no longer ours")
     return Outcome(status, error=error)
@@ -395,7 +397,7 @@ class Delivery:
 
     def _record_sent(self, sent: list[tuple[int, str]]) -> None:
         if sent:
-            _record(outbox.mark_sent_many, self.engine, list(sent))
+            _record(outbox.mark_sent_many, self.engine, list(sent), self.clock())
             for _ in sent:
                 self.stats.count("sent")
             sent.clear()
@@ -438,7 +440,7 @@ class Delivery:
         """The server cannot be reached: retry the rest of the batch later, untried."""
         for message in rest:
             status = _record(outbox.mark_retry, self.engine, message.id, error, owner=owner,
-                             policy=self.policy)
+                             policy=self.policy, now=self.clock())
             self.stats.count(status)
 
 

@@ -329,24 +329,43 @@ def mark_retry(engine: Engine, id: int, error: str, next_attempt_at: datetime | 
                *, owner: str | None = None, now: datetime | None = None,
                policy: RetryPolicy | None = None) -> str | None:
     """After a temporary failure: ``pending`` again at ``next_attempt_at`` (default: a
-    growing, jittered delay by ``policy``), or ``expired`` with ``error`` when that would
-    be at or past the row's expiry. Returns the new status, or None when the row is no
-    longer ``sending`` (for ``owner``, when given)."""
+    growing, jittered delay by ``policy``), or ``expired`` with ``error``.
+
+    A row keeps being tried until its expiry itself: when the next step would fall at or
+    after the last moment worth a try (``policy.last_try`` before ``expires_at``), the next
+    attempt is made at that moment instead; only a failure at or after it expires the row.
+    So a reminder whose server comes back just before its session starts still goes out.
+    Returns the new status, or None when the row is no longer ``sending`` (for ``owner``,
+    when given)."""
     now = _utc(now)
+    policy = policy or DEFAULT_POLICY
     with write_transaction(engine) as connection:
         row = connection.execute(sa.select(outbox.c.attempts, outbox.c.expires_at)
                                  .where(_held(id, owner))).one_or_none()
         if row is None:
             return None
         when = _utc(next_attempt_at) if next_attempt_at is not None else (
-            now + (policy or DEFAULT_POLICY).delay(row.attempts))
-        status = "expired" if row.expires_at is not None and when >= row.expires_at else "pending"
+            now + policy.delay(row.attempts))
+        status, when = _next_attempt(now, when, row.expires_at, policy)
         connection.execute(
             sa.update(outbox).where(outbox.c.id == id)
             .values(status=status, next_attempt_at=when if status == "pending" else now,
                     last_error=error[:2000], lease_owner=None, lease_until=None,
                     updated_at=now))
         return status
+
+
+def _next_attempt(now: datetime, wanted: datetime, expires_at: datetime | None,
+                  policy: RetryPolicy) -> tuple[str, datetime]:
+    """(status, next attempt) after a temporary failure at ``now`` (see ``mark_retry``)."""
+    if expires_at is None:
+        return "pending", wanted
+    last = expires_at - policy.last_try
+    if wanted < last:
+        return "pending", wanted
+    if now < last:
+        return "pending", last  # the last try, as close to the expiry as is safe
+    return "expired", now
 
 
 def mark_failed(engine: Engine, id: int, error: str, *, owner: str | None = None,
@@ -463,15 +482,24 @@ def purge(engine: Engine, before: datetime) -> int:
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """``first`` · 2^(attempt − 1), ± ``jitter``, never above ``cap`` (5 s, 10 s, 20 s, …
-    10 min by default)."""
+    10 min by default).
+
+    ``last_try``: a row that expires is tried one last time this long before its expiry,
+    whatever the back-off says (``mark_retry``): long enough to claim, render and send it
+    before the deadline (a reminder's is its session's start), short enough that an SMTP
+    outage ending just before the deadline still lets the message through.
+    """
 
     first: timedelta = timedelta(seconds=5)
     cap: timedelta = timedelta(minutes=10)
     jitter: float = 0.2
+    last_try: timedelta = timedelta(seconds=2)
 
     def delay(self, attempts: int, rng: random.Random | None = None) -> timedelta:
         uniform = (rng or random).uniform
-        base = min(self.first * 2 ** max(attempts - 1, 0), self.cap)
+        # The exponent is bounded: 5 s · 2^47 no longer fits a timedelta, and a week-long
+        # expiry at a 10-minute cap takes a thousand attempts.
+        base = min(self.first * 2 ** min(max(attempts - 1, 0), 40), self.cap)
         delay = base * uniform(1 - self.jitter, 1 + self.jitter)
         return delay if delay <= self.cap else self.cap * uniform(1 - self.jitter, 1)
 

@@ -95,17 +95,32 @@ def welcome_vars(context: Welcome, *, recipient: str, base_url: str, date: datet
 
 
 def reminder_vars(context: Reminder, *, recipient: str, base_url: str, date: datetime) -> Vars:
+    """A reminder's variables. On time it says "In 1 hour"; sent late (``context.late``)
+    it gives the start as a date and time in both zones, which stays true whenever it
+    is read. An all-day session read in another zone also says when its day begins at
+    the venue in the reader's time (``day_begins``): the instant the reminder counts from.
+    """
     session = context.session
+    city = place(session, context.schedule)
     view = session_view(session, context.schedule, context.zone, base_url)
-    starts_in = wording.relative(context.offset)
+    reason = ("You follow this session and asked for a reminder "
+              f"{wording.duration(context.offset)} before it starts.")
+    if context.late:
+        starts = wording.starts(session, context.zone, city)
+        starts_in = f"Starts {starts}"
+        subject = f"Reminder: {session.title} starts {starts}"
+        reason += " This one comes late: it could not be delivered on time."
+    else:
+        starts_in = wording.relative(context.offset)
+        subject = f"{starts_in}: {session.title}, {city}"
     return {
-        "subject": one_line(f"{starts_in}: {session.title}, {place(session, context.schedule)}"),
+        "subject": one_line(subject),
         "session": view,
         "starts_in": starts_in,
+        "day_begins": wording.day_begins(session, context.zone, city),
         "manage_url": context.manage_url,
         "attachment": attachment_name(session),
-        "reason": "You follow this session and asked for a reminder "
-                  f"{wording.duration(context.offset)} before it starts.",
+        "reason": reason,
     }
 
 

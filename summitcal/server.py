@@ -82,11 +82,11 @@ def _exit_on_sigterm() -> signal.Handlers | object | None:
 def renderers(runtime: Runtime) -> dict[str, Renderer]:
     """Every kind's renderer: ``default_renderers`` plus the clock's kinds (reminders and
     change notices), should that list not have them yet."""
-    from scheduler.notices import KINDS, notice_renderer
+    from scheduler.notices import MESSAGE_KINDS, notice_renderer
     from scheduler.plans import reminder_renderer
 
     found = default_renderers(runtime)
     found.setdefault("reminder", reminder_renderer(runtime))
-    for kind in KINDS.values():
+    for kind in MESSAGE_KINDS:
         found.setdefault(kind, notice_renderer(runtime))
     return found
