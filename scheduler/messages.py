@@ -33,6 +33,9 @@ class Welcome:
     ``follows`` are the subscription's raw follow specs (``all``, ``summit:ID``,
     ``session:SUMMIT/SESSION``, ``organization:ID``, ``participant:ID``); ``reminders``
     the offsets before a session's start; ``notices`` a subset of ``NOTICE_KINDS``.
+    ``how`` says what happened, for the wording: ``confirmed`` (the reader confirmed),
+    ``operator`` (an operator added the address, confirmed, without asking the reader)
+    or ``again`` (a sign-up for an address already subscribed: nothing changed).
     """
 
     kind: ClassVar[str] = "welcome"
@@ -43,6 +46,7 @@ class Welcome:
     reminders: tuple[timedelta, ...]
     notices: tuple[str, ...]
     schedule: Schedule
+    how: str = "confirmed"
 
 
 @dataclass(frozen=True, slots=True)

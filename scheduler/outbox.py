@@ -28,7 +28,7 @@ Every function taking ``now`` defaults it to the current time; all instants are 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -309,9 +309,12 @@ def mark_sent(engine: Engine, id: int, message_id: str, now: datetime | None = N
 
 
 def mark_sent_many(engine: Engine, sent: list[tuple[int, str]],
-                   now: datetime | None = None) -> int:
+                   now: datetime | None = None, *,
+                   also: Callable[[Connection], Any] | None = None) -> int:
     """``mark_sent`` for several messages (id, Message-ID) in one transaction (a worker
-    records its batch's accepted messages together); returns how many were recorded."""
+    records its batch's accepted messages together); returns how many were recorded.
+    ``also(connection)`` runs in the same transaction (delivery clears the recipients'
+    bounce counts)."""
     if not sent:
         return 0
     now = _utc(now)
@@ -322,6 +325,8 @@ def mark_sent_many(engine: Engine, sent: list[tuple[int, str]],
     with write_transaction(engine) as connection:
         result = connection.execute(statement, [{"row_id": id, "sent_id": message_id}
                                                 for id, message_id in sent])
+        if also is not None:
+            also(connection)
         return max(result.rowcount, 0)
 
 
@@ -369,15 +374,21 @@ def _next_attempt(now: datetime, wanted: datetime, expires_at: datetime | None,
 
 
 def mark_failed(engine: Engine, id: int, error: str, *, owner: str | None = None,
-                now: datetime | None = None) -> bool:
-    """After a permanent failure (or a message that cannot be rendered): ``failed``."""
+                now: datetime | None = None,
+                also: Callable[[Connection], Any] | None = None) -> bool:
+    """After a permanent failure (or a message that cannot be rendered): ``failed``.
+    ``also(connection)`` runs in the same transaction when the row was marked (delivery
+    counts a bounce)."""
     now = _utc(now)
     with write_transaction(engine) as connection:
-        return connection.execute(
+        marked = connection.execute(
             sa.update(outbox).where(_held(id, owner))
             .values(status="failed", last_error=error[:2000], lease_owner=None,
                     lease_until=None, updated_at=now)
         ).rowcount == 1
+        if marked and also is not None:
+            also(connection)
+        return marked
 
 
 def mark_closed(engine: Engine, id: int, status: str, reason: str, *,

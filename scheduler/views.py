@@ -79,8 +79,10 @@ def welcome_vars(context: Welcome, *, recipient: str, base_url: str, date: datet
     https = context.feed_url
     webcal = "webcal://" + https.split("://", 1)[1] if "://" in https else https
     notices = {"attendance": "attendance changes", "schedule": "schedule changes"}
+    intro, reason = _WELCOME[context.how]
     return {
-        "subject": "Welcome to summitcal",
+        "subject": "Your summitcal links" if context.how == "again" else "Welcome to summitcal",
+        "intro": intro.format(recipient=recipient),
         "feed_url": https,
         "webcal_url": webcal,
         "manage_url": context.manage_url,
@@ -90,8 +92,23 @@ def welcome_vars(context: Welcome, *, recipient: str, base_url: str, date: datet
         "reminders": [wording.duration(offset) for offset in sorted(context.reminders,
                                                                     reverse=True)],
         "notices": [notices.get(kind, kind) for kind in context.notices],
-        "reason": f"You confirmed a summitcal subscription for {recipient}.",
+        "reason": reason.format(recipient=recipient, base_url=base_url),
     }
+
+
+#: The welcome mail's first line and reason, by ``Welcome.how``: each says what happened.
+_WELCOME = {
+    "confirmed": ("Your subscription for {recipient} is confirmed.",
+                  "You confirmed a summitcal subscription for {recipient}."),
+    "operator": (("An operator of this summitcal service subscribed {recipient}; you were "
+                  "not asked to confirm. If you do not want these emails, unsubscribe with "
+                  "the link below."),
+                 "An operator of summitcal at {base_url} subscribed {recipient}."),
+    "again": (("Someone, hopefully you, signed up {recipient} again. It is already "
+               "subscribed, so nothing changed: here are its links."),
+              ("Someone asked summitcal at {base_url} to sign up {recipient}, which is "
+               "already subscribed.")),
+}
 
 
 def reminder_vars(context: Reminder, *, recipient: str, base_url: str, date: datetime) -> Vars:

@@ -71,6 +71,17 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "from": Key("summitcal <summitcal@localhost>", "From address of every message.", "str"),
         "file_dir": Key("data/mail", "Folder for the file transport.", "path"),
         "workers": Key(4, "Delivery threads, each with its own SMTP connection.", "int"),
+        "bounce_threshold": Key(3, "Permanent refusals (5xx) of an address in a row after "
+                                "which its subscriber is marked bouncing and mailed no more "
+                                "until the address confirms again.", "int"),
+        "signup_limit_window": Key("P1D", "The window the sign-up mail limits below count "
+                                   "in.", "duration"),
+        "signup_limit_mailbox": Key(5, "Sign-up mails (confirmation, or the links again) "
+                                    "per mailbox per window; sub-addresses (name+tag@) count "
+                                    "as their mailbox.", "int"),
+        "signup_limit_client": Key(20, "Sign-up mails per client IP address per window.",
+                                   "int"),
+        "signup_limit_total": Key(1000, "Sign-up mails in all per window.", "int"),
     },
     "mail.smtp": {
         "host": Key("127.0.0.1", "SMTP server.", "str"),

@@ -21,6 +21,7 @@ from scheduler.compose import check_templates
 from scheduler.delivery import Composer, Delivery, Renderer, default_renderers
 from summitcal.config import Config
 from summitcal.runtime import Runtime
+from summits.subscribers import SignUpLimits
 
 log = logging.getLogger("summitcal")
 
@@ -46,7 +47,8 @@ def _run(runtime: Runtime, host: str, port: int) -> None:
 
     config = runtime.config
     delivery = Delivery(runtime.store.engine, config, Composer(renderers(runtime)))
-    clock = Clock(runtime.store, config.notices.delay, wake=delivery.wake)
+    clock = Clock(runtime.store, config.notices.delay, wake=delivery.wake,
+                  sign_up_limits=SignUpLimits.from_config(config))
     app = create_app(runtime)
     previous = _exit_on_sigterm()
     delivery.start()
