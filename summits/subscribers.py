@@ -571,8 +571,8 @@ def clear_bounces(connection: Connection, subscriber_ids: Iterable[int]) -> int:
 def counts(connection: Connection) -> dict[str, int]:
     """How many subscribers are in each status (every status, zeros included)."""
     s = t.subscribers
-    found = dict(connection.execute(sa.select(s.c.status, sa.func.count()).group_by(s.c.status))
-                 .tuples().all())
+    found = {status: count for status, count in connection.execute(
+        sa.select(s.c.status, sa.func.count()).group_by(s.c.status))}
     return {status: found.get(status, 0) for status in t.SUBSCRIBER_STATUSES}
 
 
