@@ -31,8 +31,9 @@ def subscribers() -> None:
 @click.option("--notices", default="attendance,schedule", show_default=True,
               help="Comma-separated notice kinds; empty for none.")
 @click.option("--confirmed", is_flag=True,
-              help="Skip double opt-in: confirm now and queue the welcome mail "
-                   "(default: queue a confirmation mail).")
+              help="Skip double opt-in: confirm now and queue the welcome mail, which "
+                   "says an operator added the address (default: queue a confirmation "
+                   "mail).")
 @click.pass_obj
 def add(obj: Obj, email: str, zone: str, follows: tuple[str, ...],
         reminders: tuple[str, ...], notices: str, confirmed: bool) -> None:
