@@ -338,7 +338,8 @@ def mark_retry(engine: Engine, id: int, error: str, next_attempt_at: datetime | 
 
     A row keeps being tried until its expiry itself: when the next step would fall at or
     after the last moment worth a try (``policy.last_try`` before ``expires_at``), the next
-    attempt is made at that moment instead; only a failure at or after it expires the row.
+    attempt is made at that moment instead; a failure after it expires the row unless the
+    next step still falls before the expiry (rows that live less than ``last_try``).
     So a reminder whose server comes back just before its session starts still goes out.
     Returns the new status, or None when the row is no longer ``sending`` (for ``owner``,
     when given)."""
@@ -370,6 +371,8 @@ def _next_attempt(now: datetime, wanted: datetime, expires_at: datetime | None,
         return "pending", wanted
     if now < last:
         return "pending", last  # the last try, as close to the expiry as is safe
+    if wanted < expires_at:  # already within last_try of the expiry (a short-lived row)
+        return "pending", wanted
     return "expired", now
 
 
