@@ -46,10 +46,11 @@ class PrivateFeeds:
         self._secret = cache(runtime.config.secret_key)
 
     def subscriber(self, token: str) -> subs.Subscriber:
-        """The confirmed subscriber whose current feed token this is; NotFound otherwise."""
+        """The confirmed subscriber whose current feed token this is; NotFound otherwise.
+        (A bouncing subscriber is confirmed but not mailed: their feed keeps working.)"""
         with database.reading(self.runtime.store.engine) as connection:
             found = subs.by_token(connection, self._secret(), "feed", token)
-        if found is None or found.status != "confirmed":
+        if found is None or found.status not in ("confirmed", "bouncing"):
             raise NotFound("feed", "private")
         return found
 

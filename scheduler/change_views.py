@@ -4,6 +4,9 @@ Attendance: "Vladimir Putin — video link instead of in person", per session.
 Schedule: per session, lines such as "Time: <old phrase> → <new phrase>", a headline
 ("Moved, New venue") and a subject: "Schedule change: SCO Council of Heads of State,
 Astana — moved to Thursday 4 July 2024, 10:00 Astana time".
+Both in one message (``changes``): both parts, and a subject naming both:
+"Attendance and schedule changes: Vladimir Putin — video link instead of in person
+(SCO Council of Heads of State); SCO Council of Heads of State, Astana — moved to …".
 """
 
 from __future__ import annotations
@@ -14,7 +17,13 @@ from typing import Any
 
 from feeds import wording as event_wording
 from scheduler import views, wording
-from scheduler.messages import AttendanceItem, AttendanceNotice, ScheduleNotice, SessionChange
+from scheduler.messages import (
+    AttendanceItem,
+    AttendanceNotice,
+    ChangesNotice,
+    ScheduleNotice,
+    SessionChange,
+)
 from summits.model import Attendance, Schedule, Session
 
 Vars = dict[str, Any]
@@ -58,6 +67,29 @@ def schedule_vars(context: ScheduleNotice, *, recipient: str, base_url: str,
     }
 
 
+def changes_vars(context: ChangesNotice, *, recipient: str, base_url: str,
+                 date: datetime) -> Vars:
+    """The ``changes`` templates' own variables: ``changes`` (attendance, as in
+    ``attendance_vars``) and ``sessions`` (schedule, as in ``schedule_vars``; empty when
+    no schedule change is visible, and the subject then names attendance only)."""
+    if not context.attendance.items:
+        raise ValueError("a changes notice needs at least one attendance change")
+    sessions = schedule_items(context.changes, base_url)
+    if sessions:
+        subject = (f"Attendance and schedule changes: {_attendance_summary(context.attendance)[1]}"
+                   f"; {_schedule_summary(context.changes)[1]}")
+    else:
+        subject = attendance_subject(context.attendance)
+    return {
+        "subject": views.one_line(subject),
+        "changes": attendance_items(context.attendance, base_url),
+        "sessions": sessions,
+        "manage_url": context.manage_url,
+        "reason": "You follow these sessions or participants and asked for notices of "
+                  "attendance and schedule changes.",
+    }
+
+
 def attendance_items(context: AttendanceNotice, base_url: str) -> list[Vars]:
     schedule = context.schedule
     out = []
@@ -80,6 +112,12 @@ def attendance_items(context: AttendanceNotice, base_url: str) -> list[Vars]:
 
 def attendance_subject(context: AttendanceNotice) -> str:
     """'Attendance change: Vladimir Putin — video link instead of in person (3 sessions)'."""
+    return ": ".join(_attendance_summary(context))
+
+
+def _attendance_summary(context: AttendanceNotice) -> tuple[str, str]:
+    """('Attendance change', 'Vladimir Putin — video link instead of in person (3
+    sessions)'): a subject's label and what follows it."""
     schedule = context.schedule
     names = list(dict.fromkeys(_name(schedule, i.participant) for i in context.items))
     phrases = {change_phrase(schedule, i) for i in context.items}
@@ -87,8 +125,8 @@ def attendance_subject(context: AttendanceNotice) -> str:
     keys = {i.session.key for i in context.items}
     where = f"({len(keys)} sessions)" if len(keys) > 1 else f"({titles[0]})"
     if len(names) == 1 and len(phrases) == 1:
-        return f"Attendance change: {names[0]} — {phrases.pop()} {where}"
-    return f"Attendance changes: {', '.join(names)} {where}"
+        return "Attendance change", f"{names[0]} — {phrases.pop()} {where}"
+    return "Attendance changes", f"{', '.join(names)} {where}"
 
 
 def change_phrase(schedule: Schedule, item: AttendanceItem) -> str:
@@ -122,6 +160,12 @@ def schedule_items(context: ScheduleNotice, base_url: str) -> list[Vars]:
 
 
 def schedule_subject(context: ScheduleNotice) -> str:
+    """'Schedule change: SCO Council of Heads of State, Astana — moved to …'."""
+    return ": ".join(_schedule_summary(context))
+
+
+def _schedule_summary(context: ScheduleNotice) -> tuple[str, str]:
+    """A schedule subject's label and what follows it (see ``_attendance_summary``)."""
     schedule = context.schedule
     found = [(item, _tags_and_lines(item, schedule, context.zone)[0]) for item in context.items]
     found = [(item, tags) for item, tags in found if tags]
@@ -129,14 +173,14 @@ def schedule_subject(context: ScheduleNotice) -> str:
         item, tags = found[0]
         after = item.after
         what = "; ".join(_subject_phrase(tag, after, schedule) for tag in tags)
-        return f"Schedule change: {after.title}, {views.place(after, schedule)} — {what}"
+        return "Schedule change", f"{after.title}, {views.place(after, schedule)} — {what}"
     counts = Counter(tag for _, tags in found for tag in tags)
     summary = ", ".join(f"{counts[t]} {TAGS[t][1]}" for t in TAGS if counts[t])
     summits = {item.after.summit for item, _ in found}
     scope = f"{len(found)} sessions"
     if len(summits) == 1 and (summit := schedule.summits.get(summits.pop())) is not None:
         scope += f" of {summit.name}"
-    return f"Schedule changes: {scope} ({summary})"
+    return "Schedule changes", f"{scope} ({summary})"
 
 
 def _subject_phrase(tag: str, session: Session, schedule: Schedule) -> str:

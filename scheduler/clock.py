@@ -7,7 +7,8 @@ number never depends on subscribers or sessions:
 - ``wakeup``, the same pass, moved after every pass to the next due instant (the next
   plan fire time, notice window end or outbox retry), so a reminder goes out within
   milliseconds of its time without polling faster;
-- ``housekeeping``, every few minutes: a full replan whatever changed, old rows purged.
+- ``housekeeping``, every few minutes: a full replan whatever changed, old rows purged,
+  and sign-ups that a web process queued but did not get to handle (it died) handled.
 
 A pass: notice new revisions (``store.version()``, so changes made by *other* processes
 too) and subscriber changes → ingest them into notice windows and replan, in one write
@@ -37,6 +38,7 @@ from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import
 from scheduler import notices, outbox, plans
 from scheduler.tables import outbox as outbox_table
 from summits import database
+from summits import subscribers as subs
 from summits import tables as t
 from summits.store import Store
 
@@ -65,8 +67,9 @@ class Clock:
     """Dispatches reminders and notices for one store.
 
     ``delay`` is ``notices.delay``; ``wake`` (e.g. ``Delivery.wake``) is called whenever
-    outbox rows became due. ``now`` is for tests. ``run_once()`` is one pass without
-    APScheduler (tests, one-shot tools).
+    outbox rows became due. ``sign_up_limits`` bound the sign-up mail of leftover sign-ups
+    (``subscribers.SignUpLimits``, default: its defaults). ``now`` is for tests.
+    ``run_once()`` is one pass without APScheduler (tests, one-shot tools).
     """
 
     def __init__(
@@ -78,8 +81,10 @@ class Clock:
         tick: float = 1.0,
         housekeeping: timedelta = timedelta(minutes=5),
         now: Callable[[], datetime] | None = None,
+        sign_up_limits: subs.SignUpLimits | None = None,
     ) -> None:
         self.store = store
+        self.sign_up_limits = sign_up_limits or subs.SignUpLimits()
         self.engine = store.engine
         self.delay = delay
         self.wake = wake or (lambda: None)
@@ -137,6 +142,16 @@ class Clock:
     def _housekeeping(self) -> None:
         self._guarded(force=True)
         self.purge(self._now() - RETENTION)
+        self.process_sign_ups()
+
+    def process_sign_ups(self, now: datetime | None = None) -> int:
+        """Handle sign-ups still queued (``subscribers.process_sign_ups``); how many."""
+        with database.writing(self.engine) as connection:
+            done = subs.process_sign_ups(connection, now or self._now(), self.sign_up_limits)
+        if done:
+            log.info("%d queued sign-up(s) handled", len(done))
+            self.wake()
+        return len(done)
 
     def _guarded(self, force: bool) -> None:
         """One pass at a time: a job arriving during a pass asks for one more, and returns."""

@@ -96,6 +96,7 @@ BUILDERS: dict[str, VarsBuilder] = {
     "reminder": views.reminder_vars,
     "attendance_change": change_views.attendance_vars,
     "schedule_change": change_views.schedule_vars,
+    "changes": change_views.changes_vars,
 }
 
 

@@ -13,9 +13,14 @@ transport (one SMTP connection reused for many messages), and record the outcome
 * accepted → ``sent`` with the Message-ID, recorded only after the server said 250 (a
   batch's accepted messages in one transaction, at the end of the batch);
 * ``TemporaryFailure`` (no connection, 4xx) → ``pending`` again after a growing,
-  jittered delay, or ``expired`` once that would pass the row's expiry; when the server
-  is unreachable the rest of the batch is deferred alike without trying each message;
-* ``PermanentFailure`` (5xx for this message) → ``failed``, the others go on;
+  jittered delay, with a last try just before the row's expiry (``RetryPolicy.last_try``)
+  and ``expired`` only when that fails too; when the server is unreachable the rest of
+  the batch is deferred alike without trying each message;
+* ``PermanentFailure`` (5xx for this message) → ``failed``, the others go on; when it
+  refused the recipient (``RecipientRefused``, a bounce) the subscriber's count of
+  refusals in a row grows, in the same transaction, and at ``mail.bounce_threshold``
+  they are marked ``bouncing`` (``summits.subscribers.record_bounce``); an accepted
+  message clears the count;
 * a renderer raising ``Skip`` → ``cancelled``/``expired`` (nothing to send any more);
   a database or operating-system error while rendering (the database or a file briefly
   unavailable) → retried; any other rendering error → ``failed`` with the error (logged
@@ -54,7 +59,8 @@ from scheduler.renderers import (  # noqa: F401  (re-exported: delivery's public
     make_test_renderer,
     subscription_renderer,
 )
-from scheduler.transport import PermanentFailure, TemporaryFailure, Transport
+from scheduler.transport import PermanentFailure, RecipientRefused, TemporaryFailure, Transport
+from summits import subscribers
 
 log = logging.getLogger("summitcal.delivery")
 
@@ -124,9 +130,12 @@ class Outcome:
 
 def deliver(engine: Any, message: Message, compose_fn: ComposeFn, transport: Transport, *,
             owner: str, now: datetime, base_url: str, policy: RetryPolicy = outbox.DEFAULT_POLICY,
-            retry: bool = True, sent: list[tuple[int, str]] | None = None) -> Outcome:
+            retry: bool = True, sent: list[tuple[int, str]] | None = None,
+            bounce_threshold: int | None = None) -> Outcome:
     """Render, send and record one claimed row. ``retry=False`` (a synchronous test send)
     records a temporary failure as ``failed`` instead of queueing another attempt.
+    ``bounce_threshold``: a refused recipient counts as a bounce of the row's subscriber
+    (None: not counted).
 
     ``compose_fn.fast`` (see ``Composer``) is used when there is one: a ``RawEmail`` goes
     to ``transport.send_bytes`` as it is. With ``sent`` given, an accepted message is
@@ -142,40 +151,58 @@ def deliver(engine: Any, message: Message, compose_fn: ComposeFn, transport: Tra
             if email["Message-ID"] is None:
                 email["Message-ID"] = message_id(message.key, base_url)
     except Skip as skip:
-        _record(outbox.mark_closed, engine, message.id, skip.status, str(skip), owner=owner)
+        _record(outbox.mark_closed, engine, message.id, skip.status, str(skip), owner=owner,
+                now=now)
         return Outcome(skip.status, error=str(skip))
     except TemporaryFailure as failure:
-        return _failed(engine, message, f"cannot render: {failure}", owner, policy, retry)
+        return _failed(engine, message, f"cannot render: {failure}", owner, policy, retry, now)
     except PermanentFailure as failure:
-        return _failed(engine, message, f"cannot render: {failure}", owner, policy, False)
+        return _failed(engine, message, f"cannot render: {failure}", owner, policy, False, now)
     except SQLAlchemyError as error:
         text = f"cannot render: database error: {_first_line(error)}"
-        return _failed(engine, message, text, owner, policy, retry)
+        return _failed(engine, message, text, owner, policy, retry, now)
     except OSError as error:  # transient: a file (template, secret key) briefly unavailable
         text = f"cannot render: {type(error).__name__}: {error}"
-        return _failed(engine, message, text, owner, policy, retry)
+        return _failed(engine, message, text, owner, policy, retry, now)
     except Exception as error:  # a bug or bad payload: this message only
         log.exception("outbox message %s (%s) cannot be rendered", message.id, message.kind)
         text = f"cannot render: {type(error).__name__}: {error}"
-        return _failed(engine, message, text, owner, policy, False)
+        return _failed(engine, message, text, owner, policy, False, now)
     sent_id = email.message_id if isinstance(email, RawEmail) else str(email["Message-ID"])
     try:
         _send(transport, email)
     except TemporaryFailure as failure:
-        outcome = _failed(engine, message, str(failure), owner, policy, retry)
+        outcome = _failed(engine, message, str(failure), owner, policy, retry, now)
         return Outcome(outcome.status, error=outcome.error,
                        unreachable=failure.code is None or failure.code == 421)
     except PermanentFailure as failure:
-        return _failed(engine, message, str(failure), owner, policy, False)
+        also = None
+        if isinstance(failure, RecipientRefused) and message.subscriber_id is not None \
+                and bounce_threshold is not None:
+            also = _bounce(message.subscriber_id, str(failure), now, bounce_threshold)
+        return _failed(engine, message, str(failure), owner, policy, False, now, also)
     except Exception as error:  # not the transport's contract: may or may not have gone
         log.exception("outbox message %s: unexpected error while sending", message.id)
         return _failed(engine, message, f"{type(error).__name__}: {error}", owner, policy,
-                       False)
+                       False, now)
     if sent is not None:
         sent.append((message.id, sent_id))
     else:
-        _record(outbox.mark_sent, engine, message.id, sent_id)
+        _record(outbox.mark_sent, engine, message.id, sent_id, now)
+        if message.subscriber_id is not None and bounce_threshold is not None:
+            with outbox.write_transaction(engine) as connection:
+                subscribers.clear_bounces(connection, [message.subscriber_id])
     return Outcome("sent", sent_id)
+
+
+def _bounce(subscriber_id: int, error: str, now: datetime,
+            threshold: int) -> Callable[[Any], None]:
+    def record(connection: Any) -> None:
+        if subscribers.record_bounce(connection, subscriber_id, error, now, threshold):
+            log.warning("subscriber %s is bouncing: %d permanent refusals in a row; no more "
+                        "mail until the address confirms again", subscriber_id, threshold)
+
+    return record
 
 
 def _send(transport: Transport, email: EmailMessage | RawEmail) -> None:
@@ -190,13 +217,13 @@ def _send(transport: Transport, email: EmailMessage | RawEmail) -> None:
 
 
 def _failed(engine: Any, message: Message, error: str, owner: str, policy: RetryPolicy,
-            retry: bool) -> Outcome:
+            retry: bool, now: datetime, also: Callable[[Any], None] | None = None) -> Outcome:
     if retry:
         status = _record(outbox.mark_retry, engine, message.id, error, owner=owner,
-                         policy=policy)
+                         policy=policy, now=now)
     else:
         status = "failed" if _record(outbox.mark_failed, engine, message.id, error,
-                                     owner=owner) else None
+                                     owner=owner, now=now, also=also) else None
     log.warning("outbox message %s to %s: %s (%s)", message.id, message.recipient, error,
                 status or "no longer ours")
     return Outcome(status, error=error)
@@ -288,6 +315,7 @@ class Delivery:
         self.policy = policy
         self.clock = clock or (lambda: datetime.now(UTC))
         self.base_url = config.service.base_url
+        self.bounce_threshold: int | None = getattr(config.mail, "bounce_threshold", None)
         self.stats = Stats()
         self._stopping = threading.Event()
         self._events: list[threading.Event] = []
@@ -395,11 +423,17 @@ class Delivery:
         try:
             return self._send_batch(owner, transport, batch, sent)
         finally:
-            self._record_sent(sent)
+            self._record_sent(sent, batch)
 
-    def _record_sent(self, sent: list[tuple[int, str]]) -> None:
+    def _record_sent(self, sent: list[tuple[int, str]], batch: list[Message]) -> None:
         if sent:
-            _record(outbox.mark_sent_many, self.engine, list(sent))
+            also = None
+            if self.bounce_threshold is not None:
+                done = {id for id, _ in sent}
+                who = [m.subscriber_id for m in batch
+                       if m.id in done and m.subscriber_id is not None]
+                also = lambda connection: subscribers.clear_bounces(connection, who)
+            _record(outbox.mark_sent_many, self.engine, list(sent), self.clock(), also=also)
             for _ in sent:
                 self.stats.count("sent")
             sent.clear()
@@ -422,13 +456,13 @@ class Delivery:
                 message = batch[index]
             outcome = deliver(self.engine, message, self.compose_fn, transport, owner=owner,
                               now=self.clock(), base_url=self.base_url, policy=self.policy,
-                              sent=sent)
+                              sent=sent, bounce_threshold=self.bounce_threshold)
             if outcome.status != "sent":
                 self.stats.count(outcome.status)
             if len(sent) == 1:
                 unrecorded_since = time.monotonic()
             elif sent and time.monotonic() - unrecorded_since >= RECORD_EVERY:
-                self._record_sent(sent)  # a slow batch: don't keep its sends unrecorded
+                self._record_sent(sent, batch)  # a slow batch: record its sends now
             if outcome.unreachable:
                 self._defer(owner, batch[index + 1:], outcome.error or "server unreachable")
                 return len(batch)
@@ -442,7 +476,7 @@ class Delivery:
         """The server cannot be reached: retry the rest of the batch later, untried."""
         for message in rest:
             status = _record(outbox.mark_retry, self.engine, message.id, error, owner=owner,
-                             policy=self.policy)
+                             policy=self.policy, now=self.clock())
             self.stats.count(status)
 
 

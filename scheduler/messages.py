@@ -33,6 +33,9 @@ class Welcome:
     ``follows`` are the subscription's raw follow specs (``all``, ``summit:ID``,
     ``session:SUMMIT/SESSION``, ``organization:ID``, ``participant:ID``); ``reminders``
     the offsets before a session's start; ``notices`` a subset of ``NOTICE_KINDS``.
+    ``how`` says what happened, for the wording: ``confirmed`` (the reader confirmed),
+    ``operator`` (an operator added the address, confirmed, without asking the reader)
+    or ``again`` (a sign-up for an address already subscribed: nothing changed).
     """
 
     kind: ClassVar[str] = "welcome"
@@ -43,11 +46,17 @@ class Welcome:
     reminders: tuple[timedelta, ...]
     notices: tuple[str, ...]
     schedule: Schedule
+    how: str = "confirmed"
 
 
 @dataclass(frozen=True, slots=True)
 class Reminder:
-    """``offset`` before ``session`` starts; the session as it is when the message is sent."""
+    """``offset`` before ``session`` starts; the session as it is when the message is sent.
+
+    ``late``: the message goes out noticeably after its time (see
+    ``scheduler.plans.ON_TIME``), so it must not say "in <offset>": it gives the start
+    as a date and time in both zones instead.
+    """
 
     kind: ClassVar[str] = "reminder"
     session: Session
@@ -55,6 +64,7 @@ class Reminder:
     zone: str
     offset: timedelta
     manage_url: str
+    late: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +125,23 @@ class ScheduleNotice:
     manage_url: str
 
 
-Context = Confirm | Welcome | Reminder | AttendanceNotice | ScheduleNotice
+@dataclass(frozen=True, slots=True)
+class ChangesNotice:
+    """Attendance and schedule changes in one message, for a subscriber who asked for
+    both kinds of notice and whose closing windows hold both (SPEC: one message per
+    subscriber per closing). Each part is shown as its own notice would show it."""
+
+    kind: ClassVar[str] = "changes"
+    attendance: AttendanceNotice
+    changes: ScheduleNotice
+
+    @property
+    def manage_url(self) -> str:
+        return self.attendance.manage_url
+
+
+Context = Confirm | Welcome | Reminder | AttendanceNotice | ScheduleNotice | ChangesNotice
 KINDS: dict[str, type] = {
-    cls.kind: cls for cls in (Confirm, Welcome, Reminder, AttendanceNotice, ScheduleNotice)
+    cls.kind: cls for cls in (Confirm, Welcome, Reminder, AttendanceNotice, ScheduleNotice,
+                              ChangesNotice)
 }

@@ -13,8 +13,10 @@ A *window* is per session: it opens at the first change the cursor sees and clos
 before its first change (from ``session_snapshots``, the session as of the cursor).
 Closing compares that state with the session as it is then — not the raw list of changes
 — so a change undone within the window sends nothing. Windows that close in the same
-pass are merged: each subscriber gets at most one ``attendance_change`` and one
-``schedule_change`` message, covering every session they care about.
+pass are merged: each subscriber gets at most one message per pass, covering every
+session they care about: ``attendance_change`` or ``schedule_change`` when only one kind
+concerns them, ``changes`` (both parts, ``MERGED``) when they asked for both kinds and
+both happened (SPEC: "attendance and schedule changes together").
 
 What counts:
 - attendance: a participant listed, unlisted, or with another mode or delegate (a note
@@ -27,8 +29,9 @@ Recipients: confirmed subscribers who asked for the kind and follow ``all``, the
 session's summit, the session, one of its organisations (before or after), or — for
 attendance — the participant whose attendance changed, and — for schedule changes — any
 participant listed (before or after). Rows expire 24 hours after they are queued; their
-idempotency key names the kind, the subscriber and the windows, so a re-run queues
-nothing twice. The payload is JSON that ``notice_context`` turns back into a message.
+idempotency key names the kind, the subscriber and the windows (``notice_key``), and the
+windows are closed in the transaction that queues the messages, so a re-run queues
+nothing twice and a window is in at most one message per subscriber. The payload is JSON that ``notice_context`` turns back into a message.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from scheduler import outbox
 from scheduler.messages import (
     AttendanceItem,
     AttendanceNotice,
+    ChangesNotice,
     Context,
     ScheduleNotice,
     SessionChange,
@@ -68,6 +72,10 @@ log = logging.getLogger("summitcal.notices")
 
 EXPIRY = timedelta(hours=24)
 KINDS = {"attendance": "attendance_change", "schedule": "schedule_change"}
+#: The kind of one message holding both (payload: ``windows``, and ``attendance`` and
+#: ``schedule`` each as the single kind's payload).
+MERGED = "changes"
+MESSAGE_KINDS = (*KINDS.values(), MERGED)
 WINDOW_STATUSES = ("open", "closed", "quiet")
 SCHEDULE_FIELDS = ("title", "timezone", "start", "start_fold", "end", "end_fold", "date",
                    "end_date", "venue", "status", "description", "video_url", "organizations")
@@ -520,8 +528,8 @@ def _covers(follows: Follows, item: _Found, participants: Iterable[str]) -> bool
 
 def _messages(found: Sequence[_Found], wanted: set[str], follows: Follows
               ) -> list[tuple[str, list[_Found], dict[str, Any]]]:
-    """The (kind, windows, payload) of each message one subscriber gets."""
-    out: list[tuple[str, list[_Found], dict[str, Any]]] = []
+    """The (kind, windows, payload) of the one message a subscriber gets (none: [])."""
+    parts: dict[str, tuple[list[_Found], dict[str, Any]]] = {}
     if "attendance" in wanted:
         chosen, entries = [], []
         for item in found:
@@ -533,19 +541,25 @@ def _messages(found: Sequence[_Found], wanted: set[str], follows: Follows
                              "old": _entry_state(old), "new": _entry_state(new)}
                             for p, old, new in mine]
         if chosen:
-            out.append((KINDS["attendance"], chosen, {
+            parts["attendance"] = (chosen, {
                 "windows": [f.window for f in chosen], "items": entries,
-                "sessions": {f"{f.key[0]}/{f.key[1]}": state(f.after) for f in chosen}}))
+                "sessions": {f"{f.key[0]}/{f.key[1]}": state(f.after) for f in chosen}})
     if "schedule" in wanted:
         chosen = [item for item in found
                   if item.schedule and _covers(follows, item, item.participants())]
         if chosen:
-            out.append((KINDS["schedule"], chosen, {
+            parts["schedule"] = (chosen, {
                 "windows": [f.window for f in chosen],
                 "items": [{"summit": f.key[0], "session": f.key[1],
                            "before": state(f.before) if f.before else None,
-                           "after": state(f.after)} for f in chosen]}))
-    return out
+                           "after": state(f.after)} for f in chosen]})
+    if len(parts) < 2:
+        return [(KINDS[name], chosen, body) for name, (chosen, body) in parts.items()]
+    windows = {f.window for chosen, _ in parts.values() for f in chosen}
+    both = [item for item in found if item.window in windows]
+    return [(MERGED, both, {"windows": [f.window for f in both],
+                            "attendance": parts["attendance"][1],
+                            "schedule": parts["schedule"][1]})]
 
 
 def notice_key(kind: str, subscriber: int, windows: Sequence[int]) -> str:
@@ -561,12 +575,28 @@ def notice_key(kind: str, subscriber: int, windows: Sequence[int]) -> str:
 
 
 def notice_context(kind: str, payload: Mapping[str, Any], *, schedule: Schedule, zone: str,
-                   manage_url: str) -> AttendanceNotice | ScheduleNotice:
-    """The message an ``attendance_change`` or ``schedule_change`` row's payload stands for.
+                   manage_url: str, parts: Iterable[str] = tuple(KINDS)
+                   ) -> AttendanceNotice | ScheduleNotice | ChangesNotice:
+    """The message an ``attendance_change``, ``schedule_change`` or ``changes`` row's
+    payload stands for.
 
     Sessions are shown as they were when the window closed (from the payload); names of
     summits, organisations and participants come from ``schedule`` (the current one).
+    For ``changes``, ``parts`` (a subset of ``KINDS``' keys, e.g. the notice kinds the
+    subscriber still asks for) says which parts to show: both give a ``ChangesNotice``,
+    one gives that kind's own notice. ``ValueError`` when none is left.
     """
+    if kind == MERGED:
+        chosen = [name for name in KINDS if name in parts]
+        if not chosen:
+            raise ValueError("a changes notice needs at least one of its parts")
+        shown = [notice_context(KINDS[name], payload[name], schedule=schedule, zone=zone,
+                                manage_url=manage_url) for name in chosen]
+        if len(shown) == 1:
+            return shown[0]
+        attendance, changes = shown
+        assert isinstance(attendance, AttendanceNotice) and isinstance(changes, ScheduleNotice)
+        return ChangesNotice(attendance, changes)
     if kind == KINDS["attendance"]:
         sessions = {key: from_state(value) for key, value in payload["sessions"].items()}
         items = tuple(
@@ -585,18 +615,22 @@ def notice_context(kind: str, payload: Mapping[str, Any], *, schedule: Schedule,
 
 
 def notice_renderer(runtime: Runtime) -> Callable[[Message, datetime], EmailMessage]:
-    """The delivery renderer of ``attendance_change`` and ``schedule_change`` rows."""
+    """The delivery renderer of ``attendance_change``, ``schedule_change`` and ``changes``
+    rows: the parts the subscriber still asks for (``Moot`` when none)."""
     from scheduler.plans import Moot, subscriber_message
     from summits.subscribers import Subscriber
 
-    wanted = {kind: notice for notice, kind in KINDS.items()}
+    wanted = {kind: (notice,) for notice, kind in KINDS.items()} | {MERGED: tuple(KINDS)}
 
     def render(message: Message, now: datetime) -> EmailMessage:
         def build(schedule: Schedule, subscriber: Subscriber, manage_url: str) -> Context:
-            if wanted[message.kind] not in subscriber.preferences.notices:
-                raise Moot(f"the subscriber no longer asks for {wanted[message.kind]} notices")
+            parts = [n for n in wanted[message.kind] if n in subscriber.preferences.notices]
+            if not parts:
+                raise Moot(f"the subscriber no longer asks for {' or '.join(wanted[message.kind])}"
+                           " notices")
             return notice_context(message.kind, message.payload, schedule=schedule,
-                                  zone=subscriber.preferences.timezone, manage_url=manage_url)
+                                  zone=subscriber.preferences.timezone, manage_url=manage_url,
+                                  parts=parts)
 
         return subscriber_message(runtime, message, now, build)
 

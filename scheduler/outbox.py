@@ -28,7 +28,7 @@ Every function taking ``now`` defaults it to the current time; all instants are 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -309,9 +309,12 @@ def mark_sent(engine: Engine, id: int, message_id: str, now: datetime | None = N
 
 
 def mark_sent_many(engine: Engine, sent: list[tuple[int, str]],
-                   now: datetime | None = None) -> int:
+                   now: datetime | None = None, *,
+                   also: Callable[[Connection], Any] | None = None) -> int:
     """``mark_sent`` for several messages (id, Message-ID) in one transaction (a worker
-    records its batch's accepted messages together); returns how many were recorded."""
+    records its batch's accepted messages together); returns how many were recorded.
+    ``also(connection)`` runs in the same transaction (delivery clears the recipients'
+    bounce counts)."""
     if not sent:
         return 0
     now = _utc(now)
@@ -322,6 +325,8 @@ def mark_sent_many(engine: Engine, sent: list[tuple[int, str]],
     with write_transaction(engine) as connection:
         result = connection.execute(statement, [{"row_id": id, "sent_id": message_id}
                                                 for id, message_id in sent])
+        if also is not None:
+            also(connection)
         return max(result.rowcount, 0)
 
 
@@ -329,18 +334,25 @@ def mark_retry(engine: Engine, id: int, error: str, next_attempt_at: datetime | 
                *, owner: str | None = None, now: datetime | None = None,
                policy: RetryPolicy | None = None) -> str | None:
     """After a temporary failure: ``pending`` again at ``next_attempt_at`` (default: a
-    growing, jittered delay by ``policy``), or ``expired`` with ``error`` when that would
-    be at or past the row's expiry. Returns the new status, or None when the row is no
-    longer ``sending`` (for ``owner``, when given)."""
+    growing, jittered delay by ``policy``), or ``expired`` with ``error``.
+
+    A row keeps being tried until its expiry itself: when the next step would fall at or
+    after the last moment worth a try (``policy.last_try`` before ``expires_at``), the next
+    attempt is made at that moment instead; a failure after it expires the row unless the
+    next step still falls before the expiry (rows that live less than ``last_try``).
+    So a reminder whose server comes back just before its session starts still goes out.
+    Returns the new status, or None when the row is no longer ``sending`` (for ``owner``,
+    when given)."""
     now = _utc(now)
+    policy = policy or DEFAULT_POLICY
     with write_transaction(engine) as connection:
         row = connection.execute(sa.select(outbox.c.attempts, outbox.c.expires_at)
                                  .where(_held(id, owner))).one_or_none()
         if row is None:
             return None
         when = _utc(next_attempt_at) if next_attempt_at is not None else (
-            now + (policy or DEFAULT_POLICY).delay(row.attempts))
-        status = "expired" if row.expires_at is not None and when >= row.expires_at else "pending"
+            now + policy.delay(row.attempts))
+        status, when = _next_attempt(now, when, row.expires_at, policy)
         connection.execute(
             sa.update(outbox).where(outbox.c.id == id)
             .values(status=status, next_attempt_at=when if status == "pending" else now,
@@ -349,16 +361,37 @@ def mark_retry(engine: Engine, id: int, error: str, next_attempt_at: datetime | 
         return status
 
 
+def _next_attempt(now: datetime, wanted: datetime, expires_at: datetime | None,
+                  policy: RetryPolicy) -> tuple[str, datetime]:
+    """(status, next attempt) after a temporary failure at ``now`` (see ``mark_retry``)."""
+    if expires_at is None:
+        return "pending", wanted
+    last = expires_at - policy.last_try
+    if wanted < last:
+        return "pending", wanted
+    if now < last:
+        return "pending", last  # the last try, as close to the expiry as is safe
+    if wanted < expires_at:  # already within last_try of the expiry (a short-lived row)
+        return "pending", wanted
+    return "expired", now
+
+
 def mark_failed(engine: Engine, id: int, error: str, *, owner: str | None = None,
-                now: datetime | None = None) -> bool:
-    """After a permanent failure (or a message that cannot be rendered): ``failed``."""
+                now: datetime | None = None,
+                also: Callable[[Connection], Any] | None = None) -> bool:
+    """After a permanent failure (or a message that cannot be rendered): ``failed``.
+    ``also(connection)`` runs in the same transaction when the row was marked (delivery
+    counts a bounce)."""
     now = _utc(now)
     with write_transaction(engine) as connection:
-        return connection.execute(
+        marked = connection.execute(
             sa.update(outbox).where(_held(id, owner))
             .values(status="failed", last_error=error[:2000], lease_owner=None,
                     lease_until=None, updated_at=now)
         ).rowcount == 1
+        if marked and also is not None:
+            also(connection)
+        return marked
 
 
 def mark_closed(engine: Engine, id: int, status: str, reason: str, *,
@@ -463,15 +496,24 @@ def purge(engine: Engine, before: datetime) -> int:
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """``first`` · 2^(attempt − 1), ± ``jitter``, never above ``cap`` (5 s, 10 s, 20 s, …
-    10 min by default)."""
+    10 min by default).
+
+    ``last_try``: a row that expires is tried one last time this long before its expiry,
+    whatever the back-off says (``mark_retry``): long enough to claim, render and send it
+    before the deadline (a reminder's is its session's start), short enough that an SMTP
+    outage ending just before the deadline still lets the message through.
+    """
 
     first: timedelta = timedelta(seconds=5)
     cap: timedelta = timedelta(minutes=10)
     jitter: float = 0.2
+    last_try: timedelta = timedelta(seconds=2)
 
     def delay(self, attempts: int, rng: random.Random | None = None) -> timedelta:
         uniform = (rng or random).uniform
-        base = min(self.first * 2 ** max(attempts - 1, 0), self.cap)
+        # The exponent is bounded: 5 s · 2^47 no longer fits a timedelta, and a week-long
+        # expiry at a 10-minute cap takes a thousand attempts.
+        base = min(self.first * 2 ** min(max(attempts - 1, 0), 40), self.cap)
         delay = base * uniform(1 - self.jitter, 1 + self.jitter)
         return delay if delay <= self.cap else self.cap * uniform(1 - self.jitter, 1)
 

@@ -16,9 +16,18 @@ still ahead (``CREATE_GRACE``): a subscriber who signs up 23 hours before a sess
 no "in 1 day" reminder. An existing plan whose fire time passed while the service was
 down still fires late, as long as its session has not started.
 
-All-day sessions start at local midnight in the venue's zone (``Session.starts_at``):
-a one-day reminder for a session on 16 September comes on 15 September at 00:00 venue
-time. Calendars put the VALARM of an all-day event at the same instant.
+All-day sessions: the email follows the venue's midnight. Such a session starts at
+local midnight in the venue's zone (``Session.starts_at``), so a one-day reminder for a
+session on 16 September in Dushanbe comes on 15 September at 00:00 Dushanbe time
+(19:00 UTC), whatever the reader's zone, and expires — like every reminder — when that
+day begins at the venue. Calendar apps do otherwise with the private feed: there the
+event is a floating ``VALUE=DATE`` and its VALARM (``TRIGGER:-P1D``, relative to the
+start, RFC 5545 3.8.6.3) fires at the reader's own midnight: earlier than the email for
+readers east of the venue, later for readers west of it. The email cannot follow that:
+it is one instant for everyone who follows the session, and a reader west of the venue
+would get it after the session's day had begun there. So an all-day reminder read in
+another zone says when the day begins at the venue in the reader's time
+(``wording.day_begins``).
 
 Reminder outbox rows: ``kind="reminder"``, ``topic="SUMMIT/SESSION"``, key
 ``reminder:SUMMIT/SESSION:START:SUBSCRIBER:OFFSET`` (start as ``20210916T050000Z``,
@@ -60,6 +69,9 @@ log = logging.getLogger("summitcal.plans")
 STATUSES = ("pending", "fired", "cancelled", "expired")
 #: How late (after its fire time) a plan may still be created.
 CREATE_GRACE = timedelta(seconds=60)
+#: A reminder sent less than this (or a quarter of its offset, if less) after its time
+#: still says "In 1 hour"; a later one names the start instead (``reminder_context``).
+ON_TIME = timedelta(minutes=1)
 #: What a reminder row's payload holds (JSON): ``summit``, ``session``, ``offset``
 #: (ISO 8601, e.g. "PT1H"), ``offset_seconds``, ``starts_at`` (ISO, UTC) and ``sequence``
 #: (the session's when the plan fired; the message shows the session as it is when sent).
@@ -405,6 +417,10 @@ def reminder_context(payload: Mapping[str, Any], *, schedule: Schedule, zone: st
                      manage_url: str, now: datetime | None = None) -> Reminder:
     """The ``Reminder`` a reminder row's payload stands for, with the session as it is now.
 
+    Sent at ``now``, it is ``late`` when ``ON_TIME`` (or a quarter of the offset, if less)
+    or more has gone by since its time (a server outage, a backlog): it then names the
+    start instead of "In 1 hour".
+
     Raises ``Moot`` when the session is gone, cancelled or no longer starts at the
     instant the reminder was queued for (status ``cancelled``), or has started by ``now``
     (status ``expired``).
@@ -419,7 +435,8 @@ def reminder_context(payload: Mapping[str, Any], *, schedule: Schedule, zone: st
         raise Moot(f"session {key[0]}/{key[1]} has started", "expired")
     offset = (timedelta(seconds=payload["offset_seconds"]) if "offset_seconds" in payload
               else parse_duration(payload["offset"]))
-    return Reminder(session, schedule, zone, offset, manage_url)
+    late = now is not None and offset - (session.starts_at - now) >= min(ON_TIME, offset / 4)
+    return Reminder(session, schedule, zone, offset, manage_url, late)
 
 
 class ReminderRenderer:

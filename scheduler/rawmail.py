@@ -192,8 +192,8 @@ def _attachment(ics: bytes, filename: str) -> bytes:
 # --- one render per group -----------------------------------------------------------------
 
 class _Renders:
-    """Reminder bodies rendered once per (session version, schedule, zone, offset, base
-    URL, templates) with stand-ins for the recipient and their links, which each message
+    """Reminder bodies rendered once per (session version, schedule, zone, offset, on time
+    or late, base URL, templates) with stand-ins for the recipient and their links, which each message
     then puts in (HTML-escaped in the HTML). ``views.reminder_vars`` depends on nothing
     else (not on the Date). A group is checked when first seen: the stand-in render with
     the real values put in must equal a direct render, or the group is always rendered
@@ -208,8 +208,8 @@ class _Renders:
             links: dict[str, str | None]) -> tuple[dict, str, str] | None:
         schedule = context.schedule
         key = (id(context.session), id(schedule.summits), id(schedule.participants),
-               id(schedule.organizations), context.zone, context.offset, base_url, id(env),
-               links["manage_url"] is None)
+               id(schedule.organizations), context.zone, context.offset, context.late,
+               base_url, id(env), links["manage_url"] is None)
         entry = self.entries.get(key)
         if entry is None or entry[0] is not context.session or entry[1] is not schedule:
             entry = self._fill(key, context, base_url, env, links)

@@ -76,14 +76,16 @@ def subscription_renderer(runtime: Any) -> Renderer:
         if message.subscriber_id is not None:
             with runtime.store.engine.connect() as connection:
                 subscriber = subscribers.get(connection, message.subscriber_id)
-        wanted = "pending" if message.kind == "confirm" else "confirmed"
-        if subscriber is None or subscriber.status != wanted:
-            raise Skip(f"the subscriber is gone or no longer {wanted}")
+        # A bouncing subscriber is sent a confirmation when they sign up again.
+        wanted = ("pending", "bouncing") if message.kind == "confirm" else ("confirmed",)
+        if subscriber is None or subscriber.status not in wanted:
+            raise Skip(f"the subscriber is gone or no longer {' or '.join(wanted)}")
         config, links, chosen = runtime.config, subscriber.links(runtime.config), \
             subscriber.preferences
         context: Confirm | Welcome = Confirm(links.confirm) if message.kind == "confirm" else \
             Welcome(links.feed, links.manage, chosen.timezone, chosen.follows,
-                    chosen.reminders, chosen.notices, runtime.snapshot().schedule)
+                    chosen.reminders, chosen.notices, runtime.snapshot().schedule,
+                    message.payload.get("how", "confirmed"))
         return compose(context, sender=getattr(config.mail, "from"),
                        recipient=message.recipient, key=message.key, date=now,
                        base_url=config.service.base_url, unsubscribe_url=links.unsubscribe)

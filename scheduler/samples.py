@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from scheduler.messages import (
     AttendanceItem,
     AttendanceNotice,
+    ChangesNotice,
     Confirm,
     Context,
     Reminder,
@@ -92,14 +93,24 @@ def contexts(base_url: str) -> list[Context]:
                  "session:astana-2024/sco-council", "all"),
                 (timedelta(days=1), timedelta(hours=1)), ("attendance", "schedule"), sched),
         Welcome(f"{base_url}/feeds/private/other.ics", manage, "UTC", (), (), (), sched),
+        Welcome(f"{base_url}/feeds/private/op.ics", manage, "UTC", ("all",), (), (), sched,
+                "operator"),
+        Welcome(f"{base_url}/feeds/private/again.ics", manage, "UTC", ("all",), (), (), sched,
+                "again"),
         Reminder(CSTO, sched, READER_ZONE, timedelta(hours=1), manage),
         Reminder(ASTANA, sched, "America/New_York", timedelta(days=1), manage),
+        Reminder(SCO, sched, READER_ZONE, timedelta(minutes=3), manage, late=True),
+        Reminder(ASTANA, sched, "Asia/Almaty", timedelta(hours=1), manage, late=True),
         AttendanceNotice(_attendance_items(), sched, READER_ZONE, manage),
         AttendanceNotice((AttendanceItem(SCO, "putin", IN_PERSON, VIDEO),), sched,
                          READER_ZONE, manage),
         ScheduleNotice(_schedule_items(), sched, READER_ZONE, manage),
         ScheduleNotice((SessionChange(replace(ASTANA, date=date(2024, 7, 2)), ASTANA),),
                        sched, "Asia/Almaty", manage),
+        ChangesNotice(AttendanceNotice(_attendance_items()[:1], sched, READER_ZONE, manage),
+                      ScheduleNotice(_schedule_items()[:1], sched, READER_ZONE, manage)),
+        ChangesNotice(AttendanceNotice(_attendance_items()[1:], sched, READER_ZONE, manage),
+                      ScheduleNotice(_schedule_items()[1:], sched, READER_ZONE, manage)),
     ]
 
 

@@ -22,7 +22,13 @@ from email.policy import default
 from functools import lru_cache
 from typing import Any, Self
 
-from scheduler.transport import DeliveryError, PermanentFailure, TemporaryFailure, envelope
+from scheduler.transport import (
+    DeliveryError,
+    PermanentFailure,
+    RecipientRefused,
+    TemporaryFailure,
+    envelope,
+)
 
 SECURITY = ("none", "starttls", "tls")
 
@@ -130,7 +136,8 @@ class SmtpTransport:
             failure, lost = _refused(exc.recipients, self._where), False
             failure.__cause__ = exc
         except smtplib.SMTPResponseException as exc:
-            failure, lost = _failure(exc.smtp_code, exc.smtp_error, self._where, _stage(exc)), False
+            failure, lost = _failure(exc.smtp_code, exc.smtp_error, self._where, _stage(exc),
+                                     isinstance(exc, smtplib.SMTPDataError)), False
             failure.__cause__ = exc
         except smtplib.SMTPServerDisconnected as exc:
             failure, lost = TemporaryFailure(f"{self._where}: connection lost: {exc}"), True
@@ -223,9 +230,13 @@ def local_hostname() -> str:
     return socket.getfqdn() or "localhost"
 
 
-def _failure(code: int, reply: bytes | str, where: str, what: str) -> DeliveryError:
+def _failure(code: int, reply: bytes | str, where: str, what: str,
+             refused: bool = False) -> DeliveryError:
+    """``refused``: a permanent failure is the recipient's (``RecipientRefused``)."""
     text = _text(reply)
-    kind = PermanentFailure if 500 <= code < 600 else TemporaryFailure
+    kind: type[DeliveryError] = TemporaryFailure
+    if 500 <= code < 600:
+        kind = RecipientRefused if refused else PermanentFailure
     return kind(f"{where}: {what}: {code} {text}", code, text)
 
 
@@ -243,7 +254,7 @@ def _refused(recipients: dict[str, tuple[int, bytes]], where: str,
         return PermanentFailure(f"{where}: some recipients refused (the others accepted the "
                                 f"message): {text}", first_code, _text(first_reply))
     temporary = any(not 500 <= code < 600 for code in codes)
-    kind = TemporaryFailure if temporary else PermanentFailure
+    kind = TemporaryFailure if temporary else RecipientRefused
     return kind(f"{where}: recipient refused: {text}", first_code, _text(first_reply))
 
 

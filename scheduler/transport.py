@@ -7,7 +7,8 @@ data)`` for a message already serialised), which returns once the message is del
 * ``TemporaryFailure``: worth retrying later (connection refused, reset or timed out,
   a 4xx reply, 421 at connect or mid-session, a failed login or TLS handshake);
 * ``PermanentFailure``: this message will never go (a 5xx reply to its sender,
-  recipient or content); the connection stays usable for the next one.
+  recipient or content); the connection stays usable for the next one. A refusal of
+  the recipient (5xx to RCPT or DATA) is a ``RecipientRefused``: a bounce.
 
 Both carry the server's reply in their message and ``code``/``reply`` attributes.
 Messages are expected to have one recipient each (the outbox has one row per message
@@ -45,6 +46,13 @@ class TemporaryFailure(DeliveryError):
 
 class PermanentFailure(DeliveryError):
     """This message cannot be delivered (a 5xx for its recipient or content)."""
+
+
+class RecipientRefused(PermanentFailure):
+    """The server refused the recipient for good: a 5xx reply to RCPT TO, or to the
+    message's DATA (a one-recipient message: some servers check the mailbox only
+    then). A bounce: delivery counts these per address (``mail.bounce_threshold``). A 5xx
+    to MAIL FROM (the sender) is not one."""
 
 
 class Transport(Protocol):

@@ -80,8 +80,10 @@ def welcome_vars(context: Welcome, *, recipient: str, base_url: str, date: datet
     https = context.feed_url
     webcal = "webcal://" + https.split("://", 1)[1] if "://" in https else https
     notices = {"attendance": "attendance changes", "schedule": "schedule changes"}
+    intro, reason = _WELCOME[context.how]
     return {
-        "subject": "Welcome to summitcal",
+        "subject": "Your summitcal links" if context.how == "again" else "Welcome to summitcal",
+        "intro": intro.format(recipient=recipient),
         "feed_url": https,
         "webcal_url": webcal,
         "manage_url": context.manage_url,
@@ -91,22 +93,52 @@ def welcome_vars(context: Welcome, *, recipient: str, base_url: str, date: datet
         "reminders": [wording.duration(offset) for offset in sorted(context.reminders,
                                                                     reverse=True)],
         "notices": [notices.get(kind, kind) for kind in context.notices],
-        "reason": f"You confirmed a summitcal subscription for {recipient}.",
+        "reason": reason.format(recipient=recipient, base_url=base_url),
     }
 
 
+#: The welcome mail's first line and reason, by ``Welcome.how``: each says what happened.
+_WELCOME = {
+    "confirmed": ("Your subscription for {recipient} is confirmed.",
+                  "You confirmed a summitcal subscription for {recipient}."),
+    "operator": (("An operator of this summitcal service subscribed {recipient}; you were "
+                  "not asked to confirm. If you do not want these emails, unsubscribe with "
+                  "the link below."),
+                 "An operator of summitcal at {base_url} subscribed {recipient}."),
+    "again": (("Someone, hopefully you, signed up {recipient} again. It is already "
+               "subscribed, so nothing changed: here are its links."),
+              ("Someone asked summitcal at {base_url} to sign up {recipient}, which is "
+               "already subscribed.")),
+}
+
+
 def reminder_vars(context: Reminder, *, recipient: str, base_url: str, date: datetime) -> Vars:
+    """A reminder's variables. On time it says "In 1 hour"; sent late (``context.late``)
+    it gives the start as a date and time in both zones, which stays true whenever it
+    is read. An all-day session read in another zone also says when its day begins at
+    the venue in the reader's time (``day_begins``): the instant the reminder counts from.
+    """
     session = context.session
+    city = place(session, context.schedule)
     view = session_view(session, context.schedule, context.zone, base_url)
-    starts_in = wording.relative(context.offset)
+    reason = ("You follow this session and asked for a reminder "
+              f"{wording.duration(context.offset)} before it starts.")
+    if context.late:
+        starts = wording.starts(session, context.zone, city)
+        starts_in = f"Starts {starts}"
+        subject = f"Reminder: {session.title} starts {starts}"
+        reason += " This one comes late: it could not be delivered on time."
+    else:
+        starts_in = wording.relative(context.offset)
+        subject = f"{starts_in}: {session.title}, {city}"
     return {
-        "subject": one_line(f"{starts_in}: {session.title}, {place(session, context.schedule)}"),
+        "subject": one_line(subject),
         "session": view,
         "starts_in": starts_in,
+        "day_begins": wording.day_begins(session, context.zone, city),
         "manage_url": context.manage_url,
         "attachment": attachment_name(session),
-        "reason": "You follow this session and asked for a reminder "
-                  f"{wording.duration(context.offset)} before it starts.",
+        "reason": reason,
     }
 
 

@@ -63,6 +63,40 @@ def venue_when(session: Session, locale: str = DEFAULT_LOCALE) -> str:
     return f"{long_date(start.date(), locale)}, {start:%H:%M}"
 
 
+def starts(session: Session, reader_zone: str, city: str | None = None,
+           locale: str = DEFAULT_LOCALE) -> str:
+    """When a session starts, absolutely, for a message that cannot say "in 1 hour"
+    (a reminder sent late): 'Thursday 4 July 2030, 10:00 Dushanbe time (08:00 your
+    time)', the reader's date added when it differs; 'Thursday 4 July 2030, all day
+    (Dushanbe)' for an all-day session."""
+    place = city or city_of(session.timezone)
+    if session.start is None:
+        return f"{long_date(session.first_day, locale)}, all day ({place})"
+    venue = session.start.astimezone(zone(session.timezone))
+    text = f"{long_date(venue.date(), locale)}, {venue:%H:%M} {place} time"
+    if reader_zone == session.timezone:
+        return text
+    mine = session.start.astimezone(zone(reader_zone))
+    return f"{text} ({mine:%H:%M}{_day_after(mine.date(), venue.date(), locale)} your time)"
+
+
+def day_begins(session: Session, reader_zone: str, city: str | None = None,
+               locale: str = DEFAULT_LOCALE) -> str | None:
+    """For an all-day session read in another zone: the instant its first day begins at
+    the venue, in both zones — 'The day begins in Dushanbe at 00:00 (UTC+5), which is
+    22:00 Wednesday 3 July your time (Europe/Moscow, UTC+3)'. None for timed sessions
+    and for readers in the venue's zone. (Email reminders of all-day sessions count from
+    that instant; see ``scheduler.plans``.)"""
+    if session.start is not None or reader_zone == session.timezone:
+        return None
+    place = city or city_of(session.timezone)
+    venue = session.starts_at.astimezone(zone(session.timezone))
+    mine = session.starts_at.astimezone(zone(reader_zone))
+    return (f"The day begins in {place} at {venue:%H:%M} ({format_offset(venue.utcoffset())}), "
+            f"which is {mine:%H:%M}{_day_after(mine.date(), venue.date(), locale)} your time "
+            f"({reader_zone}, {format_offset(mine.utcoffset())})")
+
+
 def long_date(day: date, locale: str = DEFAULT_LOCALE) -> str:
     """'Thursday 16 September 2021'."""
     return format_date(day, "EEEE d MMMM y", locale=locale)

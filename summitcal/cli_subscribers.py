@@ -31,8 +31,9 @@ def subscribers() -> None:
 @click.option("--notices", default="attendance,schedule", show_default=True,
               help="Comma-separated notice kinds; empty for none.")
 @click.option("--confirmed", is_flag=True,
-              help="Skip double opt-in: confirm now and queue the welcome mail "
-                   "(default: queue a confirmation mail).")
+              help="Skip double opt-in: confirm now and queue the welcome mail, which "
+                   "says an operator added the address (default: queue a confirmation "
+                   "mail).")
 @click.pass_obj
 def add(obj: Obj, email: str, zone: str, follows: tuple[str, ...],
         reminders: tuple[str, ...], notices: str, confirmed: bool) -> None:
@@ -54,15 +55,16 @@ def add(obj: Obj, email: str, zone: str, follows: tuple[str, ...],
               help="Only subscribers in this status.")
 @click.pass_obj
 def list_(obj: Obj, status: str | None) -> None:
-    """List subscribers: id, email, status, zone, follows, reminder offsets."""
+    """List subscribers: id, email, status (bouncing: no longer mailed until the address
+    confirms again), permanent refusals in a row, zone, follows, reminder offsets."""
     engine = obj.runtime.store.engine
     with database.reading(engine) as connection:
         found = subs.listing(connection, status)
     if not found:
         click.echo("no subscribers")
         return
-    rows = [("ID", "EMAIL", "STATUS", "ZONE", "FOLLOWS", "OFFSETS")] + [
-        (str(s.id), s.email, s.status, s.preferences.timezone,
+    rows = [("ID", "EMAIL", "STATUS", "BOUNCES", "ZONE", "FOLLOWS", "OFFSETS")] + [
+        (str(s.id), s.email, s.status, str(s.bounces), s.preferences.timezone,
          ",".join(s.preferences.follows),
          ",".join(format_duration(r) for r in s.preferences.reminders) or "-")
         for s in found]

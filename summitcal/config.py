@@ -79,6 +79,19 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "file_dir": Key("data/mail", "Folder for the file transport.", "path"),
         "workers": Key(4, "Delivery threads, each with its own SMTP connection (1–32).",
                        "int", limits=(1, 32)),
+        "bounce_threshold": Key(3, "Permanent refusals (5xx) of an address in a row after "
+                                "which its subscriber is marked bouncing and mailed no more "
+                                "until the address confirms again (1–100).", "int",
+                                limits=(1, 100)),
+        "signup_limit_window": Key("P1D", "The window the sign-up mail limits below count "
+                                   "in.", "duration"),
+        "signup_limit_mailbox": Key(5, "Sign-up mails (confirmation, or the links again) "
+                                    "per mailbox per window; sub-addresses (name+tag@) count "
+                                    "as their mailbox.", "int", limits=(1, 1000)),
+        "signup_limit_client": Key(20, "Sign-up mails per client IP address per window.",
+                                   "int", limits=(1, 1_000_000)),
+        "signup_limit_total": Key(1000, "Sign-up mails in all per window.", "int",
+                                  limits=(1, 100_000_000)),
     },
     "mail.smtp": {
         "host": Key("127.0.0.1", "SMTP server.", "str"),

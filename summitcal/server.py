@@ -28,6 +28,7 @@ from summitcal import preflight
 from summitcal.config import Config
 from summitcal.http_server import listen, protocol
 from summitcal.runtime import Runtime
+from summits.subscribers import SignUpLimits
 
 log = logging.getLogger("summitcal")
 
@@ -68,7 +69,8 @@ def _run(runtime: Runtime, listener: socket.socket, host: str, port: int) -> Non
 
     config = runtime.config
     delivery = Delivery(runtime.store.engine, config, Composer(renderers(runtime)))
-    clock = Clock(runtime.store, config.notices.delay, wake=delivery.wake)
+    clock = Clock(runtime.store, config.notices.delay, wake=delivery.wake,
+                  sign_up_limits=SignUpLimits.from_config(config))
     server = uvicorn.Server(uvicorn.Config(
         create_app(runtime), host=host, port=port, log_level="info", proxy_headers=False,
         server_header=False, http=protocol(config.http.header_timeout.total_seconds())))
@@ -106,11 +108,11 @@ def _exit_on_sigterm() -> signal.Handlers | object | None:
 def renderers(runtime: Runtime) -> dict[str, Renderer]:
     """Every kind's renderer: ``default_renderers`` plus the clock's kinds (reminders and
     change notices), should that list not have them yet."""
-    from scheduler.notices import KINDS, notice_renderer
+    from scheduler.notices import MESSAGE_KINDS, notice_renderer
     from scheduler.plans import reminder_renderer
 
     found = default_renderers(runtime)
     found.setdefault("reminder", reminder_renderer(runtime))
-    for kind in KINDS.values():
+    for kind in MESSAGE_KINDS:
         found.setdefault(kind, notice_renderer(runtime))
     return found

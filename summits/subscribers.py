@@ -8,7 +8,13 @@ Three parts, used alike by the HTTP API, the pages and the CLI:
 - the life of a subscription — ``sign_up``, ``confirm``, ``update``, ``rotate_feed``,
   ``unsubscribe``, ``add``, ``remove`` — each run inside the caller's
   ``summits.database.writing`` transaction, so the message it queues in the outbox
-  (confirm, welcome) commits or rolls back with the change that caused it.
+  (confirm, welcome) commits or rolls back with the change that caused it;
+- public sign-ups in two steps: ``request_sign_up`` (what an HTTP request does: one
+  INSERT, the same whatever the address, so its timing tells nothing) and
+  ``process_sign_ups`` (after the answer: ``sign_up`` for each, within ``SignUpLimits``);
+- bounces: ``record_bounce`` counts permanent refusals in a row and marks a confirmed
+  subscriber ``bouncing`` at the threshold (no more mail); ``clear_bounces`` after a
+  delivery; a new confirmation (``confirm``) makes a bouncing subscriber confirmed again.
 
 Tokens are ``summits.tokens`` tokens: ``feed`` carries ``feed_token_version``; ``confirm``,
 ``manage`` and ``unsubscribe`` carry ``manage_token_version``. Unsubscribing bumps both,
@@ -43,6 +49,9 @@ MAX_REMINDERS = 5
 MAX_OFFSET = timedelta(days=30)
 MAX_FOLLOWS = 100
 PROMPT_INTERVAL = timedelta(hours=1)  # at most one sign-up mail per address per hour
+#: How a welcome mail came about (its payload's ``how``): the subscriber confirmed, an
+#: operator added them confirmed, or a sign-up for an address already subscribed.
+WELCOME_REASONS = ("confirmed", "operator", "again")
 CONFIRM_EXPIRY = timedelta(days=1)
 WELCOME_EXPIRY = timedelta(days=7)
 
@@ -243,6 +252,7 @@ class Subscriber:
     prompted_at: datetime | None
     feed_token_version: int
     manage_token_version: int
+    bounces: int = 0
 
     def links(self, config: Config) -> Links:
         return links(config, self.id, self.feed_token_version, self.manage_token_version)
@@ -259,6 +269,7 @@ def _subscriber(row: Row, follows: Iterable[str]) -> Subscriber:
         unsubscribed_at=row.unsubscribed_at, prompted_at=row.prompted_at,
         feed_token_version=row.feed_token_version,
         manage_token_version=row.manage_token_version,
+        bounces=row.bounces,
     )
 
 
@@ -395,11 +406,14 @@ def rotate_feed(connection: Connection, subscriber: Subscriber, now: datetime) -
 
 
 def _queue(connection: Connection, kind: str, key: str, subscriber_id: int, email: str,
-           now: datetime, expiry: timedelta) -> bool:
+           now: datetime, expiry: timedelta, how: str | None = None) -> bool:
     from scheduler import outbox  # the scheduler builds on summits; import at call time
 
+    payload: dict[str, Any] = {"subscriber_id": subscriber_id}
+    if how is not None:
+        payload["how"] = how
     return outbox.enqueue(connection, kind=kind, key=key, recipient=email,
-                          subscriber_id=subscriber_id, payload={"subscriber_id": subscriber_id},
+                          subscriber_id=subscriber_id, payload=payload,
                           due_at=now, expires_at=now + expiry, now=now)
 
 
@@ -408,7 +422,8 @@ def _prompt(connection: Connection, subscriber_id: int, email: str, kind: str,
     key = f"{kind}:{subscriber_id}:v{version}:{now.strftime('%Y%m%dT%H%M%S.%fZ')}"
     expiry = CONFIRM_EXPIRY if kind == "confirm" else WELCOME_EXPIRY
     _set(connection, subscriber_id, prompted_at=now)
-    return _queue(connection, kind, key, subscriber_id, email, now, expiry)
+    return _queue(connection, kind, key, subscriber_id, email, now, expiry,
+                  "again" if kind == "welcome" else None)
 
 
 def _may_prompt(subscriber: Subscriber, now: datetime) -> bool:
@@ -416,39 +431,52 @@ def _may_prompt(subscriber: Subscriber, now: datetime) -> bool:
     return last is None or not (last <= now < last + PROMPT_INTERVAL)
 
 
-def sign_up(connection: Connection, email: str, prefs: Preferences, now: datetime) -> str:
+def sign_up(connection: Connection, email: str, prefs: Preferences, now: datetime, *,
+            client: str | None = None, limits: SignUpLimits | None = None) -> str:
     """A sign-up from the public form or API; says what happened (never shown to callers).
 
     New address: pending, confirm mail. Pending: choices replaced, confirm mail again.
     Unsubscribed: back to pending with the new choices, confirm mail. Confirmed: nothing
-    changes; the welcome mail (feed and manage links) again. The mail goes out at most
-    once an hour per address; ``email`` must be normalised already.
+    changes; the welcome mail (feed and manage links) again. Bouncing: nothing changes;
+    a confirm mail, whose link makes it confirmed again. The mail goes out at most once an
+    hour per address ("throttled") and within ``limits`` (per mailbox, per ``client``,
+    overall: "limited"); ``email`` must be normalised already.
     """
     existing = _one(connection, t.subscribers.c.email == email)
     if existing is None:
         subscriber_id = _insert(connection, email, prefs, now)
+        if not _within(connection, email, client, now, limits):
+            return "limited"
         _prompt(connection, subscriber_id, email, "confirm", 1, now)
         return "created"
-    if existing.status == "confirmed":
-        if not _may_prompt(existing, now):
-            return "throttled"
-        _prompt(connection, existing.id, email, "welcome", existing.manage_token_version, now)
-        return "reminded"
-    update(connection, existing, prefs, now)
-    _set(connection, existing.id, status="pending")
+    if existing.status in ("pending", "unsubscribed"):
+        update(connection, existing, prefs, now)
+        _set(connection, existing.id, status="pending")
     if not _may_prompt(existing, now):
         return "throttled"
+    if not _within(connection, email, client, now, limits):
+        return "limited"
+    if existing.status == "confirmed":
+        _prompt(connection, existing.id, email, "welcome", existing.manage_token_version, now)
+        return "reminded"
     _prompt(connection, existing.id, email, "confirm", existing.manage_token_version, now)
     return "resent"
 
 
-def confirm(connection: Connection, subscriber: Subscriber, now: datetime) -> bool:
-    """Pending → confirmed, with the welcome mail. False (and nothing done) otherwise."""
-    if subscriber.status != "pending":
+def confirm(connection: Connection, subscriber: Subscriber, now: datetime,
+            how: str = "confirmed") -> bool:
+    """Pending (or bouncing) → confirmed, with the welcome mail; bounces forgotten. False
+    (and nothing done) otherwise. ``how`` (``WELCOME_REASONS``) tells the welcome mail
+    what happened: the subscriber confirmed, or an operator added them confirmed."""
+    if subscriber.status not in ("pending", "bouncing"):
         return False
-    _set(connection, subscriber.id, status="confirmed", confirmed_at=now, updated_at=now)
+    _set(connection, subscriber.id, status="confirmed", confirmed_at=now, updated_at=now,
+         bounces=0)
     key = f"welcome:{subscriber.id}:v{subscriber.manage_token_version}"
-    _queue(connection, "welcome", key, subscriber.id, subscriber.email, now, WELCOME_EXPIRY)
+    if subscriber.status == "bouncing":
+        key += f":{now.strftime('%Y%m%dT%H%M%S.%fZ')}"  # confirmed again: a welcome again
+    _queue(connection, "welcome", key, subscriber.id, subscriber.email, now, WELCOME_EXPIRY,
+           how)
     return True
 
 
@@ -465,8 +493,9 @@ def unsubscribe(connection: Connection, subscriber: Subscriber, now: datetime) -
 
 def add(connection: Connection, email: str, prefs: Preferences, now: datetime,
         confirmed: bool = False) -> Subscriber:
-    """An operator adds an address: confirmed at once (welcome mail) or pending (confirm
-    mail). An unsubscribed address comes back; any other known one is an error."""
+    """An operator adds an address: confirmed at once (a welcome mail saying an operator
+    added it) or pending (confirm mail). An unsubscribed address comes back; any other
+    known one is an error."""
     email = normalize_email(email)
     existing = _one(connection, t.subscribers.c.email == email)
     if existing is not None and existing.status != "unsubscribed":
@@ -480,7 +509,7 @@ def add(connection: Connection, email: str, prefs: Preferences, now: datetime,
     pending = get(connection, subscriber_id)
     assert pending is not None
     if confirmed:
-        confirm(connection, pending, now)
+        confirm(connection, pending, now, how="operator")
     else:
         _prompt(connection, subscriber_id, email, "confirm", version, now)
     found = get(connection, subscriber_id)
@@ -503,3 +532,129 @@ def _cancel_mail(connection: Connection, subscriber_id: int, reason: str,
     from scheduler import outbox
 
     outbox.cancel_for_subscriber(connection, subscriber_id, reason, now)
+
+
+# --- bounces -----------------------------------------------------------------------------
+
+
+def record_bounce(connection: Connection, subscriber_id: int, error: str, now: datetime,
+                  threshold: int) -> bool:
+    """One more permanent refusal (5xx) of the subscriber's address, in the caller's
+    transaction. At ``threshold`` refusals in a row a confirmed subscriber becomes
+    ``bouncing``: their open mail is cancelled and no more is queued (plans and notices
+    take confirmed subscribers only) until they confirm again. True when it became so."""
+    s = t.subscribers
+    connection.execute(sa.update(s).where(s.c.id == subscriber_id).values(
+        bounces=s.c.bounces + 1, bounced_at=now, last_bounce=error[:2000]))
+    row = connection.execute(sa.select(s.c.status, s.c.bounces)
+                             .where(s.c.id == subscriber_id)).first()
+    if row is None or row.status != "confirmed" or row.bounces < threshold:
+        return False
+    _set(connection, subscriber_id, status="bouncing", updated_at=now)
+    _cancel_mail(connection, subscriber_id,
+                 f"the address is bouncing ({row.bounces} permanent refusals in a row)", now)
+    return True
+
+
+def clear_bounces(connection: Connection, subscriber_ids: Iterable[int]) -> int:
+    """Mail to these subscribers was accepted: their count of refusals in a row starts
+    again (a bouncing subscriber stays so until they confirm). Returns how many rows."""
+    ids = sorted(set(subscriber_ids))
+    if not ids:
+        return 0
+    s = t.subscribers
+    return connection.execute(sa.update(s).where(s.c.id.in_(ids), s.c.bounces > 0,
+                                                 s.c.status != "bouncing")
+                              .values(bounces=0)).rowcount
+
+
+def counts(connection: Connection) -> dict[str, int]:
+    """How many subscribers are in each status (every status, zeros included)."""
+    s = t.subscribers
+    found = {status: count for status, count in connection.execute(
+        sa.select(s.c.status, sa.func.count()).group_by(s.c.status))}
+    return {status: found.get(status, 0) for status in t.SUBSCRIBER_STATUSES}
+
+
+# --- public sign-ups: queued by the web, processed after the answer, rate-limited ---------
+
+
+@dataclass(frozen=True, slots=True)
+class SignUpLimits:
+    """How much mail public sign-ups may cause within ``window``: per mailbox (sub-
+    addresses folded, see ``mailbox``), per client (IP address) and overall. Defaults are
+    the ``[mail]`` ``signup_limit_*`` keys'."""
+
+    per_mailbox: int = 5
+    per_client: int = 20
+    total: int = 1000
+    window: timedelta = timedelta(days=1)
+
+    @classmethod
+    def from_config(cls, config: Config) -> SignUpLimits:
+        mail = config.mail
+        return cls(mail.signup_limit_mailbox, mail.signup_limit_client,
+                   mail.signup_limit_total, mail.signup_limit_window)
+
+
+def mailbox(email: str) -> str:
+    """The mailbox an address delivers to, for rate limits: the sub-address (``+tag``,
+    RFC 5233) dropped, lower-cased — ``Victim+30@Example.org`` → ``victim@example.org``.
+    (Providers with other conventions, such as dots in Gmail, are not folded.)"""
+    local, at, domain = email.rpartition("@")
+    if not at:
+        return email.lower()
+    return f"{local.split('+', 1)[0] or local}@{domain}".lower()
+
+
+def _within(connection: Connection, email: str, client: str | None, now: datetime,
+            limits: SignUpLimits | None) -> bool:
+    """Whether one more sign-up mail fits ``limits``; if so it is logged (counted)."""
+    if limits is None:
+        return True
+    m, since, box = t.signup_mail, now - limits.window, mailbox(email)
+    connection.execute(sa.delete(m).where(m.c.sent_at <= since))
+
+    def used(*where: Any) -> int:
+        return connection.scalar(sa.select(sa.func.count()).select_from(m).where(
+            m.c.sent_at > since, *where)) or 0
+
+    if (used(m.c.mailbox == box) >= limits.per_mailbox or used() >= limits.total
+            or (client is not None and used(m.c.client == client) >= limits.per_client)):
+        return False
+    connection.execute(sa.insert(m).values(mailbox=box, client=client, sent_at=now))
+    return True
+
+
+def request_sign_up(connection: Connection, email: str, prefs: Preferences,
+                    client: str | None, now: datetime) -> int:
+    """Queue a public sign-up (``email`` normalised, ``prefs`` checked): one INSERT, the
+    same whatever the address's state, so that how long a request takes tells nothing
+    about the address. ``process_sign_ups`` does the rest. Returns the request's id."""
+    choices = {**_preference_values(prefs), "follows": list(prefs.follows)}
+    return connection.execute(sa.insert(t.signup_requests).values(
+        email=email, client=(client or None) and client[:64], choices=choices,
+        received_at=now).returning(t.signup_requests.c.id)).scalar_one()
+
+
+def process_sign_ups(connection: Connection, now: datetime, limits: SignUpLimits | None,
+                     limit: int = 100) -> list[tuple[str, str]]:
+    """``sign_up`` for the oldest queued requests (at most ``limit``), each removed as it
+    is done, in the caller's write transaction; returns (email, what happened) per
+    request. Two processes never handle the same request (the write transaction holds the
+    writers' lock)."""
+    r = t.signup_requests
+    found = connection.execute(sa.select(r).order_by(r.c.id).limit(limit)).all()
+    if not found:
+        return []
+    connection.execute(sa.delete(r).where(r.c.id.in_([row.id for row in found])))
+    done = []
+    for row in found:
+        choices = row.choices
+        prefs = Preferences(
+            timezone=choices["timezone"], follows=tuple(choices["follows"]),
+            reminders=tuple(parse_duration(text) for text in choices["reminders"]),
+            notices=tuple(choices["notices"]), language=choices["language"])
+        done.append((row.email, sign_up(connection, row.email, prefs, now, client=row.client,
+                                        limits=limits)))
+    return done

@@ -205,7 +205,9 @@ schedule_files = Table(
 
 # --- subscribers (email reminders, notices, private feeds) ------------------------------
 
-SUBSCRIBER_STATUSES = ("pending", "confirmed", "unsubscribed")
+#: ``bouncing``: confirmed, but permanent refusals (5xx) reached ``mail.bounce_threshold``
+#: in a row; nothing is mailed until the address confirms again.
+SUBSCRIBER_STATUSES = ("pending", "confirmed", "unsubscribed", "bouncing")
 FOLLOW_KINDS = ("all", "summit", "session", "organization", "participant")
 NOTICE_KINDS = ("attendance", "schedule")
 
@@ -227,7 +229,38 @@ subscribers = Table(
     Column("prompted_at", UtcDateTime),
     Column("feed_token_version", Integer, nullable=False, server_default="1"),
     Column("manage_token_version", Integer, nullable=False, server_default="1"),
+    # Permanent refusals (5xx) of this address in a row; a delivery clears it.
+    Column("bounces", Integer, nullable=False, server_default="0"),
+    Column("bounced_at", UtcDateTime),  # the last refusal, and what the server said
+    Column("last_bounce", Text),
     CheckConstraint(_one_of("status", SUBSCRIBER_STATUSES), name="status"),
+)
+
+# Sign-ups as received over HTTP, before they are looked at: the request only writes one
+# of these (the same work whatever the address), and they are processed after the answer
+# (``summits.subscribers.process_sign_ups``).
+signup_requests = Table(
+    "signup_requests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False),  # normalised
+    Column("client", String(64)),  # the client's IP address, for the rate limits
+    Column("choices", JSON, nullable=False),  # the checked Preferences, as JSON
+    Column("received_at", UtcDateTime, nullable=False),
+)
+
+# Every mail a public sign-up caused (confirm, or the links again): the rate limits count
+# these per mailbox (sub-addresses folded), per client and overall, in every process.
+signup_mail = Table(
+    "signup_mail",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("mailbox", String(320), nullable=False),
+    Column("client", String(64)),
+    Column("sent_at", UtcDateTime, nullable=False),
+    Index(None, "mailbox", "sent_at"),
+    Index(None, "client", "sent_at"),
+    Index(None, "sent_at"),
 )
 
 # One row per follow. ``summit`` is the summit a follow is scoped to (kinds summit and

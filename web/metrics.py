@@ -1,9 +1,12 @@
-"""Prometheus text metrics: requests by route and status, the current revision."""
+"""Prometheus text metrics: requests by route and status, the current revision, and
+subscribers by status (``bouncing`` among them: addresses no longer mailed)."""
 
 from __future__ import annotations
 
 import threading
 from collections import Counter
+
+from summits import subscribers
 
 
 class Metrics:
@@ -45,4 +48,11 @@ class Metrics:
         lines += ["# HELP summitcal_revision Latest schedule revision in the database.",
                   "# TYPE summitcal_revision gauge",
                   f"summitcal_revision {self.runtime.store.version()}"]
+        with self.runtime.store.engine.connect() as connection:
+            by_status = subscribers.counts(connection)
+        lines += ["# HELP summitcal_subscribers Subscribers by status (bouncing: permanent "
+                  "refusals reached mail.bounce_threshold; not mailed until they confirm).",
+                  "# TYPE summitcal_subscribers gauge"]
+        lines += [f'summitcal_subscribers{{status="{status}"}} {count}'
+                  for status, count in by_status.items()]
         return "\n".join(lines) + "\n"

@@ -2,13 +2,19 @@
 links in emails (confirm, manage, unsubscribe), plus the private feed route.
 
 Every sign-up answers the same whatever the address's state, so nobody learns who is
-subscribed. Pages behind links never change anything on GET (mail scanners follow
-links); a form POST does. A bad, forged, rotated or revoked token is a 404 page.
-Pages work without JavaScript.
+subscribed — in words, and in time: the request only checks the input and queues the
+sign-up (``subscribers.request_sign_up``, one INSERT whatever the address); looking the
+address up, creating or updating the subscriber and queueing its mail happen after the
+answer is sent (a background task, ``process_sign_ups``; the clock's housekeeping picks
+up any a crash left behind). Sign-up mail is rate-limited per mailbox, per client and
+overall (``subscribers.SignUpLimits``), with the same answer. Pages behind links never
+change anything on GET (mail scanners follow links); a form POST does. A bad, forged,
+rotated or revoked token is a 404 page. Pages work without JavaScript.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,10 +23,12 @@ from functools import cache
 from typing import Any, Literal, TypeVar
 
 import pytz
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from feeds import private
@@ -35,8 +43,14 @@ from summits.model import Schedule
 from web.errors import ApiError
 
 T = TypeVar("T")
-ACCEPTED = ("If the address can receive mail, a message is on its way to it: a link to "
-            "confirm the subscription, or to manage it if it is already confirmed.")
+log = logging.getLogger("summitcal.subscriptions")
+# True whatever happened: a new address, a known one, a re-sign-up within the hour (no
+# new mail), a mailbox over its limit (no mail) — the answer must not tell them apart.
+ACCEPTED = ("Unless one was sent to this address recently, a message is on its way to it: "
+            "a link to confirm the subscription, or to manage it if it is already "
+            "confirmed. To protect mailboxes we send at most one such message an hour to "
+            "an address, and only a few a day to one mailbox: if you asked within the last "
+            "hour, use the message you already have.")
 PAGES = ("subscribe_form.html", "subscribe_sent.html", "subscribe_invalid.html",
          "confirm.html", "manage.html", "unsubscribe.html")
 _HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
@@ -100,6 +114,41 @@ def _writing(runtime: Runtime, work: Callable[[Connection], T]) -> T:
         return work(connection)
 
 
+def _queue_sign_up(runtime: Runtime, email: str, prefs: subs.Preferences,
+                   request_client: str | None) -> None:
+    """What a sign-up request does with a valid address: queue it (one INSERT)."""
+    with runtime.store.engine.begin() as connection:
+        subs.request_sign_up(connection, email, prefs, request_client, _now())
+
+
+def process_sign_ups(runtime: Runtime) -> int:
+    """Handle every queued sign-up (this request's and any left behind), after the answer
+    went out; returns how many. A database error is logged: the requests stay queued for
+    the next sign-up or the clock's housekeeping."""
+    limits = subs.SignUpLimits.from_config(runtime.config)
+    handled = 0
+    try:
+        while True:
+            with database.writing(runtime.store.engine) as connection:
+                done = subs.process_sign_ups(connection, _now(), limits)
+            handled += len(done)
+            for email, what in done:
+                if what == "limited":
+                    log.warning("sign-up mail to %s not sent: over the rate limits", email)
+            if not done:
+                return handled
+    except SQLAlchemyError:
+        log.exception("queued sign-ups could not be processed now; they stay queued")
+        return handled
+
+
+def _client(request: Request) -> str | None:
+    """The client's IP address as the server sees it (uvicorn runs without proxy headers:
+    behind a reverse proxy every client is the proxy, and the per-client limit is one
+    limit for all)."""
+    return request.client.host if request.client is not None else None
+
+
 def _preferences(runtime: Runtime, schedule: Schedule, **raw: Any) -> subs.Preferences:
     return subs.check_preferences(
         schedule, default_reminders=runtime.config.reminders.default_offsets, **raw)
@@ -111,19 +160,22 @@ def _api(runtime: Runtime) -> APIRouter:
     @routes.post("/subscriptions", status_code=202, response_model=Accepted,
                  responses={400: {"description": "Malformed body"},
                             422: {"description": "Invalid field (error.field names it)"}})
-    def subscribe(payload: SubscriptionIn) -> Accepted:
+    def subscribe(payload: SubscriptionIn, request: Request,
+                  background: BackgroundTasks) -> Accepted:
         """Sign up for email reminders and notices (double opt-in).
 
-        The answer is the same whether the address is new, pending, confirmed or
-        unsubscribed; the mailbox gets a confirmation link (or, when already confirmed,
-        its feed and manage links), at most one mail an hour."""
+        The answer is the same, and takes as long, whether the address is new, pending,
+        confirmed, bouncing or unsubscribed; the mailbox gets a confirmation link (or,
+        when already confirmed, its feed and manage links), at most one mail an hour per
+        address and within the sign-up mail limits (per mailbox, client and overall)."""
         try:
             email = subs.normalize_email(payload.email)
             prefs = _preferences(runtime, runtime.snapshot().schedule,
                                  **payload.model_dump(exclude={"email"}))
         except InvalidInput as error:
             raise ApiError(422, "invalid", str(error), error.field) from None
-        _writing(runtime, lambda c: subs.sign_up(c, email, prefs, _now()))
+        _queue_sign_up(runtime, email, prefs, _client(request))
+        background.add_task(process_sign_ups, runtime)
         return Accepted()
 
     return routes
@@ -235,9 +287,9 @@ class _Pages:
 
     async def signup(self, request: Request) -> HTMLResponse:
         data = await request.form()
-        return await run_in_threadpool(self._signup, data)
+        return await run_in_threadpool(self._signup, data, _client(request))
 
-    def _signup(self, data: Any) -> HTMLResponse:
+    def _signup(self, data: Any, request_client: str | None = None) -> HTMLResponse:
         schedule = self.runtime.snapshot().schedule
         form = self.form(data)
         try:
@@ -247,8 +299,10 @@ class _Pages:
             return self.page("subscribe_form.html", 400, **self.choices(
                 schedule, form, guess_zone=False,
                 error={"field": error.field, "message": str(error)}))
-        _writing(self.runtime, lambda c: subs.sign_up(c, email, prefs, _now()))
-        return self.page("subscribe_sent.html", message=ACCEPTED)
+        _queue_sign_up(self.runtime, email, prefs, request_client)
+        response = self.page("subscribe_sent.html", message=ACCEPTED)
+        response.background = BackgroundTask(process_sign_ups, self.runtime)
+        return response
 
     def confirm_page(self, token: str) -> HTMLResponse:
         found = self.read("confirm", token)

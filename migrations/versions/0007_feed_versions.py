@@ -2,7 +2,7 @@
 (its HTTP Last-Modified; see feeds.versions).
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-11-30
 """
 

@@ -3,7 +3,9 @@ the test sets, and an SMTP sink that records when each message arrived.
 
 Deterministic tests drive ``Clock.run_once(now=…)`` on SQLite and PostgreSQL (the
 ``store`` fixture of ``tests/conftest.py``); real-time tests start APScheduler, delivery
-and, end to end, ``summitcal serve`` as a subprocess.
+and, end to end, ``summitcal serve`` as a subprocess. ``mailroom`` is delivery with
+every kind's renderer, run at an instant the test sets, sending over SMTP to the
+fault-injecting aiosmtpd server of ``tests/scheduler/conftest.py``.
 """
 
 from __future__ import annotations
@@ -25,13 +27,24 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope
 from aiosmtpd.smtp import Session as SmtpSession
 
+from scheduler import outbox as outbox_rows
 from scheduler.clock import Clock
-from scheduler.outbox import Message
-from scheduler.tables import outbox
+from scheduler.delivery import Composer, Delivery
+from scheduler.outbox import DEFAULT_POLICY, Message, RetryPolicy
+from scheduler.smtp import SmtpTransport
+from scheduler.tables import OPEN, outbox
+from summitcal.config import load_config
+from summitcal.runtime import Runtime
+from summitcal.server import renderers
 from summits import database
 from summits import subscribers as subs
 from summits.model import Attendance, Organization, Participant, Schedule, Session, Summit
 from summits.store import Store
+from tests.scheduler.conftest import (  # noqa: F401  (the fault-injecting SMTP server)
+    SmtpServer,
+    make_smtp_server,
+    smtp_server,
+)
 
 DUSHANBE = ZoneInfo("Asia/Dushanbe")
 SUMMIT = "dushanbe-2030"
@@ -184,3 +197,85 @@ def text_of(message: EmailMessage) -> str:
     body = message.get_body(("plain",))
     assert body is not None
     return body.get_content()
+
+
+# --- delivery at a time the test sets, to a server that misbehaves on cue ----------------
+
+
+@pytest.fixture
+def runtime(loaded: Store, tmp_path: Any) -> Iterator[Runtime]:
+    """A runtime on the loaded store (base URL https://summitcal.test, a fixed secret)."""
+    config = tmp_path / "config.toml"
+    config.write_text('[service]\nbase_url = "https://summitcal.test"\ndata_dir = "data"\n'
+                      f'[database]\nurl = "{loaded.url}"\n')
+    yield Runtime(load_config(config, env={"SUMMITCAL_SECRET_KEY": "k" * 32}), loaded)
+
+
+class Mailroom:
+    """``Delivery`` with every kind's renderer, one worker, run at instants the test sets
+    (``deliver(at)``), sending to ``server`` (aiosmtpd on loopback) over one reused SMTP
+    connection. ``down(True)`` makes the server answer every new connection with 421."""
+
+    def __init__(self, runtime: Runtime, server: SmtpServer,
+                 policy: RetryPolicy = DEFAULT_POLICY) -> None:
+        self.runtime = runtime
+        self.server = server
+        self.now = NOW
+        self.delivery = Delivery(
+            runtime.store.engine, runtime.config, Composer(renderers(runtime)),
+            lambda: SmtpTransport("127.0.0.1", server.port, timeout=5), workers=1,
+            policy=policy, clock=lambda: self.now)
+
+    def down(self, refusing: bool) -> None:
+        self.server.refuse_connections = 10**9 if refusing else 0
+        if refusing:
+            self.server.drop_connections()
+
+    def deliver(self, at: datetime) -> int:
+        """Everything due at ``at``, until nothing is; returns how many rows were handled."""
+        self.now = at
+        handled = 0
+        while count := self.delivery.run_once():
+            handled += count
+        return handled
+
+    def next_attempt(self) -> datetime | None:
+        """When delivery will next find an open row due (None: nothing open)."""
+        with self.runtime.store.engine.connect() as connection:
+            value = connection.scalar(sa.select(sa.func.min(outbox.c.next_attempt_at))
+                                      .where(outbox.c.status.in_(OPEN)))
+        return None if value is None else _aware(value)
+
+    def drive(self, until: datetime, outage_until: datetime | None = None) -> list[datetime]:
+        """Deliver at every instant a row comes due, up to ``until``, the server refusing
+        connections before ``outage_until``; returns the instants delivery ran."""
+        ran = []
+        while (at := self.next_attempt()) is not None and at <= until:
+            self.down(outage_until is not None and at < outage_until)
+            self.deliver(at)
+            ran.append(at)
+        self.down(False)
+        return ran
+
+    def received(self, address: str) -> list[EmailMessage]:
+        """What the server accepted for ``address``, parsed, in order."""
+        return [email.message_from_bytes(m.content, policy=email.policy.default)  # type: ignore[misc]
+                for m in self.server.handler.messages if address in m.rcpt_tos]
+
+    def row(self, key_prefix: str) -> Message:
+        (found,) = [m for m in outbox_rows.list_messages(self.runtime.store.engine, limit=10**6)
+                    if m.key.startswith(key_prefix)]
+        return found
+
+
+def _aware(value: Any) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+@pytest.fixture
+def mailroom(runtime: Runtime, smtp_server: SmtpServer) -> Iterator[Mailroom]:  # noqa: F811
+    room = Mailroom(runtime, smtp_server)
+    yield room
+    room.delivery.stop()

@@ -4,9 +4,7 @@ Skip when the message no longer applies."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import icalendar
 import pytest
@@ -14,10 +12,8 @@ import pytest
 from scheduler import delivery
 from scheduler.clock import Clock
 from scheduler.outbox import Message
-from summitcal.config import load_config
 from summitcal.runtime import Runtime
 from summitcal.server import renderers
-from summits.store import Store
 from tests.engine.conftest import (
     DELAY,
     NOW,
@@ -30,14 +26,6 @@ from tests.engine.conftest import (
 )
 
 CSTO_START = datetime(2030, 7, 4, 5, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def runtime(loaded: Store, tmp_path: Path) -> Iterator[Runtime]:
-    config = tmp_path / "config.toml"
-    config.write_text('[service]\nbase_url = "https://summitcal.test"\ndata_dir = "data"\n'
-                      f'[database]\nurl = "{loaded.url}"\n')
-    yield Runtime(load_config(config, env={"SUMMITCAL_SECRET_KEY": "k" * 32}), loaded)
 
 
 def render(runtime: Runtime, message: Message, now: datetime):

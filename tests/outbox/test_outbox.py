@@ -230,12 +230,12 @@ def test_mark_sent_records_the_message_id(engine):
     assert sent.lease_owner is None and sent.lease_until is None
 
 
-def test_mark_retry_backs_off_then_expires_with_the_last_error(engine):
+def test_mark_retry_backs_off_tries_once_more_just_before_the_expiry_then_expires(engine):
     queue(engine, 1, expires_at=NOW + 10 * MINUTE)
     policy = RetryPolicy(first=timedelta(seconds=60), jitter=0)
     now = NOW
     delays = []
-    for _ in range(4):
+    for _ in range(6):
         [message] = outbox.claim(engine, "w1", 1, now)
         status = outbox.mark_retry(engine, message.id, f"421 busy at {now:%H:%M:%S}",
                                    owner="w1", now=now, policy=policy)
@@ -245,10 +245,12 @@ def test_mark_retry_backs_off_then_expires_with_the_last_error(engine):
         retry_at = outbox.get(engine, message.id).next_attempt_at
         delays.append(retry_at - now)
         now = retry_at
-    assert delays == [timedelta(seconds=60), timedelta(seconds=120), timedelta(seconds=240)]
+    # 480 s after 09:07 would be past the expiry (09:10): the last try comes at 09:09:58.
+    assert delays == [timedelta(seconds=60), timedelta(seconds=120), timedelta(seconds=240),
+                      timedelta(minutes=2, seconds=58)]
     final = outbox.get(engine, message.id)
-    assert final.status == "expired" and final.attempts == 4
-    assert final.last_error == "421 busy at 09:07:00"
+    assert final.status == "expired" and final.attempts == 5
+    assert final.last_error == "421 busy at 09:09:58"
 
 
 def test_mark_retry_at_an_explicit_time_and_mark_failed(engine):

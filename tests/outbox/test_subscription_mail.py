@@ -81,5 +81,5 @@ def test_a_confirm_mail_overtaken_by_events_is_cancelled(runtime, tmp_path):
     assert welcome["Subject"] == "Welcome to summitcal"
     by_kind = {m.kind: m for m in outbox.list_messages(runtime.store.engine)}
     assert by_kind["confirm"].status == "cancelled"
-    assert by_kind["confirm"].last_error == "the subscriber is gone or no longer pending"
+    assert by_kind["confirm"].last_error == "the subscriber is gone or no longer pending or bouncing"
     assert by_kind["welcome"].status == "sent"

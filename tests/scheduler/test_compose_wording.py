@@ -10,12 +10,25 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from scheduler.wording import city_of, day_range, duration, relative, venue_when, when
+from scheduler.wording import (
+    city_of,
+    day_begins,
+    day_range,
+    duration,
+    relative,
+    starts,
+    venue_when,
+    when,
+)
+from summits.localtime import format_offset
 from summits.model import Session
 
 DUSHANBE = ZoneInfo("Asia/Dushanbe")
@@ -175,3 +188,47 @@ def test_instants_not_wall_times_decide() -> None:
     session = Session(summit="s", id="x", title="T", timezone="Asia/Dushanbe",
                       start=datetime(2021, 9, 16, 5, tzinfo=UTC))
     assert when(session, "Europe/Moscow").startswith("Thursday 16 September 2021, 10:00 Dushanbe")
+
+
+# --- absolute phrases for late reminders and all-day sessions (properties) ----------------
+
+ZONE_NAMES = sorted(z for z in available_timezones() if "/" in z and not z.startswith("Etc"))
+zones = st.sampled_from(ZONE_NAMES)
+instants = st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2037, 12, 31),
+                        timezones=st.just(UTC))
+days = st.dates(min_value=date(1990, 1, 1), max_value=date(2037, 12, 31))
+
+
+@settings(max_examples=300, deadline=None)
+@given(venue=zones, reader=zones, instant=instants)
+def test_starts_gives_the_venue_and_reader_clock_times_of_the_instant(venue, reader, instant):
+    session = Session("s", "x", "X", venue, start=instant.astimezone(ZoneInfo(venue)))
+    phrase = starts(session, reader, "Here")
+    local = instant.astimezone(ZoneInfo(venue))
+    assert phrase.startswith(f"{local:%A} {local.day} {local:%B} {local.year}, "
+                             f"{local:%H:%M} Here time")
+    mine = instant.astimezone(ZoneInfo(reader))
+    if reader == venue:
+        assert "your time" not in phrase
+    else:
+        assert re.search(rf"\({mine:%H:%M}( [A-Z][a-z]+ \d+ [A-Z][a-z]+( \d{{4}})?)? your "
+                         r"time\)$", phrase), phrase
+        if mine.date() != local.date():
+            assert f"{mine:%A} {mine.day} {mine:%B}" in phrase
+
+
+@settings(max_examples=300, deadline=None)
+@given(venue=zones, reader=zones, day=days)
+def test_day_begins_names_the_venues_midnight_in_the_readers_time(venue, reader, day):
+    session = Session("s", "x", "X", venue, date=day)
+    phrase = day_begins(session, reader, "Here")
+    if reader == venue:
+        assert phrase is None
+        return
+    begins = session.starts_at
+    local, mine = begins.astimezone(ZoneInfo(venue)), begins.astimezone(ZoneInfo(reader))
+    assert phrase is not None
+    assert phrase.startswith(f"The day begins in Here at {local:%H:%M} "
+                             f"({format_offset(local.utcoffset())}), which is {mine:%H:%M}")
+    assert phrase.endswith(f"your time ({reader}, {format_offset(mine.utcoffset())})")
+    assert local.date() == day  # midnight, or the first instant of the day after a gap

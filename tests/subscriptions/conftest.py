@@ -1,10 +1,14 @@
 """Fixtures for subscriptions: a runtime with the shipped schedules, an HTTP client, the
-links of a subscriber, and a look into the outbox."""
+links of a subscriber, a look into the outbox, and ``post``: delivery of every kind of
+message to the fault-injecting aiosmtpd server of ``tests/scheduler/conftest.py``."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +16,20 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from scheduler.delivery import Composer, Delivery
+from scheduler.outbox import RetryPolicy
+from scheduler.smtp import SmtpTransport
 from scheduler.tables import outbox
 from summitcal.config import load_config
 from summitcal.runtime import Runtime
+from summitcal.server import renderers
 from summits import database
 from summits import subscribers as subs
+from tests.scheduler.conftest import (  # noqa: F401  (the fault-injecting SMTP server)
+    SmtpServer,
+    make_smtp_server,
+    smtp_server,
+)
 from web.app import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,9 +38,11 @@ BASE = "https://summitcal.test"
 NOW = datetime(2021, 9, 1, 12, 0, tzinfo=UTC)
 
 
-def config_text(database_url: str) -> str:
+def config_text(database_url: str, mail: str = "") -> str:
+    """A config on ``database_url``; ``mail``: lines for its ``[mail]`` section."""
     return (f'[service]\nbase_url = "{BASE}"\n[database]\nurl = "{database_url}"\n'
-            f'[schedules]\npaths = ["{ROOT / "schedules"}"]\n')
+            f'[schedules]\npaths = ["{ROOT / "schedules"}"]\n'
+            + (f"[mail]\n{mail}\n" if mail else ""))
 
 
 @pytest.fixture
@@ -85,3 +100,43 @@ def confirmed(client: TestClient, runtime: Runtime) -> subs.Subscriber:
     found = subscriber(runtime, "reader@example.org")
     assert found.status == "confirmed"
     return found
+
+
+class Post:
+    """Delivery of every kind of message (one worker, retries at once) to ``server``."""
+
+    def __init__(self, runtime: Runtime, server: SmtpServer) -> None:
+        self.server = server
+        self.delivery = Delivery(
+            runtime.store.engine, runtime.config, Composer(renderers(runtime)),
+            lambda: SmtpTransport("127.0.0.1", server.port, timeout=5), workers=1,
+            policy=RetryPolicy(first=timedelta(0), jitter=0), poll=0.05)
+
+    def deliver(self, rounds: int = 50) -> None:
+        """Send what is due (a few rounds at most: retries come due at once)."""
+        for _ in range(rounds):
+            if not self.delivery.run_once():
+                return
+
+    def received(self, address: str) -> list[EmailMessage]:
+        found = []
+        for message in self.server.handler.messages:
+            if address in message.rcpt_tos:
+                parsed = email.message_from_bytes(message.content, policy=email.policy.default)
+                assert isinstance(parsed, EmailMessage)
+                found.append(parsed)
+        return found
+
+
+@pytest.fixture
+def post(runtime: Runtime, smtp_server: SmtpServer) -> Iterator[Post]:  # noqa: F811
+    found = Post(runtime, smtp_server)
+    yield found
+    found.delivery.stop()
+
+
+def text_of(message: EmailMessage) -> str:
+    """The plain-text body, whitespace collapsed."""
+    body = message.get_body(("plain",))
+    assert body is not None
+    return " ".join(str(body.get_content()).split())

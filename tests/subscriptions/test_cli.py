@@ -39,11 +39,12 @@ def test_add_list_remove(workdir, capsys):
 
     code, out, _ = run(capsys, "subscribers", "list")
     lines = out.splitlines()
-    assert code == 0 and lines[0].split() == ["ID", "EMAIL", "STATUS", "ZONE", "FOLLOWS",
-                                              "OFFSETS"]
-    assert lines[1].split()[1:] == ["ann@example.org", "pending", "Europe/Moscow",
+    assert code == 0 and lines[0].split() == ["ID", "EMAIL", "STATUS", "BOUNCES", "ZONE",
+                                              "FOLLOWS", "OFFSETS"]
+    assert lines[1].split()[1:] == ["ann@example.org", "pending", "0", "Europe/Moscow",
                                     "participant:putin,summit:astana-2024", "PT2H"]
-    assert lines[2].split()[1:] == ["bob@example.org", "confirmed", "UTC", "all", "P1D,PT1H"]
+    assert lines[2].split()[1:] == ["bob@example.org", "confirmed", "0", "UTC", "all",
+                                    "P1D,PT1H"]
     code, out, _ = run(capsys, "subscribers", "list", "--status", "confirmed")
     assert code == 0 and len(out.splitlines()) == 2 and "bob@" in out
 

@@ -42,7 +42,7 @@ def test_confirm_get_changes_nothing_post_confirms_and_queues_the_welcome(client
     assert found.links(runtime.config).feed in page
     [welcome] = messages(runtime, kind="welcome")
     assert (welcome.recipient, welcome.subscriber_id, welcome.payload) == (
-        EMAIL, found.id, {"subscriber_id": found.id})
+        EMAIL, found.id, {"subscriber_id": found.id, "how": "confirmed"})
 
     assert_page(client.post(url))  # again: still fine, no second welcome
     assert len(messages(runtime, kind="welcome")) == 1
