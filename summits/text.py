@@ -10,7 +10,12 @@ carry, and none of them needs its own rule.
 The rule, and where it comes from:
 
 * CR LF and a lone CR become LF: RFC 5545 TEXT (3.3.11) has only "\\n"; XML 1.0 (2.11)
-  and email (RFC 5322) normalise line ends anyway.
+  and email (RFC 5322) normalise line ends anyway. The control characters that separate
+  lines (vertical tab, form feed and the information separators U+001C–U+001E: Python's
+  ``str.splitlines`` breaks at each, and Unicode's UAX #14 gives VT and FF mandatory
+  breaks) become LF too, so "tab\\vform" reads as two words, not
+  "tabform" (../shared/cases/control-characters.toml). U+2028 and U+2029 are text, not
+  controls, and are kept.
 * Other C0 controls but TAB and LF, DEL and the C1 controls (U+0080–U+009F) are
   removed. XML 1.0 (2.2, ``Char``) forbids C0 controls outright, so one vertical tab made
   ``/changes.atom`` unreadable; RFC 5545 TSAFE-CHAR excludes CONTROL; the HTML parsing
@@ -21,9 +26,9 @@ The rule, and where it comes from:
   noncharacters U+FFFE and U+FFFF cannot be written as UTF-8 or are not XML ``Char``;
   each becomes U+FFFD, the replacement character, so the reader sees that something was
   there.
-* Single-line fields (everything but descriptions and notes) also turn TAB and LF into
-  a space: a name or title is one line in an email subject, an Atom title, a calendar
-  name.
+* Single-line fields (everything but descriptions and notes) also turn TAB and each line
+  break, with the spaces and TABs around it, into one space: a name or title is one line
+  in an email subject, an Atom title, a calendar name.
 
 Nothing is refused: these characters arrive by copy and paste, never on purpose, and no
 output can show them.
@@ -33,10 +38,10 @@ from __future__ import annotations
 
 import re
 
-_NEWLINES = re.compile(r"\r\n?")
+_NEWLINES = re.compile(r"\r\n?|[\x0b\x0c\x1c-\x1e]")
 _DROPPED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufeff]")
 _REPLACED = re.compile(r"[\ud800-\udfff\ufffe\uffff]")
-_BREAKS = re.compile(r"[\t\n]")
+_BREAKS = re.compile(r"[ \t]*\n[ \t]*|\t")
 _SUSPECT = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufeff\ufffe\uffff]")
 REPLACEMENT = "\ufffd"
 

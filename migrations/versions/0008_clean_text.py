@@ -24,10 +24,10 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 # A frozen copy of summits.text as of this revision.
-_NEWLINES = re.compile(r"\r\n?")
+_NEWLINES = re.compile(r"\r\n?|[\x0b\x0c\x1c-\x1e]")
 _DROPPED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufeff]")
 _REPLACED = re.compile(r"[\ud800-\udfff\ufffe\uffff]")
-_BREAKS = re.compile(r"[\t\n]")
+_BREAKS = re.compile(r"[ \t]*\n[ \t]*|\t")
 
 
 def _lines(text: str) -> str:

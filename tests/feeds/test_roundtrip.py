@@ -64,7 +64,8 @@ real_texts = texts.filter(lambda t: carried(t).strip() != "")
 def carried(text: str) -> str:
     """``text`` as iCalendar TEXT can carry it (see the module docstring)."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = re.sub(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ufeff]", "", text)
+    text = re.sub(r"[\x0b\x0c\x1c-\x1e]", "\n", text)  # controls that separate lines
+    text = re.sub(r"[\x00-\x08\x0e-\x1b\x1f\x7f-\x9f\ufeff]", "", text)
     return re.sub(r"[\ud800-\udfff\ufffe\uffff]", "\ufffd", text)
 
 

@@ -60,7 +60,7 @@ def atom_entries(body: bytes) -> list[ET.Element]:
 def test_control_characters_case_every_output_well_formed(client):
     response = client.post("/api/admin/schedules", content=CASE.read_bytes(), headers=AUTH)
     assert response.status_code == 200, response.text
-    title = "Vertical tabform feed and bell"
+    title = "Vertical tab form feed and bell"
     body = client.get("/changes.atom").content
     entries = atom_entries(body)
     assert title in entries[0].find(f"{ATOM_NS}content").text
@@ -88,7 +88,7 @@ def test_control_characters_admin_json_and_cli_note(client, tmp_path, capsys, mo
     raw = '{"mode": "video", "note": "vt\\u000b ff\\u000c bell\\u0007 esc\\u001b"}'
     response = client.put(url, content=raw.encode(), headers=json_headers)
     assert response.status_code == 200, response.text
-    note = "vt ff bell esc"
+    note = "vt\n ff\n bell esc"
     assert response.json()["changes"][0]["note"] == note
     entries = atom_entries(client.get("/changes.atom").content)
     assert note in entries[0].find(f"{ATOM_NS}content").text
