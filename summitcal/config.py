@@ -87,7 +87,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
                                    "in.", "duration"),
         "signup_limit_mailbox": Key(5, "Sign-up mails (confirmation, or the links again) "
                                     "per mailbox per window; sub-addresses (name+tag@) count "
-                                    "as their mailbox.", "int", limits=(1, 1000)),
+                                    "as their mailbox.", "int", limits=(1, 1_000_000)),
         "signup_limit_client": Key(20, "Sign-up mails per client IP address per window.",
                                    "int", limits=(1, 1_000_000)),
         "signup_limit_total": Key(1000, "Sign-up mails in all per window.", "int",
