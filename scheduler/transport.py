@@ -123,7 +123,7 @@ class FileTransport:
                 os.fsync(handle.fileno())
             os.replace(temporary, target)
             temporary = None
-            _sync_directory(self.directory)
+            sync_directory(self.directory)
         except OSError as exc:
             raise TemporaryFailure(f"cannot write {target}: {exc.strerror or exc}") from exc
         finally:
@@ -140,8 +140,9 @@ class FileTransport:
         self.close()
 
 
-def _sync_directory(directory: Path) -> None:
-    """Make the rename durable (POSIX); silently skipped where directories cannot be opened."""
+def sync_directory(directory: Path) -> None:
+    """Make a new name in ``directory`` durable after a rename or link (POSIX: fsync the
+    directory); silently skipped where directories cannot be opened."""
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:

@@ -17,6 +17,7 @@ import secrets
 import tempfile
 from pathlib import Path
 
+from scheduler.transport import sync_directory
 from summitcal.errors import ConfigError
 
 MIN_LENGTH = 32
@@ -78,18 +79,4 @@ def _create(path: Path) -> None:
             return  # another thread or process was first: its key stands
     finally:
         os.unlink(temporary)
-    _sync_folder(path.parent)
-
-
-def _sync_folder(folder: Path) -> None:
-    """Make the new name durable (POSIX: fsync the directory)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    sync_directory(path.parent)
