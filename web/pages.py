@@ -122,11 +122,23 @@ def _atom_time(moment: datetime) -> str:
     return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
+def _count_subjects(subjects: list[str]) -> str:
+    """"1 summit and 4 sessions": what the subjects of a revision are, counted by kind
+    (summit, organisation and participant subjects carry their kind as a prefix)."""
+    kinds = {"Summit: ": "summit", "Organisation: ": "organisation", "Participant: ": "participant"}
+    counts = dict.fromkeys([*kinds.values(), "session"], 0)
+    for subject in subjects:
+        kind = next((name for prefix, name in kinds.items() if subject.startswith(prefix)), "session")
+        counts[kind] += 1
+    parts = [f"{n} {kind}{'' if n == 1 else 's'}" for kind, n in counts.items() if n]
+    return " and ".join(filter(None, [", ".join(parts[:-1]), parts[-1]]))
+
+
 def _entry_title(view) -> str:
     subjects = list(dict.fromkeys(line.subject for line in view.lines))
     whats = list(dict.fromkeys(line.what for line in view.lines))
     if len(whats) == 1 and len(subjects) > 1:
-        return f"{whats[0].capitalize()}: {len(subjects)} sessions"
+        return f"{whats[0].capitalize()}: {_count_subjects(subjects)}"
     if len(view.lines) == 1:
         line = view.lines[0]
         return f"{line.subject}: {line.what}"

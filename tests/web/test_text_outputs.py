@@ -182,3 +182,11 @@ def test_any_text_through_every_output(name, city, title, venue, description, pe
     calendar = Calendar.from_ical(attachment.get_content())
     assert str(calendar.walk("VEVENT")[0]["SUMMARY"]) == loaded
     json.dumps([loaded, session.description, session.attendance[0].note]).encode("utf-8")
+
+
+def test_atom_entry_title_counted_summits_as_sessions(client):
+    """Loading the shipped schedules adds 2 summits, 2 organisations, 1 participant and 5
+    sessions; the entry said "Added: 10 sessions" (every subject counted as a session)."""
+    [entry] = atom_entries(client.get("/changes.atom").content)
+    assert entry.find(f"{ATOM_NS}title").text == (
+        "Added: 2 summits, 2 organisations, 1 participant and 5 sessions")
