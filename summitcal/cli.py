@@ -187,8 +187,9 @@ def main(argv: list[str] | None = None) -> int:
         for line in exc.problems:
             click.echo(f"error: {line}", err=True)
         return 1
-    except SummitcalError as exc:
-        click.echo(f"error: {exc}", err=True)
+    except SummitcalError as exc:  # a ConfigError may list several problems, one a line
+        for line in str(exc).splitlines() or [""]:
+            click.echo(f"error: {line}", err=True)
         return 1
     except OSError as exc:  # a file or folder the command needed
         where = f": {exc.filename}" if exc.filename else ""

@@ -280,32 +280,42 @@ def _secret_from(env: Mapping[str, str]) -> str | None:
 
 def _sections(data: dict[str, Any], file: Path, root: Path,
               env: Mapping[str, str]) -> dict[str, Section]:
+    """Every section checked against the schema. Raises one ``ConfigError`` listing every
+    problem, one per line, so an operator fixes them in one go."""
     mail_table = data.get("mail", {})
     tables = {name: _table(data, name) for name in SCHEMA if "." not in name}
     tables["mail.smtp"] = mail_table.get("smtp", {}) if isinstance(mail_table, dict) else {}
+    problems: list[str] = []
     for name in data:
         if name not in SCHEMA:
-            raise ConfigError(f"{file}: unknown section [{name}] (expected one of: "
-                              f"{', '.join(s for s in SCHEMA if '.' not in s)})")
+            sections = ", ".join(s for s in SCHEMA if "." not in s)
+            if isinstance(data[name], dict):
+                problems.append(f"{file}: unknown section [{name}] (expected one of: {sections})")
+            else:
+                problems.append(f"{file}: {name} = {data[name]!r} is outside any section "
+                                f"(keys belong in one of: {sections})")
     if env.get("SUMMITCAL_DATABASE_URL"):
         tables["database"] = {**tables["database"], "url": env["SUMMITCAL_DATABASE_URL"]}
     out: dict[str, Section] = {}
     for name, keys in SCHEMA.items():
         table = tables[name]
         if not isinstance(table, dict):
-            raise ConfigError(f"{file}: [{name}] must be a table")
+            problems.append(f"{file}: [{name}] must be a table")
+            continue
         values = {}
         for key_name, value in table.items():
             if key_name not in keys and not (name == "mail" and key_name == "smtp"):
-                raise ConfigError(f"{file}: unknown key {name}.{key_name} (expected one of: "
-                                  f"{', '.join(keys)})")
+                problems.append(f"{file}: unknown key {name}.{key_name} (expected one of: "
+                                f"{', '.join(keys)})")
         for key_name, key in keys.items():
             value = table.get(key_name, key.default)
             try:
                 values[key_name] = _check(key.kind, value, key, root)
             except _Bad as bad:
-                raise ConfigError(f"{file}: {name}.{key_name} = {value!r}: expected {bad}") from None
+                problems.append(f"{file}: {name}.{key_name} = {value!r}: expected {bad}")
         out["smtp" if name == "mail.smtp" else name] = Section(values)
+    if problems:
+        raise ConfigError("\n".join(problems))
     return out
 
 

@@ -173,3 +173,18 @@ def test_regression_the_secret_key_made_by_many_threads_at_once_is_one_whole_key
         (key,) = set(keys)
         assert len(key) >= 32
         assert sorted(p.name for p in (tmp_path / f"run{attempt}").iterdir()) == ["secret_key"]
+
+
+def test_check_reported_only_the_first_config_problem(tmp_path):
+    """Every problem in the file, one a line: a fix-one-rerun loop is what this spares."""
+    config = tmp_path / "config.toml"
+    config.write_text('port = 99999\n[http]\nport = 99999\nheader_timeout = "bogus"\n'
+                      '[mail.smtp]\nport = 0\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(config, env={})
+    lines = str(caught.value).splitlines()
+    assert len(lines) == 4, lines
+    assert "port = 99999 is outside any section" in lines[0]
+    assert any("http.port = 99999: expected an integer 1–65535" in line for line in lines)
+    assert any("http.header_timeout = 'bogus'" in line for line in lines)
+    assert any("mail.smtp.port = 0" in line for line in lines)
