@@ -14,6 +14,9 @@ import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import rtoml
 
 from summitcal.errors import Problem, ScheduleError
 from summits.model import Organization, Participant, Schedule
@@ -60,10 +63,23 @@ class Loaded:
     files: tuple[SourceFile, ...]
 
 
+def parse_toml(text: str) -> dict[str, Any]:
+    """TOML 1.0 text as a dict (``tomllib``'s types: naive datetimes for local date-times).
+
+    rtoml (Rust) parses; a document it refuses is parsed again with ``tomllib``, which
+    then decides and words the error (``TOMLDecodeError``), so errors and the documents
+    accepted stay ``tomllib``'s (rtoml also refuses nesting deeper than ~80 levels that
+    ``tomllib`` reads). Raises ``tomllib.TOMLDecodeError`` or ``RecursionError``."""
+    try:
+        return rtoml.loads(text)
+    except rtoml.TomlParsingError:
+        return tomllib.loads(text)
+
+
 def parse_text(text: str, name: str) -> Document | Problem:
     """One document checked on its own; a ``Problem`` when it is not TOML at all."""
     try:
-        data = tomllib.loads(text)
+        data = parse_toml(text)
     except tomllib.TOMLDecodeError as exc:
         return Problem(name, "", f"not valid TOML: {exc}")
     except RecursionError:  # tomllib parses nested arrays and tables recursively
