@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from summitcal.errors import InvalidInput, NotFound
-from summits import applied, database, merge, rows
+from summits import applied, database, merge, rows, schedule_file
 from summits import tables as t
 from summits.changes import Change, Revision, revise, summarize
 from summits.model import MODES, Attendance, Schedule, Session
@@ -131,11 +131,17 @@ class Store:
         now = _utc(now)
         transaction = database.reading if dry_run else database.writing
         with transaction(self.engine) as connection:
-            current = rows.read_schedule(connection)
-            known = applied.read(connection, (f.summit for f in loaded.files))
+            summits = [f.summit for f in loaded.files]
+            # The records, and the sessions of the files' summits: a change to one file
+            # reads one summit's sessions (all of them only when a record changed, since
+            # a record's new name changes every session that shows it).
+            current = rows.read_schedule(connection, summits=summits)
+            known = applied.read(connection, summits)
             files = [merge.FileChange(f.content, _base(known.get(f.summit), f))
                      for f in loaded.files]
             wanted = merge.plan(current, files)
+            if any(getattr(wanted.incoming, attr) for attr in merge.RECORD_FIELDS):
+                current = rows.read_schedule(connection)
             _check_references(current, wanted.incoming)
             result = self._commit(connection, current, wanted.incoming, wanted.summits, source,
                                   now, dry_run)
@@ -143,6 +149,12 @@ class Store:
                 applied.write(connection, (applied.Applied(f.summit, f.path, f.sha256, f.content)
                                            for f in loaded.files), known, now, result.revision)
             return replace(result, overrides=tuple(wanted.overrides))
+
+    def applied_files(self) -> schedule_file.Applied:
+        """The schedule files as last applied, for ``load_files(paths, applied=...)``:
+        files whose path and bytes are unchanged are then not parsed again."""
+        with database.reading(self.engine) as connection:
+            return applied.as_loaded(connection)
 
     def set_attendance(
         self,
