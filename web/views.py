@@ -65,6 +65,7 @@ class SummitView:
     upcoming: bool
     sessions: list[SessionView] = field(default_factory=list)
     feed: FeedLinks | None = None
+    total: int = 0  # sessions in the summit; more than ``sessions`` when these are a preview
 
 
 def feed_links(base_url: str, path: str, title: str) -> FeedLinks:
@@ -115,22 +116,39 @@ def session_view(session: Session, schedule: Schedule, now: datetime) -> Session
     )
 
 
-def summit_views(schedule: Schedule, base_url: str, now: datetime) -> list[SummitView]:
-    """Upcoming summits first (soonest first), then past ones (most recent first)."""
+def summit_views(schedule: Schedule, base_url: str, now: datetime,
+                 only: str | None = None, preview: int | None = None) -> list[SummitView]:
+    """Upcoming summits first (soonest first), then past ones (most recent first); with
+    ``only``, just that summit's view. With ``preview``, each view shows at most that
+    many sessions (the next ones, or the last ones of a past summit) and ``total``.
+    Sessions are grouped by summit once: linear in the sessions."""
+    grouped: dict[str, list[Session]] = {}
+    for session in schedule.sessions.values():
+        if only is None or session.summit == only:
+            grouped.setdefault(session.summit, []).append(session)
     views = []
     for summit in schedule.summits.values():
-        sessions = sorted(schedule.sessions_of(summit.id),
-                          key=lambda s: (s.starts_at, s.ends_at, s.id))
+        if only is not None and summit.id != only:
+            continue
+        sessions = sorted(grouped.get(summit.id, []), key=lambda s: (s.starts_at, s.ends_at, s.id))
         first = min((s.first_day for s in sessions), default=None)
         last = max((s.last_day for s in sessions), default=None)
         upcoming = any(s.ends_at > now for s in sessions)
+        shown = sessions if preview is None else _preview(sessions, now, preview)
         view = SummitView(summit, day_range(first, last) if first and last else "dates to come",
-                          upcoming, [session_view(s, schedule, now) for s in sessions],
-                          feed_links(base_url, f"/feeds/summits/{summit.id}.ics", summit.name))
+                          upcoming, [session_view(s, schedule, now) for s in shown],
+                          feed_links(base_url, f"/feeds/summits/{summit.id}.ics", summit.name),
+                          len(sessions))
         views.append((first or date.max, view))
     upcoming = sorted((v for v in views if v[1].upcoming), key=lambda v: v[0])
     past = sorted((v for v in views if not v[1].upcoming), key=lambda v: v[0], reverse=True)
     return [v for _, v in upcoming + past]
+
+
+def _preview(sessions: list[Session], now: datetime, count: int) -> list[Session]:
+    """The next ``count`` sessions not yet ended, or the last ``count`` when all have."""
+    coming = [s for s in sessions if s.ends_at > now]
+    return coming[:count] if coming else sessions[-count:]
 
 
 def all_feeds(schedule: Schedule, base_url: str) -> list[FeedLinks]:
