@@ -49,7 +49,7 @@ class FeedResponse:
         if self._gzipped is None:
             with self._lock:
                 if self._gzipped is None:
-                    self._gzipped = (self.joiner.gzip(self.parts, self.body) if self.joiner
+                    self._gzipped = (self.joiner.gzip(self.parts, self.body) if self.joiner is not None
                                      else gzip.compress(self.body, compresslevel=6, mtime=0))
                     self.parts = ()
         return self._gzipped

@@ -47,7 +47,8 @@ def test_joined_member_decompresses_to_the_body(first: list[bytes], more: list[b
 
 
 def test_one_change_recompresses_about_one_chunk() -> None:
-    parts = [f"BEGIN:VEVENT\r\nUID:{n}\r\nSUMMARY:Session {n}\r\nEND:VEVENT\r\n".encode()
+    parts = [f"BEGIN:VEVENT\r\nUID:{n}\r\nSUMMARY:Session {n}\r\nDESCRIPTION:{n * 7919}"
+             f" {'delegations discuss cooperation ' * (n % 5)}\r\nEND:VEVENT\r\n".encode()
              for n in range(8000)]
     joiner = GzipJoiner()
     full = joiner.gzip(parts)
@@ -106,3 +107,26 @@ def test_curl_compressed_reads_the_same_bytes(tmp_path: Path) -> None:
                                      capture_output=True, check=True).stdout
             assert raw[:2] == b"\x1f\x8b" and gzip.decompress(raw) == decoded
             assert decoded.count(b"BEGIN:VEVENT") == 5 and b"video" in decoded.lower()
+
+
+def test_service_gzip_reuses_chunks_after_a_change(tmp_path: Path) -> None:
+    """Regression: an empty joiner is falsy (``__len__``), and the service fell back to
+    compressing the whole body on every version."""
+    from summits.model import Attendance
+    from tests.web.test_http import ROOT, make_runtime
+
+    runtime = make_runtime(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    try:
+        runtime.load([ROOT / "schedules"], source="test")
+        first = runtime.feeds.get("all")
+        assert gzip.decompress(first.gzipped) == first.body
+        kept = len(runtime.feeds.joiner)
+        assert kept > 0
+        runtime.set_attendance("astana-2024", "sco-council", Attendance("putin", "video"),
+                               source="test")
+        second = runtime.feeds.get("all")
+        assert second.body != first.body
+        assert gzip.decompress(second.gzipped) == second.body
+        assert len(runtime.feeds.joiner) <= 2 * kept
+    finally:
+        runtime.close()
