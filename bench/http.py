@@ -225,12 +225,14 @@ def main(argv: list[str] | None = None) -> int:
             path = written[n % len(written)]
             text = path.read_text(encoding="utf-8")
             path.write_text(text.replace('title = "', f'title = "Edit {n} ', 1), encoding="utf-8")
-            return run_cli(config, "load")[0]
+            return run_cli(config, "load")
 
         edits = [one_edit(n) for n in range(args.runs)]
-        reload = statistics.median(edits)
-        rows.append(Row("reload after one change (`summitcal load`)", fmt(reload), "≤ 1 s",
-                        reload <= 1.0))
+        reload = statistics.median(wall for wall, _ in edits)
+        startup = statistics.median(run_cli(config, "--version")[0] for _ in range(args.runs))
+        rows.append(Row("reload after one change (`summitcal load`)",
+                        f"{fmt(reload)} (CPU {statistics.median(c for _, c in edits):.1f} s; "
+                        f"`summitcal --version` {fmt(startup)})", "≤ 1 s", reload <= 1.0))
 
         summit = bench_feeds.HTTP_SUMMIT
         with Serve(config) as server:
