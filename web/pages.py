@@ -22,7 +22,7 @@ from summitcal.errors import NotFound
 from summitcal.runtime import Runtime
 from summitcal.templating import environment
 from web.changelog import revision_views
-from web.views import all_feeds, feed_links, summit_views
+from web.views import all_feeds, feed_count, feed_links, summit_views
 
 UTC = timezone.utc
 STATIC = Path(__file__).resolve().parent / "static"
@@ -31,6 +31,7 @@ REMINDER_CHOICES = [("P7D", "1 week"), ("P1D", "1 day"), ("PT3H", "3 hours"),
 ATOM = "application/atom+xml; charset=utf-8"
 INDEX_SUMMITS = 12  # summit cards on the front page; the others are listed as links
 INDEX_SESSIONS = 6  # sessions per card there (the next ones); the summit's page has all
+INDEX_FEEDS = 60  # beyond this many feeds, the front page lists those of its summits only
 PAGE_TTL = 60.0  # seconds a rendered page is reused within one revision ("upcoming" moves)
 
 
@@ -107,9 +108,12 @@ def router(runtime: Runtime) -> APIRouter:
         def render() -> str:
             schedule = snapshot.schedule
             views = summit_views(schedule, base_url, datetime.now(UTC), preview=INDEX_SESSIONS)
+            shown = views[:INDEX_SUMMITS]
+            feeds = all_feeds(schedule, base_url, INDEX_FEEDS, [v.summit.id for v in shown])
             return env.get_template("index.html").render(
-                summits=views[:INDEX_SUMMITS], more=views[INDEX_SUMMITS:],
-                feeds=all_feeds(schedule, base_url), form=signup_form(runtime))
+                summits=shown, more=views[INDEX_SUMMITS:], feeds=feeds,
+                every_feed=len(feeds) == feed_count(schedule),
+                form=signup_form(runtime))
 
         return HTMLResponse(cache.get("/", snapshot.version, render))
 
@@ -122,11 +126,17 @@ def router(runtime: Runtime) -> APIRouter:
 
         def render() -> str:
             view = summit_views(schedule, base_url, datetime.now(UTC), only=summit_id)[0]
+            sessions = [schedule.sessions[s.summit, s.id] for s in view.sessions]
             feeds = [view.feed] + [
                 feed_links(base_url, f"/feeds/organizations/{o}.ics",
                            f"Sessions of the {schedule.organizations[o].name}")
-                for o in sorted({o for s in view.sessions
-                                 for o in schedule.sessions[s.summit, s.id].organizations})]
+                for o in sorted({o for s in sessions for o in s.organizations})]
+            if feed_count(schedule) > INDEX_FEEDS:  # the front page does not list them
+                people = sorted({a.participant for s in sessions for a in s.attendance
+                                 if a.participant in schedule.participants})
+                feeds += [feed_links(base_url, f"/feeds/participants/{p}.ics",
+                                     f"Sessions with {schedule.participants[p].name}")
+                          for p in people]
             return env.get_template("summit.html").render(view=view, feeds=feeds)
 
         return HTMLResponse(cache.get(f"/summits/{summit_id}", snapshot.version, render))

@@ -151,7 +151,24 @@ def _preview(sessions: list[Session], now: datetime, count: int) -> list[Session
     return coming[:count] if coming else sessions[-count:]
 
 
-def all_feeds(schedule: Schedule, base_url: str) -> list[FeedLinks]:
+def feed_count(schedule: Schedule) -> int:
+    """How many feeds there are: all sessions, and one per summit, organisation, participant."""
+    return 1 + len(schedule.summits) + len(schedule.organizations) + len(schedule.participants)
+
+
+def all_feeds(schedule: Schedule, base_url: str, limit: int | None = None,
+              summits: list[str] | None = None) -> list[FeedLinks]:
+    """Every feed: all sessions, each summit, organisation and participant. With ``limit``
+    and more feeds than that, only all sessions, the organisations and ``summits`` (a
+    summit's page lists its own feed and those of its participants)."""
+    if limit is not None and feed_count(schedule) > limit:
+        feeds = [feed_links(base_url, "/feeds/all.ics", "Every summit session")]
+        feeds += [feed_links(base_url, f"/feeds/summits/{s}.ics", schedule.summits[s].name)
+                  for s in summits or []]
+        feeds += [feed_links(base_url, f"/feeds/organizations/{o.id}.ics",
+                             f"Sessions of the {o.name}")
+                  for o in sorted(schedule.organizations.values(), key=lambda o: o.id)]
+        return feeds
     feeds = [feed_links(base_url, "/feeds/all.ics", "Every summit session")]
     for summit in sorted(schedule.summits.values(), key=lambda s: s.id):
         feeds.append(feed_links(base_url, f"/feeds/summits/{summit.id}.ics", summit.name))

@@ -15,9 +15,9 @@ from fastapi.testclient import TestClient
 from summits.model import Attendance, Participant, Schedule, Session, Summit
 from tests.web.test_http import make_runtime
 from web.app import create_app
-from web.pages import INDEX_SESSIONS, INDEX_SUMMITS
+from web.pages import INDEX_FEEDS, INDEX_SESSIONS, INDEX_SUMMITS
 
-PER_SUMMIT = 15
+PER_SUMMIT = 8
 
 
 def schedule(summits: int) -> Schedule:
@@ -58,10 +58,10 @@ def client_of(tmp_path: Path, database_url: str):
 
 
 def test_front_page_is_bounded_and_links_every_summit(client_of) -> None:
-    small, large = client_of(INDEX_SUMMITS + 3, "small"), client_of(4 * INDEX_SUMMITS, "large")
+    sizes = {"small": INDEX_FEEDS, "large": 2 * INDEX_FEEDS}  # both past the feed bound
     pages = {}
-    for name, client, count in (("small", small, INDEX_SUMMITS + 3),
-                                ("large", large, 4 * INDEX_SUMMITS)):
+    for name, count in sizes.items():
+        client = client_of(count, name)
         html = client.get("/").text
         cards = re.findall(r'<section class="card" aria-labelledby="summit-', html)
         assert len(cards) == INDEX_SUMMITS
@@ -72,15 +72,17 @@ def test_front_page_is_bounded_and_links_every_summit(client_of) -> None:
     # Upcoming first: the first card is the summit with the next session, not a past one.
     first = re.search(r'aria-labelledby="summit-(summit-\d+)"', pages["large"]).group(1)
     assert first in ("summit-004", "summit-005")
-    # More summits add their links (summit page, feed, sign-up choice: ~1.2 kB each), not
-    # their sessions (15 each here, ~10 kB a summit when they were all shown).
+    # More summits add a link and a sign-up choice (~0.3 kB each), not their sessions
+    # (8 each here, ~6 kB a summit when they were all shown) or feed widgets.
     extra = len(pages["large"]) - len(pages["small"])
-    assert extra < (3 * INDEX_SUMMITS - 3) * 2000
+    assert extra < INDEX_FEEDS * 600
 
 
 def test_summit_page_shows_all_its_sessions_only(client_of) -> None:
-    client = client_of(INDEX_SUMMITS + 3, "one")
+    client = client_of(INDEX_FEEDS, "one")
+    assert "/feeds/participants/p.ics" not in client.get("/").text
     html = client.get("/summits/summit-002").text
+    assert "/feeds/participants/p.ics" in html  # its participants' feeds are here
     assert html.count("Meeting 2.") == PER_SUMMIT
     assert "Meeting 3." not in html and "Meeting 1." not in html
     assert client.get("/summits/nope").status_code == 404
