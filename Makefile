@@ -34,6 +34,7 @@ test: setup
 bench: $(VENV)/.test
 	$(BIN)/python bench/feeds.py
 	$(BIN)/python bench/fanout.py
+	$(BIN)/python bench/http.py
 
 # Re-pin every dependency (application and test) after changing pyproject.toml.
 lock: $(BIN)/python

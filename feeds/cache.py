@@ -120,7 +120,21 @@ class FeedBuilder:
         participant: str | None = None,
         alarms: tuple[timedelta, ...] = (),
     ) -> bytes:
-        """The feed called ``name`` with ``sessions`` (see ``feeds.select``).
+        """The feed called ``name`` with ``sessions`` (see ``feeds.select``): the join of
+        ``parts`` with the same arguments."""
+        return b"".join(self.parts(name, sessions, schedule, participant, alarms))
+
+    def parts(
+        self,
+        name: str,
+        sessions: Iterable[Session],
+        schedule: Schedule,
+        participant: str | None = None,
+        alarms: tuple[timedelta, ...] = (),
+    ) -> list[bytes]:
+        """The feed called ``name`` with ``sessions`` (see ``feeds.select``), as its parts:
+        header, VTIMEZONEs, VEVENTs, footer (the same bytes objects while they are current,
+        which lets ``feeds.gzipped`` reuse their compression).
 
         ``participant`` is set for a participant feed (their mode in each summary),
         ``alarms`` for a private feed (one VALARM per offset before the start).
@@ -153,7 +167,7 @@ class FeedBuilder:
         parts.extend(self.vtimezone(zone, *spans[zone]) for zone in sorted(spans))
         parts.extend(piece.body for piece in pieces)
         parts.append(FOOTER)
-        return b"".join(parts)
+        return parts
 
     def piece(
         self,

@@ -10,12 +10,13 @@ from __future__ import annotations
 import gzip
 import hashlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from feeds.cache import FeedBuilder
+from feeds.gzipped import GzipJoiner
 from feeds.select import next_change, parse_name, select, title
 from feeds.settings import FeedSettings
 from feeds.versions import FeedVersions
@@ -29,8 +30,9 @@ EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 @dataclass(slots=True)
 class FeedResponse:
-    """One feed's bytes and validators. ``last_modified`` is when these bytes were first
-    built (``feeds.versions``): it never goes back and moves whenever the bytes change."""
+    """One feed as of one version: its bytes, validators and (on first use) gzip form.
+    ``last_modified`` is when these bytes were first built (``feeds.versions``): it never
+    goes back and moves whenever the bytes change."""
 
     name: str
     body: bytes
@@ -38,12 +40,21 @@ class FeedResponse:
     last_modified: datetime
     version: int
     expires: datetime | None
+    parts: Sequence[bytes] = field(default=(), repr=False)
+    joiner: GzipJoiner | None = field(default=None, repr=False)
     _gzipped: bytes | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def gzipped(self) -> bytes:
+        """The body gzipped (RFC 1952), made once however many requests ask at once; from
+        the compressed chunks of unchanged parts when built with a ``joiner``."""
         if self._gzipped is None:
-            self._gzipped = gzip.compress(self.body, compresslevel=6, mtime=0)
+            with self._lock:
+                if self._gzipped is None:
+                    self._gzipped = (self.joiner.gzip(self.parts, self.body) if self.joiner is not None
+                                     else gzip.compress(self.body, compresslevel=6, mtime=0))
+                    self.parts = ()
         return self._gzipped
 
     @property
@@ -58,34 +69,47 @@ class FeedService:
         self.settings = settings
         self.builder = FeedBuilder(settings)
         self.versions = FeedVersions(runtime.store.engine)
+        self.joiner = GzipJoiner()
         self.clock = clock
         self._responses: dict[str, FeedResponse] = {}
         self._lock = threading.Lock()
 
     def get(self, name: str) -> FeedResponse:
-        """The feed called ``name`` as of now; NotFound for an unknown feed."""
+        """The feed called ``name`` as of now; NotFound for an unknown feed. Requests that
+        arrive together after a change share one build (the others wait for it)."""
         kind, ident = parse_name(name)
         snapshot = self.runtime.snapshot()
-        cached = self._responses.get(name)
-        now = self.clock()
-        if cached is not None and cached.version == snapshot.version and (
-                cached.expires is None or now < cached.expires):
+        cached = self._current(name, snapshot.version, self.clock())
+        if cached is not None:
             return cached
         with self._lock:
+            now = self.clock()
+            cached = self._current(name, snapshot.version, now)
+            if cached is not None:  # built while this request waited
+                return cached
             sessions = select(snapshot.schedule, kind, ident, now, self.settings.cancelled_retention)
             if kind == "sessions":
-                body = self.builder.single(sessions[0], snapshot.schedule)
+                parts: tuple[bytes, ...] = (self.builder.single(sessions[0], snapshot.schedule),)
             else:
-                body = self.builder.build(title(snapshot.schedule, kind, ident), sessions,
-                                          snapshot.schedule,
-                                          participant=ident if kind == "participants" else None)
+                parts = tuple(self.builder.parts(
+                    title(snapshot.schedule, kind, ident), sessions, snapshot.schedule,
+                    participant=ident if kind == "participants" else None))
+            body = b"".join(parts)
             digest = hashlib.sha256(body).hexdigest()[:32]
             shown = max((s.last_modified for s in sessions if s.last_modified), default=EPOCH)
             response = FeedResponse(name, body, f'"{digest}"',
                                     self.versions.modified(name, digest, now, shown),
                                     snapshot.version,
-                                    next_change(sessions, now, self.settings.cancelled_retention))
+                                    next_change(sessions, now, self.settings.cancelled_retention),
+                                    parts, self.joiner)
             if len(self._responses) > 4096:
                 self._responses.clear()
             self._responses[name] = response
             return response
+
+    def _current(self, name: str, version: int, now: datetime) -> FeedResponse | None:
+        cached = self._responses.get(name)
+        if cached is not None and cached.version >= version and (
+                cached.expires is None or now < cached.expires):
+            return cached
+        return None

@@ -96,8 +96,10 @@ class Runtime:
 
     def load(self, paths: Sequence[str | Path], *, dry_run: bool = False, source: str = "load"):
         """Apply the schedule files under ``paths``: what each changed since it was last
-        applied (``Store.apply_files``)."""
-        return self.store.apply_files(load_files(paths), source, dry_run=dry_run)
+        applied (``Store.apply_files``). Files whose bytes are unchanged since are not
+        parsed again, but still take part in the cross-file checks."""
+        loaded = load_files(paths, applied=self.store.applied_files())
+        return self.store.apply_files(loaded, source, dry_run=dry_run)
 
     def load_text(self, text: str, *, dry_run: bool = False, source: str = "api"):
         """Make the store look like one schedule document (the admin API's upload): a live

@@ -5,10 +5,13 @@ Start-up order: everything that can be checked first (the environment, see
 ``summitcal.preflight``; the email templates: a broken template stops the boot, not a
 reminder at 3 a.m.), then the port is bound (a busy port stops here, before any work),
 the secret key made, the database opened and migrated, the schedules loaded, delivery
-and the clock started, and HTTP served on the bound socket. Any failure up to there is
+and the clock started, and HTTP served on the bound socket (feed pieces kept by the last
+clean stop are restored first, and /feeds/all.ics is built in the background while
+serving starts: ``feeds.kept``). Any failure up to there is
 one line and exit status 1 (``StartupError`` and the other ``SummitcalError``). On
 shutdown (SIGTERM, Ctrl-C) uvicorn returns and the clock stops first (no new rows), then
-delivery (messages in flight finish, the rest are given back).
+delivery (messages in flight finish, the rest are given back), and the feed pieces are
+kept in the data folder for the next start.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from types import FrameType
 
 import uvicorn
 
+from feeds.kept import keep, restore
 from scheduler.clock import Clock
 from scheduler.compose import check_templates
 from scheduler.delivery import Composer, Delivery, Renderer, default_renderers
@@ -31,6 +35,7 @@ from summitcal.runtime import Runtime
 from summits.subscribers import SignUpLimits
 
 log = logging.getLogger("summitcal")
+PIECES_FILE = "feed-pieces.pickle"  # in service.data_dir: see feeds.kept
 
 
 def serve(config: Config, host: str | None = None, port: int | None = None) -> None:
@@ -46,14 +51,34 @@ def serve(config: Config, host: str | None = None, port: int | None = None) -> N
     try:
         config.secret_key()  # made now, once, rather than by the first renders at once
         runtime = Runtime.open(config)
+        kept = config.service.data_dir / PIECES_FILE
         try:
+            log.info("feed pieces restored: %d", restore(runtime.feeds.builder, kept))
             if config.schedules.load_on_start:
                 _load(runtime)
+            _warm(runtime)
             _run(runtime, listener, host, port)
         finally:
+            try:
+                log.info("feed pieces kept: %d", keep(runtime.feeds.builder, kept))
+            except OSError as exc:
+                log.warning("feed pieces not kept in %s: %s", kept, exc.strerror)
             runtime.close()
     finally:
         listener.close()
+
+
+def _warm(runtime: Runtime) -> None:
+    """Build /feeds/all.ics and its gzip form in the background while serving starts (a
+    request for it meanwhile waits for this build instead of making its own)."""
+
+    def build() -> None:
+        try:
+            runtime.feeds.get("all").gzipped
+        except Exception:  # the first request will build it (and report) as usual
+            log.exception("warming /feeds/all.ics failed")
+
+    threading.Thread(target=build, name="warm-feeds", daemon=True).start()
 
 
 def _load(runtime: Runtime) -> None:

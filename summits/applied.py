@@ -11,8 +11,9 @@ Every function takes an open connection; the caller owns the transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,6 +23,7 @@ from sqlalchemy.engine import Connection
 
 from summits import tables as t
 from summits.model import Attendance, Organization, Participant, Schedule, Session, Summit
+from summits.schedule_file import Declared
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +45,52 @@ def read(connection: Connection, summits: Iterable[str] | None = None) -> dict[s
         query = query.where(t.schedule_files.c.summit.in_(list(summits)))
     return {r.summit: Applied(r.summit, r.path, r.sha256, decode(r.content))
             for r in connection.execute(query)}
+
+
+def as_loaded(connection: Connection) -> dict[tuple[str, str], Callable[[str], Declared]]:
+    """Every file as last applied, for ``load_files(..., applied=...)``: (path, SHA-256)
+    → a function giving the file's ``Declared`` (built only for files found unchanged)."""
+    query = sa.select(t.schedule_files.c.path, t.schedule_files.c.sha256,
+                      t.schedule_files.c.content)
+    return {(r.path, r.sha256): partial(declared, r.content) for r in connection.execute(query)}
+
+
+def declared(data: Mapping[str, Any], file: str) -> Declared:
+    """The declarations of a file as last applied (``encode``'s form), with the field paths
+    its ``Document`` had: the file was valid, so each entry kept its index. The field
+    paths of its references are only worked out when one of them is unknown."""
+    summits = [Summit(s["id"], s["name"], s["city"], s["country"], s["timezone"],
+                      tuple(s["sources"])) for s in data["summits"]]
+    sessions = data["sessions"]
+    return Declared(
+        file, summits[0] if summits else None,
+        organizations=[(f"organizations[{i}]", Organization(o["id"], o["name"]))
+                       for i, o in enumerate(data["organizations"])],
+        participants=[(f"participants[{i}]", Participant(p["id"], p["name"], p["role"]))
+                      for i, p in enumerate(data["participants"])],
+        referenced={
+            "organisation": {o for s in sessions for o in s["organizations"]},
+            "participant": {p for s in sessions for a in s["attendance"]
+                            for p in (a["participant"], a["delegate"]) if p},
+        },
+        paths=partial(_references, sessions),
+    )
+
+
+def _references(sessions: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    """(field path, kind, id) of every reference, in ``Document.references`` order."""
+    found: list[tuple[str, str, str]] = []
+    for i, s in enumerate(sessions):
+        path = f"sessions[{i}]"
+        found.extend((f"{path}.organizations[{k}]", "organisation", o)
+                     for k, o in enumerate(s["organizations"]))
+        for k, a in enumerate(s["attendance"]):
+            found.append((f"{path}.attendance[{k}].participant", "participant",
+                          a["participant"]))
+            if a["delegate"]:
+                found.append((f"{path}.attendance[{k}].delegate", "participant",
+                              a["delegate"]))
+    return found
 
 
 def write(connection: Connection, files: Iterable[Applied], known: Mapping[str, Applied],

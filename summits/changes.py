@@ -101,7 +101,9 @@ def revise(
     changes = _diff(old, new, targets)
     touched = {(c.summit, c.session) for c in changes if c.summit and c.session}
     state = dict(old.sessions) | {key: after for key, (_, after, _) in targets.items()}
-    touched |= {s.key for s in state.values() if _shows_changed_record(s, changes)}
+    changed = ChangedRecords.of(changes)
+    if changed:
+        touched |= {s.key for s in state.values() if changed.shown_by(s)}
     return changes, [_stored(old.sessions.get(key), state[key], now) for key in sorted(touched)]
 
 
@@ -235,20 +237,37 @@ def _record_changes(old: Schedule, new: Schedule) -> list[Change]:
     return changes
 
 
-def _shows_changed_record(session: Session, changes: list[Change]) -> bool:
-    """Whether the event text of ``session`` shows a record that changed."""
-    for c in changes:
-        if c.session is not None or c.kind != "details_changed":
-            continue
-        if c.organization is not None:
-            if c.organization in session.organizations:
-                return True
-        elif c.participant is not None:
-            if any(c.participant in (a.participant, a.delegate) for a in session.attendance):
-                return True
-        elif c.summit == session.summit:
+@dataclass(frozen=True, slots=True)
+class ChangedRecords:
+    """The records whose details changed, as sets: whether a session shows one costs the
+    size of that session, not the number of changes (a first load has one per session)."""
+
+    summits: frozenset[str]
+    organizations: frozenset[str]
+    participants: frozenset[str]
+
+    @classmethod
+    def of(cls, changes: Iterable[Change]) -> ChangedRecords:
+        details = [c for c in changes if c.session is None and c.kind == "details_changed"]
+        return cls(
+            summits=frozenset(c.summit for c in details if c.summit is not None
+                              and c.organization is None and c.participant is None),
+            organizations=frozenset(c.organization for c in details
+                                    if c.organization is not None),
+            participants=frozenset(c.participant for c in details if c.participant is not None),
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.summits or self.organizations or self.participants)
+
+    def shown_by(self, session: Session) -> bool:
+        """Whether the event text of ``session`` shows one of these records."""
+        if session.summit in self.summits:
             return True
-    return False
+        if not self.organizations.isdisjoint(session.organizations):
+            return True
+        return any(a.participant in self.participants or a.delegate in self.participants
+                   for a in session.attendance)
 
 
 def _stored(before: Session | None, after: Session, now: datetime) -> Session:

@@ -96,15 +96,26 @@ def plan(current: Schedule, files: Sequence[FileChange]) -> Plan:
     out = Plan()
     for attr in RECORD_FIELDS:
         _records(out, attr, getattr(current, attr), files)
+    stored_by_summit: dict[str, dict[tuple[str, str], Session]] | None = None
     for file in files:
         if file.base is not None and encode(file.base) == encode(file.content):
             continue  # compared as stored: ``==`` on datetimes would ignore a fold
         out.summits.add(file.summit)
         if file.base is None:
             out.incoming.sessions.update(file.content.sessions)
-        else:
-            _sessions(out, current, file)
+            continue
+        if stored_by_summit is None:  # once per load, not once per changed file
+            stored_by_summit = _by_summit(current.sessions)
+        _sessions(out, stored_by_summit.get(file.summit, {}), file)
     return out
+
+
+def _by_summit(sessions: Mapping[tuple[str, str], Session]
+               ) -> dict[str, dict[tuple[str, str], Session]]:
+    grouped: dict[str, dict[tuple[str, str], Session]] = {}
+    for key, session in sessions.items():
+        grouped.setdefault(session.summit, {})[key] = session
+    return grouped
 
 
 def _records(out: Plan, attr: str, current: Mapping[str, Any],
@@ -128,16 +139,14 @@ def _records(out: Plan, attr: str, current: Mapping[str, Any],
     target.update({i: r for i, r in wanted.items() if current.get(i) != r})
 
 
-def _sessions(out: Plan, current: Schedule, file: FileChange) -> None:
-    """Every stored session of the file's summit: merged where the file has it, left out
-    where the file dropped it (the store then cancels it), kept where neither version of
-    the file had it."""
+def _sessions(out: Plan, current: Mapping[tuple[str, str], Session], file: FileChange) -> None:
+    """Every stored session of the file's summit (``current``): merged where the file has
+    it, left out where the file dropped it (the store then cancels it), kept where neither
+    version of the file had it."""
     assert file.base is not None
     base, new = file.base.sessions, file.content.sessions
     wanted = out.incoming.sessions
-    for key, stored in current.sessions.items():
-        if stored.summit != file.summit:
-            continue
+    for key, stored in current.items():
         if key in new:
             wanted[key] = (_session(base[key], new[key], stored, out.overrides)
                            if key in base else new[key])

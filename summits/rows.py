@@ -21,9 +21,11 @@ from summits.model import Attendance, Organization, Participant, Schedule, Sessi
 SessionKey = tuple[str, str]
 
 
-def read_schedule(connection: Connection, since: int | None = None) -> Schedule:
-    """Everything stored; with ``since``, only the sessions written by later revisions
-    (records always whole: they are few)."""
+def read_schedule(connection: Connection, since: int | None = None,
+                  summits: Sequence[str] | None = None) -> Schedule:
+    """Everything stored; with ``since``, only the sessions written by later revisions,
+    with ``summits``, only the sessions of those summits (records always whole: they are
+    few)."""
     return Schedule(
         summits={
             r.id: Summit(r.id, r.name, r.city, r.country, r.timezone, tuple(r.sources))
@@ -37,15 +39,16 @@ def read_schedule(connection: Connection, since: int | None = None) -> Schedule:
             r.id: Participant(r.id, r.name, r.role)
             for r in connection.execute(sa.select(t.participants).order_by(t.participants.c.id))
         },
-        sessions=read_sessions(connection, since=since),
+        sessions=read_sessions(connection, since=since, summits=summits),
     )
 
 
 def read_sessions(
-    connection: Connection, key: SessionKey | None = None, since: int | None = None
+    connection: Connection, key: SessionKey | None = None, since: int | None = None,
+    summits: Sequence[str] | None = None,
 ) -> dict[SessionKey, Session]:
-    """All sessions (ordered by start, summit, id), the one with ``key``, or those written
-    by revisions after ``since``."""
+    """All sessions (ordered by start, summit, id), the one with ``key``, those written
+    by revisions after ``since``, or those of ``summits``."""
     newer = sa.select(t.sessions.c.summit, t.sessions.c.id).where(
         t.sessions.c.revision_id > since) if since is not None else None
 
@@ -55,6 +58,8 @@ def read_sessions(
             query = query.where(table.c.summit == key[0], table.c[id_column] == key[1])
         if newer is not None:
             query = query.where(sa.tuple_(table.c.summit, table.c[id_column]).in_(newer))
+        if summits is not None:
+            query = query.where(table.c.summit.in_(list(summits)))
         return query
 
     organizations: dict[SessionKey, list[str]] = defaultdict(list)

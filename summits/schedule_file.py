@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import rtoml
 
 from summitcal.errors import Problem, ScheduleError
-from summits.model import Organization, Participant, Schedule, Session
+from summits.model import Organization, Participant, Schedule, Session, Summit
 from summits.validate import Document
 
 
@@ -54,16 +57,62 @@ class SourceFile:
 
 @dataclass(frozen=True, slots=True)
 class Loaded:
-    """Every file of a load: all of them as one schedule, and each on its own."""
+    """Every file of a load: all of them as one schedule, and each on its own.
+
+    With ``load_files(..., applied=...)``, files whose bytes equal those last applied are
+    not parsed: they are in ``unchanged`` (their summit ids) instead of ``files``, and
+    ``schedule`` holds their summits and records but not their sessions."""
 
     schedule: Schedule
     files: tuple[SourceFile, ...]
+    unchanged: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class Declared:
+    """What the cross-file checks of ``combine`` need of a file that is not parsed again
+    (its bytes equal those last applied): its summit, the records it declares and the
+    references its sessions make, with the field paths ``Document`` would give."""
+
+    file: str
+    summit: Summit | None
+    organizations: list[tuple[str, Organization]] = field(default_factory=list)
+    participants: list[tuple[str, Participant]] = field(default_factory=list)
+    #: The ids its sessions name, by kind ("organisation", "participant").
+    referenced: dict[str, set[str]] = field(default_factory=dict)
+    #: (field path, kind, id) of each reference, worked out on demand.
+    paths: Callable[[], list[tuple[str, str, str]]] = list
+    problems: list[Problem] = field(default_factory=list)
+    sessions: list[tuple[str, Session]] = field(default_factory=list)
+    session_ids: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def references(self) -> list[tuple[str, str, str]]:
+        return self.paths()
+
+
+#: For ``load_files``: (resolved path, SHA-256 of the bytes) of each file as last applied
+#: → that file's declarations (see ``summits.applied.declared``).
+Applied = Mapping[tuple[str, str], Callable[[str], Declared]]
+
+
+def parse_toml(text: str) -> dict[str, Any]:
+    """TOML 1.0 text as a dict (``tomllib``'s types: naive datetimes for local date-times).
+
+    rtoml (Rust) parses; a document it refuses is parsed again with ``tomllib``, which
+    then decides and words the error (``TOMLDecodeError``), so errors and the documents
+    accepted stay ``tomllib``'s (rtoml also refuses nesting deeper than ~80 levels that
+    ``tomllib`` reads). Raises ``tomllib.TOMLDecodeError`` or ``RecursionError``."""
+    try:
+        return rtoml.loads(text)
+    except rtoml.TomlParsingError:
+        return tomllib.loads(text)
 
 
 def parse_text(text: str, name: str) -> Document | Problem:
     """One document checked on its own; a ``Problem`` when it is not TOML at all."""
     try:
-        data = tomllib.loads(text)
+        data = parse_toml(text)
     except tomllib.TOMLDecodeError as exc:
         return Problem(name, "", f"not valid TOML: {exc}")
     except RecursionError:  # tomllib parses nested arrays and tables recursively
@@ -74,15 +123,21 @@ def parse_text(text: str, name: str) -> Document | Problem:
         return Problem(name, "", "not a schedule: arrays or tables nested too deeply")
 
 
-def _read(path: Path) -> tuple[Document | Problem, str]:
+def _read(path: Path, applied: Applied | None = None
+          ) -> tuple[Document | Declared | Problem, str]:
     try:
         raw = path.read_bytes()
+    except OSError as exc:
+        return Problem(str(path), "", f"cannot read: {exc.strerror}"), ""
+    digest = hashlib.sha256(raw).hexdigest()
+    declared = (applied or {}).get((str(path.resolve()), digest))
+    if declared is not None:
+        return declared(str(path)), digest
+    try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         return Problem(str(path), "", f"not UTF-8 text (byte {exc.start})"), ""
-    except OSError as exc:
-        return Problem(str(path), "", f"cannot read: {exc.strerror}"), ""
-    return parse_text(text, str(path)), hashlib.sha256(raw).hexdigest()
+    return parse_text(text, str(path)), digest
 
 
 def load_paths(paths: Sequence[str | Path]) -> Schedule:
@@ -90,26 +145,34 @@ def load_paths(paths: Sequence[str | Path]) -> Schedule:
     return load_files(paths).schedule
 
 
-def load_files(paths: Sequence[str | Path]) -> Loaded:
+def load_files(paths: Sequence[str | Path], applied: Applied | None = None) -> Loaded:
     """Check every schedule file under ``paths``: one schedule, and each file on its own.
-    Raises ``ScheduleError`` listing every problem in every file."""
+    Raises ``ScheduleError`` listing every problem in every file.
+
+    With ``applied`` (the files as last applied), a file whose path and bytes are found
+    there is not parsed again: its declarations stand in for it in the cross-file checks
+    (records declared twice must agree, references must be declared, one file per
+    summit), so a change to one file is still checked against all the others."""
     files, problems = schedule_files(paths)
-    docs: list[Document] = []
+    docs: list[Document | Declared] = []
     digests: list[tuple[str, str]] = []
     seen: set[Path] = set()
     for path in files:
         if path.resolve() in seen:
             continue
         seen.add(path.resolve())
-        result, digest = _read(path)
+        result, digest = _read(path, applied)
         if isinstance(result, Problem):
             problems.append(result)
         else:
             docs.append(result)
             digests.append((str(path.resolve()), digest))
     schedule = combine(docs, problems)
+    parsed = [(doc, d) for doc, d in zip(docs, digests, strict=True) if isinstance(doc, Document)]
+    unchanged = tuple(doc.summit.id for doc in docs
+                      if isinstance(doc, Declared) and doc.summit is not None)
     return Loaded(schedule, tuple(SourceFile(where, digest, _content(doc))
-                                  for doc, (where, digest) in zip(docs, digests, strict=True)))
+                                  for doc, (where, digest) in parsed), unchanged)
 
 
 def _content(doc: Document) -> Schedule:
@@ -128,7 +191,7 @@ def load_text(text: str, name: str = "<request>") -> Schedule:
     return combine([result], [])
 
 
-def combine(docs: list[Document], problems: list[Problem]) -> Schedule:
+def combine(docs: Sequence[Document | Declared], problems: list[Problem]) -> Schedule:
     problems = list(problems)
     for doc in docs:
         problems.extend(doc.problems)
@@ -174,7 +237,8 @@ def uid_clash(session: Session, other: Session, where: str) -> str:
             "give one of the two sessions another id")
 
 
-def _merge_records(docs: list[Document], into: dict, key: str, problems: list[Problem]) -> None:
+def _merge_records(docs: Sequence[Document | Declared], into: dict, key: str,
+                   problems: list[Problem]) -> None:
     origin: dict[str, str] = {}
     for doc in docs:
         local: set[str] = set()
@@ -192,9 +256,12 @@ def _merge_records(docs: list[Document], into: dict, key: str, problems: list[Pr
             origin.setdefault(record.id, doc.file)
 
 
-def _check_sessions(doc: Document, schedule: Schedule, problems: list[Problem]) -> None:
+def _check_sessions(doc: Document | Declared, schedule: Schedule, problems: list[Problem]) -> None:
     """References to records no file declares, and session ids used twice in the file."""
     known = {"organisation": schedule.organizations, "participant": schedule.participants}
+    if isinstance(doc, Declared) and all(ids <= known[kind].keys()
+                                         for kind, ids in doc.referenced.items()):
+        return  # a file found unchanged, whose references are all still declared
     for where, kind, ident in doc.references:
         if ident not in known[kind]:
             problems.append(Problem(doc.file, where, f"unknown {kind} {ident!r}"))

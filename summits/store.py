@@ -25,11 +25,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from summitcal.errors import InvalidInput, NotFound, UidClash
-from summits import applied, database, merge, rows
+from summits import applied, database, merge, rows, schedule_file
 from summits import text as texts
 from summits import tables as t
 from summits.changes import Change, Revision, revise, summarize
-from summits.model import MODES, Attendance, Schedule, Session
+from summits.model import MODES, Attendance, Schedule, Session, event_key
 from summits.schedule_file import Loaded, SourceFile, uid_clash
 
 
@@ -112,7 +112,7 @@ class Store:
         with transaction(self.engine) as connection:
             current = rows.read_schedule(connection)
             _check_references(current, incoming)
-            _check_event_keys(current, incoming)
+            _check_event_keys(_stored_keys(connection), incoming)
             return self._commit(
                 connection, current, incoming, set(incoming.summits), source, now, dry_run
             )
@@ -133,19 +133,31 @@ class Store:
         now = _utc(now)
         transaction = database.reading if dry_run else database.writing
         with transaction(self.engine) as connection:
-            current = rows.read_schedule(connection)
-            known = applied.read(connection, (f.summit for f in loaded.files))
+            summits = [f.summit for f in loaded.files]
+            # The records, and the sessions of the files' summits: a change to one file
+            # reads one summit's sessions (all of them only when a record changed, since
+            # a record's new name changes every session that shows it).
+            current = rows.read_schedule(connection, summits=summits)
+            known = applied.read(connection, summits)
             files = [merge.FileChange(f.content, _base(known.get(f.summit), f))
                      for f in loaded.files]
             wanted = merge.plan(current, files)
+            if any(getattr(wanted.incoming, attr) for attr in merge.RECORD_FIELDS):
+                current = rows.read_schedule(connection)
             _check_references(current, wanted.incoming)
-            _check_event_keys(current, wanted.incoming)
+            _check_event_keys(_stored_keys(connection), wanted.incoming)
             result = self._commit(connection, current, wanted.incoming, wanted.summits, source,
                                   now, dry_run)
             if not dry_run:
                 applied.write(connection, (applied.Applied(f.summit, f.path, f.sha256, f.content)
                                            for f in loaded.files), known, now, result.revision)
             return replace(result, overrides=tuple(wanted.overrides))
+
+    def applied_files(self) -> schedule_file.Applied:
+        """The schedule files as last applied, for ``load_files(paths, applied=...)``:
+        files whose path and bytes are unchanged are then not parsed again."""
+        with database.reading(self.engine) as connection:
+            return applied.as_loaded(connection)
 
     def set_attendance(
         self,
@@ -269,20 +281,29 @@ def _check_attendance(attendance: Attendance) -> None:
                            "attends instead)", "delegate")
 
 
-def _check_event_keys(current: Schedule, incoming: Schedule) -> None:
+def _stored_keys(connection: Connection) -> set[tuple[str, str]]:
+    """(summit, session) of every stored session, cancelled ones too: one narrow query, so
+    the UID check does not need every stored session read."""
+    return {(row.summit, row.id) for row in connection.execute(
+        sa.select(t.sessions.c.summit, t.sessions.c.id))}
+
+
+def _check_event_keys(stored: set[tuple[str, str]], incoming: Schedule) -> None:
     """A new session must not take the event key (the calendar UID) of a stored one.
 
     Stored sessions keep theirs whatever happens (a UID never changes), cancelled ones
-    too: they stay in feeds, and in subscribers' calendars. Raises ``UidClash``.
+    too: they stay in feeds, and in subscribers' calendars. ``stored`` is every stored
+    (summit, session). Raises ``UidClash``.
     """
-    taken = {s.event_key: s for s in current.sessions.values()}
+    taken = {event_key(*key): key for key in stored}
     for key, session in sorted(incoming.sessions.items()):
-        if key in current.sessions:
+        if key in stored:
             continue
-        other = taken.setdefault(session.event_key, session)
-        if other.key != key:
-            where = "(already stored)" if other.key in current.sessions else "(also new)"
-            raise UidClash(uid_clash(session, other, where))
+        other = taken.setdefault(session.event_key, key)
+        if other != key:
+            where = "(already stored)" if other in stored else "(also new)"
+            stand_in = replace(session, summit=other[0], id=other[1])
+            raise UidClash(uid_clash(session, stand_in, where))
 
 
 def _check_references(current: Schedule, incoming: Schedule) -> None:

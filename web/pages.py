@@ -5,6 +5,9 @@ time, prefills their zone and copies feed URLs."""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,13 +24,42 @@ from summitcal.templating import environment
 from summits.changes import Change, Revision
 from summits.model import Schedule
 from web.changelog import revision_views
-from web.views import all_feeds, feed_links, summit_views
+from web.views import all_feeds, feed_count, feed_links, summit_views
 
 UTC = timezone.utc
 STATIC = Path(__file__).resolve().parent / "static"
 REMINDER_CHOICES = [("P7D", "1 week"), ("P1D", "1 day"), ("PT3H", "3 hours"),
                     ("PT1H", "1 hour"), ("PT15M", "15 minutes")]
 ATOM = "application/atom+xml; charset=utf-8"
+INDEX_SUMMITS = 12  # summit cards on the front page; the others are listed as links
+INDEX_SESSIONS = 6  # sessions per card there (the next ones); the summit's page has all
+INDEX_FEEDS = 60  # beyond this many feeds, the front page lists those of its summits only
+PAGE_TTL = 60.0  # seconds a rendered page is reused within one revision ("upcoming" moves)
+
+
+class PageCache:
+    """Rendered pages by path, reused while the revision is the same and for at most
+    ``PAGE_TTL`` seconds (what is upcoming changes with the clock). One render per page
+    and revision however many requests ask at once. Thread-safe."""
+
+    def __init__(self, limit: int = 2048) -> None:
+        self.limit = limit
+        self._pages: dict[str, tuple[int, float, str]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, path: str, version: int, render: Callable[[], str]) -> str:
+        known = self._pages.get(path)
+        if known is not None and known[0] == version and time.monotonic() < known[1]:
+            return known[2]
+        with self._lock:
+            known = self._pages.get(path)
+            if known is not None and known[0] == version and time.monotonic() < known[1]:
+                return known[2]
+            html = render()
+            if len(self._pages) >= self.limit:
+                self._pages.clear()
+            self._pages[path] = (version, time.monotonic() + PAGE_TTL, html)
+            return html
 
 
 @dataclass
@@ -69,25 +101,47 @@ def router(runtime: Runtime) -> APIRouter:
     def page(name: str, status: int = 200, **values) -> HTMLResponse:
         return HTMLResponse(env.get_template(name).render(**values), status_code=status)
 
+    cache = PageCache()
+
     @routes.get("/", response_class=HTMLResponse)
     def index() -> HTMLResponse:
-        schedule = runtime.snapshot().schedule
-        now = datetime.now(UTC)
-        return page("index.html", summits=summit_views(schedule, base_url, now),
-                    feeds=all_feeds(schedule, base_url), form=signup_form(runtime))
+        snapshot = runtime.snapshot()
+
+        def render() -> str:
+            schedule = snapshot.schedule
+            views = summit_views(schedule, base_url, datetime.now(UTC), preview=INDEX_SESSIONS)
+            shown = views[:INDEX_SUMMITS]
+            feeds = all_feeds(schedule, base_url, INDEX_FEEDS, [v.summit.id for v in shown])
+            return env.get_template("index.html").render(
+                summits=shown, more=views[INDEX_SUMMITS:], feeds=feeds,
+                every_feed=len(feeds) == feed_count(schedule),
+                form=signup_form(runtime))
+
+        return HTMLResponse(cache.get("/", snapshot.version, render))
 
     @routes.get("/summits/{summit_id}", response_class=HTMLResponse)
     def summit(summit_id: str) -> HTMLResponse:
-        schedule = runtime.snapshot().schedule
+        snapshot = runtime.snapshot()
+        schedule = snapshot.schedule
         if summit_id not in schedule.summits:
             return page("not_found.html", 404, what=f"There is no summit called “{summit_id}”.")
-        view = next(v for v in summit_views(schedule, base_url, datetime.now(UTC))
-                    if v.summit.id == summit_id)
-        feeds = [view.feed] + [
-            feed_links(base_url, f"/feeds/organizations/{o}.ics",
-                       f"Sessions of the {schedule.organizations[o].name}")
-            for o in sorted({o for s in schedule.sessions_of(summit_id) for o in s.organizations})]
-        return page("summit.html", view=view, feeds=feeds)
+
+        def render() -> str:
+            view = summit_views(schedule, base_url, datetime.now(UTC), only=summit_id)[0]
+            sessions = [schedule.sessions[s.summit, s.id] for s in view.sessions]
+            feeds = [view.feed] + [
+                feed_links(base_url, f"/feeds/organizations/{o}.ics",
+                           f"Sessions of the {schedule.organizations[o].name}")
+                for o in sorted({o for s in sessions for o in s.organizations})]
+            if feed_count(schedule) > INDEX_FEEDS:  # the front page does not list them
+                people = sorted({a.participant for s in sessions for a in s.attendance
+                                 if a.participant in schedule.participants})
+                feeds += [feed_links(base_url, f"/feeds/participants/{p}.ics",
+                                     f"Sessions with {schedule.participants[p].name}")
+                          for p in people]
+            return env.get_template("summit.html").render(view=view, feeds=feeds)
+
+        return HTMLResponse(cache.get(f"/summits/{summit_id}", snapshot.version, render))
 
     @routes.get("/changes", response_class=HTMLResponse)
     def changes() -> HTMLResponse:

@@ -68,6 +68,7 @@ class SummitView:
     upcoming: bool
     sessions: list[SessionView] = field(default_factory=list)
     feed: FeedLinks | None = None
+    total: int = 0  # sessions in the summit; more than ``sessions`` when these are a preview
 
 
 def feed_links(base_url: str, path: str, title: str) -> FeedLinks:
@@ -121,25 +122,59 @@ def session_view(session: Session, schedule: Schedule, now: datetime,
     )
 
 
-def summit_views(schedule: Schedule, base_url: str, now: datetime) -> list[SummitView]:
-    """Upcoming summits first (soonest first), then past ones (most recent first)."""
+def summit_views(schedule: Schedule, base_url: str, now: datetime,
+                 only: str | None = None, preview: int | None = None) -> list[SummitView]:
+    """Upcoming summits first (soonest first), then past ones (most recent first); with
+    ``only``, just that summit's view. With ``preview``, each view shows at most that
+    many sessions (the next ones, or the last ones of a past summit) and ``total``.
+    Sessions are grouped by summit once: linear in the sessions."""
+    grouped: dict[str, list[Session]] = {}
+    for session in schedule.sessions.values():
+        if only is None or session.summit == only:
+            grouped.setdefault(session.summit, []).append(session)
     views = []
     for summit in schedule.summits.values():
-        sessions = sorted(schedule.sessions_of(summit.id),
-                          key=lambda s: (s.starts_at, s.ends_at, s.id))
+        if only is not None and summit.id != only:
+            continue
+        sessions = sorted(grouped.get(summit.id, []), key=lambda s: (s.starts_at, s.ends_at, s.id))
         first = min((s.first_day for s in sessions), default=None)
         last = max((s.last_day for s in sessions), default=None)
         upcoming = any(s.ends_at > now for s in sessions)
+        shown = sessions if preview is None else _preview(sessions, now, preview)
         view = SummitView(summit, day_range(first, last) if first and last else "dates to come",
-                          upcoming, [session_view(s, schedule, now, base_url) for s in sessions],
-                          feed_links(base_url, f"/feeds/summits/{summit.id}.ics", summit.name))
+                          upcoming, [session_view(s, schedule, now, base_url) for s in shown],
+                          feed_links(base_url, f"/feeds/summits/{summit.id}.ics", summit.name),
+                          len(sessions))
         views.append((first or date.max, view))
     upcoming = sorted((v for v in views if v[1].upcoming), key=lambda v: v[0])
     past = sorted((v for v in views if not v[1].upcoming), key=lambda v: v[0], reverse=True)
     return [v for _, v in upcoming + past]
 
 
-def all_feeds(schedule: Schedule, base_url: str) -> list[FeedLinks]:
+def _preview(sessions: list[Session], now: datetime, count: int) -> list[Session]:
+    """The next ``count`` sessions not yet ended, or the last ``count`` when all have."""
+    coming = [s for s in sessions if s.ends_at > now]
+    return coming[:count] if coming else sessions[-count:]
+
+
+def feed_count(schedule: Schedule) -> int:
+    """How many feeds there are: all sessions, and one per summit, organisation, participant."""
+    return 1 + len(schedule.summits) + len(schedule.organizations) + len(schedule.participants)
+
+
+def all_feeds(schedule: Schedule, base_url: str, limit: int | None = None,
+              summits: list[str] | None = None) -> list[FeedLinks]:
+    """Every feed: all sessions, each summit, organisation and participant. With ``limit``
+    and more feeds than that, only all sessions, the organisations and ``summits`` (a
+    summit's page lists its own feed and those of its participants)."""
+    if limit is not None and feed_count(schedule) > limit:
+        feeds = [feed_links(base_url, "/feeds/all.ics", "Every summit session")]
+        feeds += [feed_links(base_url, f"/feeds/summits/{s}.ics", schedule.summits[s].name)
+                  for s in summits or []]
+        feeds += [feed_links(base_url, f"/feeds/organizations/{o.id}.ics",
+                             f"Sessions of the {o.name}")
+                  for o in sorted(schedule.organizations.values(), key=lambda o: o.id)]
+        return feeds
     feeds = [feed_links(base_url, "/feeds/all.ics", "Every summit session")]
     for summit in sorted(schedule.summits.values(), key=lambda s: s.id):
         feeds.append(feed_links(base_url, f"/feeds/summits/{summit.id}.ics", summit.name))

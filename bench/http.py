@@ -1,0 +1,349 @@
+"""HTTP benchmark: the service as operators run it, measured from outside.
+
+    .venv/bin/python bench/http.py                    # 10,000 sessions (a few minutes)
+    .venv/bin/python bench/http.py --sessions 50000   # the large size
+    .venv/bin/python bench/http.py --quick            # 1,000 sessions, a smoke test
+    .venv/bin/python bench/http.py --check            # exit 1 when a target is missed
+
+The synthetic schedule of ``bench/feeds.py`` is written out as schedule files
+(``bench/schedule_files.py``); ``summitcal load`` and ``summitcal serve`` run as
+subprocesses on a temporary SQLite database, and requests go over loopback HTTP.
+Baselines are measured in the same run: the whole feed built with plain icalendar and
+gzipped, and (when installed) nginx serving the same bytes, both loaded with wrk.
+Figures are medians (the run count is printed) with the load average, since the
+machine is shared; CPU seconds are printed beside wall times where they apply.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+sys.path.insert(0, str(ROOT))
+
+import argparse  # noqa: E402
+import gzip  # noqa: E402
+import importlib.util  # noqa: E402
+import os  # noqa: E402
+import re  # noqa: E402
+import resource  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+import urllib.request  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+
+SCRIPT = Path(sys.executable).with_name("summitcal")
+GZIP = {"Accept-Encoding": "gzip"}
+
+
+def _module(name: str):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", HERE / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass
+class Row:
+    figure: str
+    value: str
+    target: str
+    ok: bool | None  # None: information only
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_cli(config: Path, *argv: str) -> tuple[float, float]:
+    """Wall and CPU seconds of one ``summitcal`` command (exit 0 asserted)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run([str(SCRIPT), "--config", str(config), *argv],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    assert done.returncode == 0, done.stderr
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+class Serve:
+    """``summitcal serve`` on a free loopback port."""
+
+    def __init__(self, config: Path) -> None:
+        self.config = config
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> Serve:
+        self.process = subprocess.Popen(
+            [str(SCRIPT), "--config", str(self.config), "serve", "--port", str(self.port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.base}/healthz", timeout=2):
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        raise SystemExit("serve did not answer /healthz")
+
+    def peak_rss_mb(self) -> float:
+        assert self.process is not None
+        text = Path(f"/proc/{self.process.pid}/status").read_text()
+        return int(re.search(r"VmHWM:\s+(\d+)", text).group(1)) / 1024
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[float, bytes]:
+        request = urllib.request.Request(self.base + path, headers=headers or {})
+        start = time.perf_counter()
+        with urllib.request.urlopen(request, timeout=120) as response:
+            body = response.read()
+        return time.perf_counter() - start, body
+
+
+def wrk(url: str, headers: dict[str, str], seconds: int = 5) -> float | None:
+    """Requests per second by wrk (2 threads, 4 connections), or None without wrk."""
+    if shutil.which("wrk") is None:
+        return None
+    argv = ["wrk", "-t2", "-c4", f"-d{seconds}s"]
+    for name, value in headers.items():
+        argv += ["-H", f"{name}: {value}"]
+    out = subprocess.run([*argv, url], capture_output=True, text=True, timeout=seconds + 30).stdout
+    found = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    return float(found.group(1)) if found else None
+
+
+class Nginx:
+    """nginx serving fixed bytes on loopback (gzip file and a small feed), or nothing."""
+
+    def __init__(self, folder: Path, files: dict[str, bytes]) -> None:
+        self.folder = folder
+        self.files = files
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> Nginx | None:
+        binary = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists()
+                                           else None)
+        if binary is None:
+            return None
+        root = self.folder / "www"
+        root.mkdir()
+        for name, body in self.files.items():
+            (root / name).write_bytes(body)
+        conf = self.folder / "nginx.conf"
+        conf.write_text(
+            f"daemon off; worker_processes 1; pid {self.folder}/nginx.pid;\n"
+            f"error_log {self.folder}/error.log;\n"
+            "events { worker_connections 256; }\n"
+            "http { access_log off; sendfile on; etag on;\n"
+            f"  client_body_temp_path {self.folder}; proxy_temp_path {self.folder};\n"
+            f"  fastcgi_temp_path {self.folder}; uwsgi_temp_path {self.folder};\n"
+            f"  scgi_temp_path {self.folder};\n"
+            f"  server {{ listen 127.0.0.1:{self.port}; root {root};\n"
+            "    default_type text/calendar; } }\n")
+        self.process = subprocess.Popen([binary, "-c", str(conf), "-p", str(self.folder)],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
+        return self
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{name}"
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+
+
+def median_of(fn, runs: int) -> float:
+    return statistics.median(fn() for _ in range(runs))
+
+
+def fmt(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 10 else f"{seconds:.1f} s"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sessions", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=5, help="runs per figure (default 5)")
+    parser.add_argument("--quick", action="store_true", help="1,000 sessions, 3 runs")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--seed", type=int, default=20240916)
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.sessions, args.runs = min(args.sessions, 1000), 3
+    large = args.sessions >= 50_000
+    files = _module("schedule_files")
+    bench_feeds = _module("feeds")
+    load_before = os.getloadavg()
+    rows: list[Row] = []
+
+    with tempfile.TemporaryDirectory(prefix="summitcal-http-") as tmp:
+        folder = Path(tmp)
+        schedules = folder / "schedules"
+        written = files.write(schedules, args.sessions, args.seed)
+        config = folder / "config.toml"
+        config.write_text(
+            f'[service]\nbase_url = "https://summitcal.example"\ndata_dir = "{folder}/data"\n'
+            f'[schedules]\npaths = ["{schedules}"]\nload_on_start = false\n'
+            f'[database]\nurl = "sqlite:///{folder}/data/bench.sqlite3"\n', encoding="utf-8")
+        print(f"data: {args.sessions} sessions in {len(written)} files under {schedules}",
+              file=sys.stderr)
+
+        wall, cpu = run_cli(config, "load")
+        target = 10.0 if large else None
+        rows.append(Row(f"cold `summitcal load`, {args.sessions} sessions",
+                        f"{fmt(wall)} (CPU {cpu:.1f} s)", "≤ 10 s at 50k" if large else "linear",
+                        wall <= target if target else None))
+
+        def one_edit(n: int) -> float:
+            path = written[n % len(written)]
+            text = path.read_text(encoding="utf-8")
+            path.write_text(text.replace('title = "', f'title = "Edit {n} ', 1), encoding="utf-8")
+            return run_cli(config, "load")
+
+        edits = [one_edit(n) for n in range(args.runs)]
+        reload = statistics.median(wall for wall, _ in edits)
+        startup = statistics.median(run_cli(config, "--version")[0] for _ in range(args.runs))
+        rows.append(Row("reload after one change (`summitcal load`)",
+                        f"{fmt(reload)} (CPU {statistics.median(c for _, c in edits):.1f} s; "
+                        f"`summitcal --version` {fmt(startup)})", "≤ 1 s", reload <= 1.0))
+
+        summit = bench_feeds.HTTP_SUMMIT
+        with Serve(config) as server:
+            server.get("/healthz")
+            first_index, page = server.get("/")
+            index = median_of(lambda: server.get("/")[0], args.runs)
+            rows.append(Row("`/` (cached by revision; first render)",
+                            f"{fmt(index)} ({fmt(first_index)}), {len(page) / 1e6:.2f} MB",
+                            "≤ 50 ms", index <= 0.05))
+            server.get(f"/summits/{summit}")
+            one = median_of(lambda: server.get(f"/summits/{summit}")[0], args.runs)
+            rows.append(Row(f"`/summits/{summit}`", fmt(one), "≤ 20 ms", one <= 0.02))
+
+            _, body = server.get("/feeds/all.ics")  # warm: pieces built
+            gzip_times = []
+            for n in range(args.runs):
+                run_cli(config, "attendance", f"{summit}/s{n:04d}", "p00000",
+                        ("video", "in_person")[n % 2])
+                took, member = server.get("/feeds/all.ics", GZIP)
+                gzip_times.append(took)
+            ours = statistics.median(gzip_times)
+            plain = server.get("/feeds/all.ics")[1]
+            assert gzip.decompress(member) == plain, "gzip body differs from the plain body"
+
+            # Four at once right after a change: one build shared.
+            run_cli(config, "attendance", f"{summit}/s0000", "p00000", "absent")
+            times: list[float] = []
+            threads = [threading.Thread(target=lambda: times.append(
+                server.get("/feeds/all.ics", GZIP)[0])) for _ in range(4)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+
+            baseline = baseline_gzip(bench_feeds, folder, args.runs)
+            ratio = baseline / ours
+            rows.append(Row("first gzip GET /feeds/all.ics after a change", fmt(ours),
+                            "≤ 50 ms", ours <= 0.05))
+            rows.append(Row("  plain icalendar + gzip, same run (ratio)",
+                            f"{fmt(baseline)} ({ratio:.0f}×)", "≥ 50×", ratio >= 50))
+            rows.append(Row("4 concurrent gzip GETs right after a change (slowest)",
+                            fmt(max(times)), "one build", None))
+            small = f"/feeds/summits/{summit}.ics"
+            _, small_body = server.get(small)
+            etag = urllib.request.urlopen(server.base + small).headers["ETag"]
+            rss = server.peak_rss_mb()
+            with Nginx(folder, {"all.ics.gz": member, "small.ics": small_body}) as nginx:
+                ours_rps = wrk(server.base + "/feeds/all.ics", GZIP)
+                ours_304 = wrk(server.base + small, {"If-None-Match": etag})
+                if nginx is not None and ours_rps is not None:
+                    theirs = wrk(nginx.url("all.ics.gz"), {})
+                    nginx_etag = urllib.request.urlopen(nginx.url("small.ics")).headers["ETag"]
+                    theirs_304 = wrk(nginx.url("small.ics"), {"If-None-Match": nginx_etag})
+                    rows.append(Row("wrk gzip /feeds/all.ics vs nginx, same bytes",
+                                    f"{ours_rps:.0f} vs {theirs:.0f} req/s "
+                                    f"({ours_rps / theirs:.2f}×)", "≥ 0.8×",
+                                    ours_rps / theirs >= 0.8))
+                    rows.append(Row("wrk 304 on a 100-session feed vs nginx",
+                                    f"{ours_304:.0f} vs {theirs_304:.0f} req/s "
+                                    f"({ours_304 / theirs_304:.2f}×)", "≥ 0.3×",
+                                    ours_304 / theirs_304 >= 0.3))
+                else:
+                    rows.append(Row("wrk vs nginx", "skipped: wrk or nginx not installed",
+                                    "≥ 0.8× / ≥ 0.3×", None))
+            rss = max(rss, server.peak_rss_mb())
+        limit = 800.0 if large else 300.0
+        rows.append(Row("peak RSS of serve under HTTP load", f"{rss:.0f} MB",
+                        f"≤ {limit:.0f} MB", rss <= limit))
+
+        with Serve(config) as server:
+            took, _ = server.get("/feeds/all.ics")
+        limit = 5.0 if large else 1.0
+        rows.append(Row("first /feeds/all.ics after a restart", fmt(took),
+                        f"≤ {limit:.0f} s", took <= limit))
+
+    print(f"\nsummitcal HTTP bench: {args.sessions} sessions, median of {args.runs} runs; "
+          f"load average {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after "
+          f"({os.cpu_count()} CPUs)")
+    width = max(len(r.figure) for r in rows)
+    for r in rows:
+        verdict = "info" if r.ok is None else ("PASS" if r.ok else "FAIL")
+        print(f"  {r.figure:<{width}}  {r.value:<34} {r.target:<16} {verdict}")
+    failed = [r for r in rows if r.ok is False]
+    return 1 if args.check and failed else 0
+
+
+def baseline_gzip(bench_feeds, folder: Path, runs: int) -> float:
+    """Seconds to build /feeds/all.ics with plain icalendar and gzip it (median)."""
+    from feeds.select import select, title
+    from summitcal.config import load_config
+    from summitcal.runtime import Runtime
+
+    runtime = Runtime.open(load_config(folder / "config.toml", env={}))
+    try:
+        schedule = runtime.store.schedule()
+        settings = runtime.feeds.settings
+        from datetime import UTC, datetime
+
+        sessions = select(schedule, "all", None, datetime.now(UTC), settings.cancelled_retention)
+        name = title(schedule, "all", None)
+
+        def once() -> float:
+            start = time.perf_counter()
+            _, _, body = bench_feeds.baseline_once(name, sessions, schedule, settings)
+            gzip.compress(body, 6)
+            return time.perf_counter() - start
+
+        return median_of(once, max(1, min(runs, 3)))
+    finally:
+        runtime.close()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

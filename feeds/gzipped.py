@@ -1,0 +1,97 @@
+"""A feed's gzip form at the cost of what changed: deflate streams joined into one member.
+
+A gzip member (RFC 1952 §2.3) is a header, one DEFLATE stream (RFC 1951) and the CRC-32
+and length of the uncompressed bytes. A DEFLATE stream is a sequence of blocks, and a
+compressor flushed with ``Z_SYNC_FLUSH`` ends its output at a byte boundary after a
+non-final block, without back-references before its own start (each chunk here is
+compressed by a fresh compressor). So the compressed chunks of consecutive runs of a
+feed's parts can be concatenated, closed by one empty final block, and read by any gzip
+reader as the compression of the whole body.
+
+Chunks are runs of parts (header, VTIMEZONEs, VEVENTs, footer) cut where a part's hash
+says so once a run is ``MIN_BYTES`` long (content-defined chunking), so adding, changing
+or removing one event changes only the chunk or two around it; each chunk's deflate
+output is cached by its parts. After one change a feed costs a chunk's compression, the
+CRC-32 of the body (memory speed) and a join. Compression stays close to gzip of the
+whole body, since a chunk (64 kB and more) spans twice DEFLATE's 32 kB window.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections import OrderedDict
+from collections.abc import Sequence
+from threading import Lock
+
+#: gzip header: magic, CM=8 (deflate), no flags, MTIME=0 (none), XFL=0, OS=255 (unknown).
+HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+#: An empty final block with fixed codes: BFINAL=1, BTYPE=01, end-of-block (RFC 1951 §3.2.3).
+FINAL = b"\x03\x00"
+SPREAD = 8
+MIN_BYTES = 64 * 1024
+MAX_BYTES = 512 * 1024
+LEVEL = 6
+
+Chunk = tuple[bytes, ...]
+
+
+class GzipJoiner:
+    """Gzip members from parts, reusing the deflate output of unchanged runs of parts.
+
+    Thread-safe. ``max_bytes`` bounds the compressed chunks kept (least recently used
+    first out)."""
+
+    def __init__(self, max_bytes: int = 64 * 1024 * 1024) -> None:
+        self.max_bytes = max_bytes
+        self._chunks: OrderedDict[Chunk, bytes] = OrderedDict()
+        self._size = 0
+        self._lock = Lock()
+
+    def gzip(self, parts: Sequence[bytes], body: bytes | None = None) -> bytes:
+        """The gzip member of ``b"".join(parts)`` (pass that as ``body`` when you have it).
+        Decompresses to exactly those bytes with any RFC 1952 reader."""
+        if body is None:
+            body = b"".join(parts)
+        out = [HEADER]
+        out.extend(self._deflated(chunk) for chunk in chunks(parts))
+        out.append(FINAL)
+        out.append(struct.pack("<II", zlib.crc32(body), len(body) & 0xFFFFFFFF))
+        return b"".join(out)
+
+    def _deflated(self, chunk: Chunk) -> bytes:
+        with self._lock:
+            known = self._chunks.get(chunk)
+            if known is not None:
+                self._chunks.move_to_end(chunk)
+                return known
+        compressor = zlib.compressobj(LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
+        deflated = compressor.compress(b"".join(chunk)) + compressor.flush(zlib.Z_SYNC_FLUSH)
+        with self._lock:
+            if chunk not in self._chunks:
+                self._chunks[chunk] = deflated
+                self._size += len(deflated)
+                while self._size > self.max_bytes and len(self._chunks) > 1:
+                    _, dropped = self._chunks.popitem(last=False)
+                    self._size -= len(dropped)
+        return deflated
+
+    def __len__(self) -> int:
+        return len(self._chunks)
+
+
+def chunks(parts: Sequence[bytes]) -> list[Chunk]:
+    """``parts`` cut into runs of at least ``MIN_BYTES``: a run ends after a part whose
+    hash is 0 modulo ``SPREAD`` once it is that long, or at ``MAX_BYTES``. Cuts depend on
+    the parts, not their positions, so they fall in the same places again shortly after a
+    change (bytes cache their hash: this is cheap for parts seen before)."""
+    found: list[Chunk] = []
+    start = size = 0
+    for index, part in enumerate(parts):
+        size += len(part)
+        if size >= MAX_BYTES or (size >= MIN_BYTES and hash(part) % SPREAD == 0):
+            found.append(tuple(parts[start:index + 1]))
+            start, size = index + 1, 0
+    if start < len(parts):
+        found.append(tuple(parts[start:]))
+    return found
