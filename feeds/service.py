@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -19,6 +20,7 @@ from feeds.cache import FeedBuilder
 from feeds.select import next_change, parse_name, select, title
 from feeds.settings import FeedSettings
 from feeds.versions import FeedVersions
+from summitcal import metrics
 
 if TYPE_CHECKING:
     from summitcal.runtime import Runtime
@@ -72,6 +74,7 @@ class FeedService:
                 cached.expires is None or now < cached.expires):
             return cached
         with self._lock:
+            started = time.perf_counter()
             sessions = select(snapshot.schedule, kind, ident, now, self.settings.cancelled_retention)
             if kind == "sessions":
                 body = self.builder.single(sessions[0], snapshot.schedule)
@@ -79,6 +82,7 @@ class FeedService:
                 body = self.builder.build(title(snapshot.schedule, kind, ident), sessions,
                                           snapshot.schedule,
                                           participant=ident if kind == "participants" else None)
+            metrics.feed_built(kind, time.perf_counter() - started)
             digest = hashlib.sha256(body).hexdigest()[:32]
             shown = max((s.last_modified for s in sessions if s.last_modified), default=EPOCH)
             response = FeedResponse(name, body, f'"{digest}"',
