@@ -81,8 +81,8 @@ class PostgresElection:
                 return False
             try:
                 won = connection.scalar(sa.text(
-                    "SELECT pg_try_advisory_lock(:class, "
-                    "hashtext(current_schema() || ':scheduler'))"), {"class": LOCK_CLASS})
+                    "SELECT pg_try_advisory_lock(:class, hashtext(current_schema() || :purpose))"),
+                    {"class": LOCK_CLASS, "purpose": ":scheduler"})
             except SQLAlchemyError as error:
                 log.warning("election: %s", _first_line(error))
                 _drop(connection)
