@@ -194,6 +194,9 @@ def test_failover_kill_the_leader_and_a_worker_mid_fanout(tmp_path, postgres_url
         metrics = _get(http_port, "/metrics")
         assert f'summitcal_outbox_messages{{status="sent"}} {COUNT + LATER}.0' in metrics
         assert f'name="{successor.name}"' in metrics  # summitcal_scheduler_leader
+        sent = [line for line in metrics.splitlines()
+                if line.startswith('summitcal_messages_sent_total{kind="reminder"}')]
+        assert sent and float(sent[0].split()[-1]) >= COUNT + LATER  # every worker's count
         health = json.loads(_get(http_port, "/healthz"))
         assert health["roles"] == ["web"] and health["database"] == "ok"
     finally:
