@@ -74,6 +74,8 @@ RECORD_EVERY = 0.2
 #: How long a claim holds a row without renewal: how soon another worker takes over the
 #: rows of a process that died. The renewer extends it every third of this.
 LEASE = timedelta(seconds=15)
+#: An idle worker looks every HURRY seconds for HURRY_FOR after a reminder plan's instant.
+HURRY, HURRY_FOR = 0.05, timedelta(seconds=3)
 
 ComposeFn = Callable[[Message, datetime], EmailMessage]
 Renderer = ComposeFn
@@ -331,6 +333,7 @@ class Delivery:
         self._lost: set[int] = set()  # rows whose lease the renewer found gone
         self._held_lock = threading.Lock()
         self._renewer: threading.Thread | None = None
+        self._hurry_until = datetime.min.replace(tzinfo=UTC)
         self._prefix = f"{socket.gethostname()[:60]}:{os.getpid()}:{token_hex(3)}"
 
     # -- life cycle
@@ -414,13 +417,27 @@ class Delivery:
                 log.exception("delivery worker %s: closing the transport", owner)
 
     def _idle_time(self) -> float:
+        """How long an idle worker sleeps: until the next row or reminder plan is due (at
+        most ``poll``). A worker process apart from the scheduler is not woken when a plan
+        fires, so from a plan's instant it looks every ``HURRY`` seconds for ``HURRY_FOR``
+        while the scheduler writes the plan's rows."""
+        from scheduler import plans
+
+        now = self.clock()
+        if now < self._hurry_until:
+            return HURRY
         try:
             due = outbox.next_due(self.engine)
+            with self.engine.connect() as connection:
+                fire = _aware(plans.next_fire(connection, now))
         except SQLAlchemyError:
             return self.poll
-        if due is None:
+        soonest = min((d for d in (due, fire) if d is not None), default=None)
+        if soonest is None:
             return self.poll
-        return min(self.poll, max(0.0, (due - self.clock()).total_seconds()) + 0.01)
+        if soonest == fire:
+            self._hurry_until = fire + HURRY_FOR
+        return min(self.poll, max(0.0, (soonest - now).total_seconds()) + 0.01)
 
     def _round(self, owner: str, transport: Transport) -> int:
         """Claim a batch and send it. Accepted messages are recorded ``sent`` together at
@@ -524,6 +541,13 @@ class Delivery:
             status = _record(outbox.mark_retry, self.engine, message.id, error, owner=owner,
                              policy=self.policy, now=self.clock())
             self.stats.count(status)
+
+
+def _aware(value: Any) -> datetime | None:
+    """A ``min()`` over a time column: SQLite gives naive UTC text back."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value is None or value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _leased(message: Message, until: datetime) -> Message:
