@@ -4,6 +4,9 @@
     .venv/bin/python bench/fanout.py --quick       # 1,000 subscribers, 1 run (smoke test)
     .venv/bin/python bench/fanout.py --check       # exit 1 when a target is missed
     .venv/bin/python bench/fanout.py --profile     # + where one worker's time goes
+    .venv/bin/python bench/fanout.py --processes 2 # delivery in 2 `summitcal worker`s
+    SUMMITCAL_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1/postgres \
+        .venv/bin/python bench/fanout.py           # on PostgreSQL (a schema per run)
 
 Each run: a fresh SQLite database with N confirmed subscribers who follow one session
 with the same reminder offset, so one plan makes every reminder due at one instant. The
@@ -14,6 +17,11 @@ on loopback, which records when it accepted each message. Lateness is acceptance
 minus the due instant. The baseline, against the same sink in the same run: a bare
 ``smtplib`` loop sending pre-rendered reminders (the same bytes the service renders)
 over one connection. Figures are medians over the runs.
+
+With ``--processes N`` delivery runs in N ``summitcal worker`` processes instead (the clock
+stays here), as a deployment of several processes would; their peak RSS is reported each.
+With ``SUMMITCAL_DATABASE_URL`` set to a PostgreSQL database each run gets a fresh schema
+in it (dropped after), instead of a fresh SQLite file.
 """
 
 from __future__ import annotations
@@ -32,6 +40,10 @@ import argparse
 import cProfile
 import io
 import multiprocessing
+import os
+import secrets
+import signal
+import subprocess
 import pstats
 import resource
 import smtplib
@@ -121,6 +133,7 @@ class SinkProcess:
 @dataclass
 class Run:
     count: int
+    worker_rss: list[float]  # MB, per worker process (empty: delivery in this process)
     rate: float  # messages per second, due instant → last acceptance
     send_rate: float  # first → last acceptance
     first_late: float
@@ -136,17 +149,80 @@ class Run:
         return self.rate / self.baseline_rate
 
 
-def _config(folder: Path, port: int, workers: int | None) -> Any:
+SECRET_KEY = "bench-secret-key-" + "x" * 16
+
+
+def _config(folder: Path, port: int, workers: int | None, url: str | None = None) -> Any:
     from summitcal.config import load_config
 
     path = folder / "config.toml"
     path.write_text(
         f'[service]\nbase_url = "{BASE_URL}"\ndata_dir = "data"\n'
-        '[schedules]\nload_on_start = false\n'
+        + (f'[database]\nurl = "{url}"\n' if url else "")
+        + '[schedules]\nload_on_start = false\n'
         '[mail]\ntransport = "smtp"\nfrom = "summitcal <summitcal@summitcal.example>"\n'
         + (f"workers = {workers}\n" if workers else "")
         + f'[mail.smtp]\nhost = "127.0.0.1"\nport = {port}\ntimeout = "PT30S"\n')
-    return load_config(path, env={"SUMMITCAL_SECRET_KEY": "bench-secret-key-" + "x" * 16})
+    return load_config(path, env={"SUMMITCAL_SECRET_KEY": SECRET_KEY})
+
+
+class PostgresSchema:
+    """A fresh schema in the database at ``url`` for one run; its URL; dropped on close."""
+
+    def __init__(self, url: str) -> None:
+        from sqlalchemy.engine import make_url
+
+        self.name = f"fanout_{secrets.token_hex(4)}"
+        self.admin = sa.create_engine(make_url(url).set(drivername="postgresql+psycopg"))
+        with self.admin.begin() as connection:
+            connection.execute(sa.text(f'CREATE SCHEMA "{self.name}"'))
+        self.url = (make_url(url).set(drivername="postgresql+psycopg")
+                    .update_query_dict({"options": f"-csearch_path={self.name}"})
+                    .render_as_string(hide_password=False))
+
+    def close(self) -> None:
+        with self.admin.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{self.name}" CASCADE'))
+        self.admin.dispose()
+
+
+class WorkerProcesses:
+    """``count`` ``summitcal worker`` processes on ``config``, waited for until each has
+    recorded itself; ``peak_rss_mb()`` reads each one's VmHWM before ``stop``."""
+
+    def __init__(self, config: Path, engine: Any, count: int) -> None:
+        from summitcal.presence import deployment
+
+        script = Path(sys.executable).with_name("summitcal")
+        env = {**os.environ, "SUMMITCAL_SECRET_KEY": SECRET_KEY}
+        env.pop("SUMMITCAL_DATABASE_URL", None)  # the run's own database is in the config
+        self.log = (config.parent / "workers.log").open("ab")
+        self.processes = [subprocess.Popen([str(script), "--config", str(config), "worker"],
+                                           stdout=self.log, stderr=subprocess.STDOUT, env=env)
+                          for _ in range(count)]
+        deadline = time.monotonic() + 60
+        while len(deployment(engine).with_role("worker")) < count:
+            if time.monotonic() > deadline or any(p.poll() is not None for p in self.processes):
+                self.stop()
+                raise SystemExit("the worker processes did not start; see "
+                                 f"{config.parent / 'workers.log'}")
+            time.sleep(0.1)
+
+    def peak_rss_mb(self) -> list[float]:
+        peaks = []
+        for process in self.processes:
+            status = Path(f"/proc/{process.pid}/status").read_text()
+            line = next(x for x in status.splitlines() if x.startswith("VmHWM:"))
+            peaks.append(int(line.split()[1]) / 1024)
+        return peaks
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            process.wait(30)
+        self.log.close()
 
 
 def _schedule(start: datetime) -> Any:
@@ -241,7 +317,20 @@ def _pre_rendered(runtime: Any, engine: Any, count: int, at: datetime) -> list[b
 
 
 def run_once(sink: SinkProcess, count: int, workers: int | None, folder: Path,
-             profile: bool) -> Run:
+             profile: bool, processes: int = 0) -> Run:
+    """One run on a fresh database (see the module doc)."""
+    base = os.environ.get("SUMMITCAL_DATABASE_URL", "")
+    schema = PostgresSchema(base) if base.startswith("postgresql") else None
+    try:
+        return _run(sink, count, workers, folder, profile, processes,
+                    schema.url if schema else None)
+    finally:
+        if schema is not None:
+            schema.close()
+
+
+def _run(sink: SinkProcess, count: int, workers: int | None, folder: Path, profile: bool,
+         processes: int, url: str | None) -> Run:
     from scheduler.clock import Clock
     from scheduler.delivery import Composer, Delivery
     from scheduler.plans import reminder_plans
@@ -249,17 +338,22 @@ def run_once(sink: SinkProcess, count: int, workers: int | None, folder: Path,
     from summitcal.server import renderers
     from summits.store import Store
 
-    config = _config(folder, sink.port, workers)
+    config = _config(folder, sink.port, workers, url)
     store = Store(config.database_url)
     store.upgrade()
     runtime = Runtime(config, store)
     _subscribers(store.engine, count, datetime.now(UTC))
 
-    delivery = Delivery(store.engine, config, Composer(renderers(runtime)))
-    clock = Clock(store, timedelta(minutes=2), wake=delivery.wake)
+    delivery: Any
+    if processes:
+        delivery = WorkerProcesses(folder / "config.toml", store.engine, processes)
+        clock = Clock(store, timedelta(minutes=2))
+    else:
+        delivery = Delivery(store.engine, config, Composer(renderers(runtime)))
+        clock = Clock(store, timedelta(minutes=2), wake=delivery.wake)
+        delivery.start()
     fired_at = _time_fanout()
     sink.clear()
-    delivery.start()
     clock.start()
     try:
         # Set-up done; the session appears (another revision, as a `load` would make).
@@ -270,6 +364,7 @@ def run_once(sink: SinkProcess, count: int, workers: int | None, folder: Path,
         while sink.count() < count and time.monotonic() < deadline:
             time.sleep(0.2)
         jobs = max(jobs, clock.job_count())
+        worker_rss = delivery.peak_rss_mb() if processes else []
     finally:
         clock.stop()
         delivery.stop()
@@ -289,7 +384,7 @@ def run_once(sink: SinkProcess, count: int, workers: int | None, folder: Path,
         _profile(runtime, store, sink, due)
     store.close()
     quantiles = statistics.quantiles(lateness, n=100, method="inclusive")
-    return Run(count=count, rate=count / lateness[-1], send_rate=(count - 1) / (
+    return Run(count=count, worker_rss=worker_rss, rate=count / lateness[-1], send_rate=(count - 1) / (
         times[-1] - times[0]), first_late=lateness[0], last_late=lateness[-1],
         p50_late=quantiles[49], p99_late=quantiles[98], jobs=jobs, fanout_s=fanout,
         baseline_rate=baseline)
@@ -382,6 +477,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=None, help="default 3 (medians)")
     parser.add_argument("--workers", type=int, default=None,
                         help="delivery threads (default: mail.workers)")
+    parser.add_argument("--processes", type=int, default=0,
+                        help="deliver in this many `summitcal worker` processes (default: "
+                             "in this process)")
     parser.add_argument("--quick", action="store_true", help="1,000 subscribers, one run")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--profile", action="store_true", help="profile one worker after")
@@ -402,7 +500,7 @@ def main(argv: list[str] | None = None) -> int:
             with tempfile.TemporaryDirectory(prefix="summitcal-fanout-") as folder:
                 last = number == runs_wanted - 1
                 runs.append(run_once(sink, count, args.workers, Path(folder),
-                                     args.profile and last))
+                                     args.profile and last, args.processes))
             print(f"run {number + 1}/{runs_wanted}: {runs[-1].rate:.0f} msg/s, "
                   f"first {runs[-1].first_late * 1000:.0f} ms, last "
                   f"{runs[-1].last_late:.2f} s late; baseline {runs[-1].baseline_rate:.0f} "
@@ -438,8 +536,16 @@ def report(runs: list[Run], check: bool) -> int:
          None),
         ("ratio throughput / baseline", f"{ratio:.2f}x", ratio >= TARGET_RATIO),
     ]
+    if runs[0].worker_rss:
+        peaks = [max(r.worker_rss[i] for r in runs) for i in range(len(runs[0].worker_rss))]
+        rows.append((f"peak RSS per worker process ({len(peaks)})",
+                     " ".join(f"{p:.0f}" for p in peaks) + " MB",
+                     max(peaks) <= TARGET_RSS_MB))
+    engine = os.environ.get("SUMMITCAL_DATABASE_URL", "").split(":")[0] or "sqlite"
     print(f"\nfan-out benchmark: {runs[0].count} reminders due at one instant, "
-          f"median of {len(runs)} run(s)")
+          f"median of {len(runs)} run(s), on {engine}, delivery "
+          + (f"in {len(runs[0].worker_rss)} worker process(es)" if runs[0].worker_rss
+             else "in this process"))
     for label, value, ok in rows:
         verdict = "" if ok is None else ("PASS" if ok else "FAIL")
         print(f"  {label:<52} {value:>12}  {verdict}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -20,6 +21,7 @@ from feeds.gzipped import GzipJoiner
 from feeds.select import next_change, parse_name, select, title
 from feeds.settings import FeedSettings
 from feeds.versions import FeedVersions
+from summitcal import metrics
 
 if TYPE_CHECKING:
     from summitcal.runtime import Runtime
@@ -87,6 +89,7 @@ class FeedService:
             cached = self._current(name, snapshot.version, now)
             if cached is not None:  # built while this request waited
                 return cached
+            started = time.perf_counter()
             sessions = select(snapshot.schedule, kind, ident, now, self.settings.cancelled_retention)
             if kind == "sessions":
                 parts: tuple[bytes, ...] = (self.builder.single(sessions[0], snapshot.schedule),)
@@ -95,6 +98,7 @@ class FeedService:
                     title(snapshot.schedule, kind, ident), sessions, snapshot.schedule,
                     participant=ident if kind == "participants" else None))
             body = b"".join(parts)
+            metrics.feed_built(kind, time.perf_counter() - started)
             digest = hashlib.sha256(body).hexdigest()[:32]
             shown = max((s.last_modified for s in sessions if s.last_modified), default=EPOCH)
             response = FeedResponse(name, body, f'"{digest}"',

@@ -68,7 +68,9 @@ class Clock:
 
     ``delay`` is ``notices.delay``; ``wake`` (e.g. ``Delivery.wake``) is called whenever
     outbox rows became due. ``sign_up_limits`` bound the sign-up mail of leftover sign-ups
-    (``subscribers.SignUpLimits``, default: its defaults). ``now`` is for tests.
+    (``subscribers.SignUpLimits``, default: its defaults). ``gate()``, when given, is asked
+    before every pass and the pass is skipped while it says False (the scheduler role's
+    election: ``summitcal.election``). ``now`` is for tests.
     ``run_once()`` is one pass without APScheduler (tests, one-shot tools).
     """
 
@@ -82,6 +84,7 @@ class Clock:
         housekeeping: timedelta = timedelta(minutes=5),
         now: Callable[[], datetime] | None = None,
         sign_up_limits: subs.SignUpLimits | None = None,
+        gate: Callable[[], bool] | None = None,
     ) -> None:
         self.store = store
         self.sign_up_limits = sign_up_limits or subs.SignUpLimits()
@@ -96,7 +99,9 @@ class Clock:
         self._again = threading.Event()
         self._force = False  # a housekeeping pass was asked for during another pass
         self._seen: tuple[int, tuple[Any, ...]] | None = None  # (version, subscribers)
+        self.gate = gate or (lambda: True)
         self.last: Pass | None = None
+        self.last_at: datetime | None = None  # when the last pass (that ran) began
 
     # --- APScheduler --------------------------------------------------------------------
 
@@ -133,6 +138,10 @@ class Clock:
             scheduler.shutdown(wait=True)
             log.info("clock stopped")
 
+    def poke(self) -> None:
+        """A pass as soon as possible, in the scheduler's threads (e.g. on taking the lead)."""
+        self._move_wakeup(self._now())
+
     def job_count(self) -> int:
         return len(self._scheduler.get_jobs()) if self._scheduler is not None else 0
 
@@ -140,6 +149,8 @@ class Clock:
         self._guarded(force=False)
 
     def _housekeeping(self) -> None:
+        if not self.gate():
+            return
         self._guarded(force=True)
         self.purge(self._now() - RETENTION)
         self.process_sign_ups()
@@ -163,8 +174,12 @@ class Clock:
             while True:
                 self._again.clear()
                 force, self._force = force or self._force, False
+                if not self.gate():  # not (or no longer) the active scheduler
+                    return
                 try:
+                    started = self._now()
                     self.last = self.run_once(force=force)
+                    self.last_at = started
                 except Exception:  # keep ticking: the next pass retries from the database
                     log.exception("dispatch pass failed")
                     return

@@ -26,8 +26,11 @@ transport (one SMTP connection reused for many messages), and record the outcome
   unavailable) → retried; any other rendering error → ``failed`` with the error (logged
   with its traceback). The loop itself never dies.
 
-A worker that dies mid-batch (kill -9) leaves rows ``sending``; once their lease runs out
-any worker claims them again. So every due message goes out at least once, and twice
+Leases are short (``LEASE``, 15 s) and renewed by a thread of the live process every
+third of that (``Delivery``'s renewer) for every row its workers hold, however long one
+SMTP exchange takes. A worker that dies mid-batch (kill -9) leaves rows ``sending``; once
+their lease runs out — seconds, well inside a ``PT1M`` reminder's window — any worker
+claims them again. So every due message goes out at least once, and twice
 only if the process died between the server's acceptance and the record of it — with
 the same Message-ID, derived from the row's key.
 """
@@ -60,6 +63,7 @@ from scheduler.renderers import (  # noqa: F401  (re-exported: delivery's public
     subscription_renderer,
 )
 from scheduler.transport import PermanentFailure, RecipientRefused, TemporaryFailure, Transport
+from summitcal import metrics
 from summits import subscribers
 
 log = logging.getLogger("summitcal.delivery")
@@ -67,6 +71,11 @@ log = logging.getLogger("summitcal.delivery")
 #: Accepted messages of a batch are recorded together at its end, or once the oldest
 #: unrecorded one is this old (seconds), whichever comes first.
 RECORD_EVERY = 0.2
+#: How long a claim holds a row without renewal: how soon another worker takes over the
+#: rows of a process that died. The renewer extends it every third of this.
+LEASE = timedelta(seconds=15)
+#: An idle worker looks every HURRY seconds for HURRY_FOR after a reminder plan's instant.
+HURRY, HURRY_FOR = 0.05, timedelta(seconds=3)
 
 ComposeFn = Callable[[Message, datetime], EmailMessage]
 Renderer = ComposeFn
@@ -281,9 +290,9 @@ class Delivery:
     """``workers`` threads sending the outbox (default ``mail.workers``).
 
     ``transport_factory()`` gives each worker its own transport (default: the one
-    ``[mail]`` configures). ``batch`` rows are claimed at a time with a ``lease`` (default:
-    two minutes, or six SMTP timeouts if longer), renewed while a slow batch is still
-    being sent. Idle workers look for due rows every ``poll`` seconds, sooner when the
+    ``[mail]`` configures). ``batch`` rows are claimed at a time with a ``lease`` (default
+    ``LEASE``), renewed every third of it by a thread for all rows the workers hold (in
+    ``run_once``, with no such thread, between messages when half of it is gone). Idle workers look for due rows every ``poll`` seconds, sooner when the
     next row is due sooner, and at once on ``wake()``.
     """
 
@@ -309,8 +318,7 @@ class Delivery:
         self.transport_factory = transport_factory or (lambda: transport_from_config(config))
         self.workers = workers or config.mail.workers
         self.batch = batch
-        timeout = config.smtp.timeout if config is not None else timedelta(seconds=30)
-        self.lease = lease or max(timedelta(minutes=2), 6 * timeout)
+        self.lease = lease or LEASE
         self.poll = poll
         self.policy = policy
         self.clock = clock or (lambda: datetime.now(UTC))
@@ -321,6 +329,11 @@ class Delivery:
         self._events: list[threading.Event] = []
         self._threads: list[threading.Thread] = []
         self._once_transport: Transport | None = None
+        self._held: dict[str, set[int]] = {}  # owner → rows claimed and not yet finished
+        self._lost: set[int] = set()  # rows whose lease the renewer found gone
+        self._held_lock = threading.Lock()
+        self._renewer: threading.Thread | None = None
+        self._hurry_until = datetime.min.replace(tzinfo=UTC)
         self._prefix = f"{socket.gethostname()[:60]}:{os.getpid()}:{token_hex(3)}"
 
     # -- life cycle
@@ -336,6 +349,9 @@ class Delivery:
             self._events.append(event)
             self._threads.append(thread)
             thread.start()
+        self._renewer = threading.Thread(target=self._renew_leases, name="delivery-leases",
+                                         daemon=True)
+        self._renewer.start()
         log.info("delivery started: %d worker(s)", self.workers)
 
     def stop(self, timeout: float | None = None) -> None:
@@ -345,6 +361,9 @@ class Delivery:
         self.wake()
         for thread in self._threads:
             thread.join(timeout)
+        if self._renewer is not None:
+            self._renewer.join(timeout)
+            self._renewer = None
         self._threads, self._events = [], []
         if self._once_transport is not None:
             self._once_transport.close()
@@ -398,13 +417,27 @@ class Delivery:
                 log.exception("delivery worker %s: closing the transport", owner)
 
     def _idle_time(self) -> float:
+        """How long an idle worker sleeps: until the next row or reminder plan is due (at
+        most ``poll``). A worker process apart from the scheduler is not woken when a plan
+        fires, so from a plan's instant it looks every ``HURRY`` seconds for ``HURRY_FOR``
+        while the scheduler writes the plan's rows."""
+        from scheduler import plans
+
+        now = self.clock()
+        if now < self._hurry_until:
+            return HURRY
         try:
             due = outbox.next_due(self.engine)
+            with self.engine.connect() as connection:
+                fire = _aware(plans.next_fire(connection, now))
         except SQLAlchemyError:
             return self.poll
-        if due is None:
+        soonest = min((d for d in (due, fire) if d is not None), default=None)
+        if soonest is None:
             return self.poll
-        return min(self.poll, max(0.0, (due - self.clock()).total_seconds()) + 0.01)
+        if soonest == fire:
+            self._hurry_until = fire + HURRY_FOR
+        return min(self.poll, max(0.0, (soonest - now).total_seconds()) + 0.01)
 
     def _round(self, owner: str, transport: Transport) -> int:
         """Claim a batch and send it. Accepted messages are recorded ``sent`` together at
@@ -413,6 +446,33 @@ class Delivery:
         batch = outbox.claim(self.engine, owner, self.batch, self.clock(), self.lease)
         if not batch:
             return 0
+        with self._held_lock:
+            self._held[owner] = {m.id for m in batch}
+        try:
+            return self._prepared_round(owner, transport, batch)
+        finally:
+            with self._held_lock:
+                self._lost -= self._held.pop(owner, set())
+
+    def _renew_leases(self) -> None:
+        """Every third of the lease, renew it on every row the workers hold; rows found no
+        longer held (the renewal came too late and another worker took them) are skipped."""
+        every = self.lease.total_seconds() / 3
+        while not self._stopping.wait(every):
+            with self._held_lock:
+                held = {owner: list(ids) for owner, ids in self._held.items() if ids}
+            for owner, ids in held.items():
+                try:
+                    kept = outbox.extend(self.engine, owner, ids, self.clock(), self.lease)
+                except SQLAlchemyError as error:
+                    log.warning("cannot renew the outbox leases of %s: %s", owner,
+                                _first_line(error))
+                    continue
+                with self._held_lock:
+                    still = self._held.get(owner, set())
+                    self._lost |= (set(ids) - kept) & still
+
+    def _prepared_round(self, owner: str, transport: Transport, batch: list[Message]) -> int:
         prepare = getattr(self.compose_fn, "prepare", None)
         if prepare is not None:
             try:
@@ -446,7 +506,9 @@ class Delivery:
             if self._stopping.is_set():
                 outbox.release(self.engine, owner, [m.id for m in rest], self.clock())
                 return index
-            if self._lease_low(message):
+            if message.id in self._lost:
+                continue  # no longer ours: another worker sends it
+            if self._renewer is None and self._lease_low(message):
                 held = outbox.extend(self.engine, owner, [m.id for m in rest], self.clock(),
                                      self.lease)
                 batch[index:] = [_leased(m, self.clock() + self.lease) for m in rest
@@ -459,6 +521,7 @@ class Delivery:
                               sent=sent, bounce_threshold=self.bounce_threshold)
             if outcome.status != "sent":
                 self.stats.count(outcome.status)
+            metrics.message_done(message.kind, outcome.status, message.due_at, self.clock())
             if len(sent) == 1:
                 unrecorded_since = time.monotonic()
             elif sent and time.monotonic() - unrecorded_since >= RECORD_EVERY:
@@ -478,6 +541,13 @@ class Delivery:
             status = _record(outbox.mark_retry, self.engine, message.id, error, owner=owner,
                              policy=self.policy, now=self.clock())
             self.stats.count(status)
+
+
+def _aware(value: Any) -> datetime | None:
+    """A ``min()`` over a time column: SQLite gives naive UTC text back."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value is None or value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _leased(message: Message, until: datetime) -> Message:

@@ -64,3 +64,21 @@ outbox = Table(
     CheckConstraint(f"status IN ({', '.join(repr(s) for s in STATUSES)})", name="status"),
     Index(None, "status", "next_attempt_at"),
 )
+
+#: The running processes of a deployment, each with its roles (``web``, ``scheduler``,
+#: ``worker``), written by the process itself every few seconds (``summitcal.presence``);
+#: ``leading_since`` is set while it is the one active scheduler, ``last_tick_at`` is its
+#: clock's last pass. Read by ``summitcal status`` and ``/metrics``; nothing depends on it
+#: for correctness (the election is a lock, the outbox has its claims).
+processes = Table(
+    "processes",
+    metadata,
+    Column("name", String(100), primary_key=True),  # host:pid:random, as in lease owners
+    Column("roles", String(64), nullable=False),  # comma-separated
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("seen_at", UtcDateTime, nullable=False, index=True),
+    Column("leading_since", UtcDateTime),
+    Column("last_tick_at", UtcDateTime),
+)

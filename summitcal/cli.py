@@ -57,7 +57,8 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
               help="Listen port, 1–65535 (default: http.port).")
 @click.pass_obj
 def serve(obj: Obj, host: str | None, port: int | None) -> None:
-    """Run the web app, feeds, scheduler and delivery in one process.
+    """Run the web app, feeds, scheduler and delivery in one process (the roles `web`,
+    `scheduler` and `worker` together).
 
     Checks what `check` checks, binds the port, and only then opens the database, loads
     schedules.paths (when schedules.load_on_start) and starts sending."""
@@ -209,6 +210,8 @@ def _first_line(exc: SQLAlchemyError) -> str:
 import summitcal.cli_subscribers  # noqa: E402,F401  (registers `subscribers`)
 
 import summitcal.cli_outbox  # noqa: E402,F401  (registers outbox, send-test, deliver)
+
+import summitcal.cli_roles  # noqa: E402,F401  (registers web, scheduler, worker, status)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

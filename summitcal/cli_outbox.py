@@ -101,7 +101,7 @@ def send_test(obj: Obj, email: str) -> None:
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Delivery threads (default: mail.workers).")
 @click.option("--lease", type=click.FloatRange(0.5), default=None,
-              help="Claim lease in seconds (default: two minutes or six SMTP timeouts).")
+              help="Claim lease in seconds, renewed every third of it while sending (default: 15).")
 @click.option("--poll", type=click.FloatRange(0.05), default=1.0, show_default=True,
               help="Seconds between looks for due messages when idle.")
 @click.pass_obj

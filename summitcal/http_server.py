@@ -96,6 +96,24 @@ class HeaderDeadlineProtocol(H11Protocol):
 
 
 def protocol(header_timeout: float) -> type[HeaderDeadlineProtocol]:
-    """``HeaderDeadlineProtocol`` with ``header_timeout`` (seconds), for uvicorn's ``http``."""
-    return type("HeaderDeadlineProtocol", (HeaderDeadlineProtocol,),
-                {"header_timeout": header_timeout})
+    """``HeaderDeadlineProtocol`` with ``header_timeout`` (seconds), for uvicorn's ``http``.
+
+    The class is a module attribute named after its timeout (``…_10000ms``), so it pickles
+    by name into the processes of ``summitcal web --workers N`` (``__getattr__`` makes it
+    again there)."""
+    name = f"HeaderDeadlineProtocol_{round(header_timeout * 1000)}ms"
+    made = globals().get(name)
+    if made is None:
+        made = type(name, (HeaderDeadlineProtocol,), {"header_timeout": header_timeout,
+                                                      "__module__": __name__,
+                                                      "__qualname__": name})
+        globals()[name] = made
+    return made
+
+
+def __getattr__(name: str) -> type[HeaderDeadlineProtocol]:
+    prefix, suffix = "HeaderDeadlineProtocol_", "ms"
+    if name.startswith(prefix) and name.endswith(suffix) and \
+            name[len(prefix):-len(suffix)].isdigit():
+        return protocol(int(name[len(prefix):-len(suffix)]) / 1000)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,49 +1,60 @@
 """``summitcal serve``: the web app on uvicorn, with the schedules loaded at start-up, the
 clock (reminder plans, change notices) and delivery (the outbox's workers) beside it.
 
-Start-up order: everything that can be checked first (the environment, see
-``summitcal.preflight``; the email templates: a broken template stops the boot, not a
-reminder at 3 a.m.), then the port is bound (a busy port stops here, before any work),
-the secret key made, the database opened and migrated, the schedules loaded, delivery
-and the clock started, and HTTP served on the bound socket (feed pieces kept by the last
-clean stop are restored first, and /feeds/all.ics is built in the background while
-serving starts: ``feeds.kept``). Any failure up to there is
-one line and exit status 1 (``StartupError`` and the other ``SummitcalError``). On
-shutdown (SIGTERM, Ctrl-C) uvicorn returns and the clock stops first (no new rows), then
-delivery (messages in flight finish, the rest are given back), and the feed pieces are
-kept in the data folder for the next start.
+Start-up order, for every role: everything that can be checked first (the environment,
+see ``summitcal.preflight``; the email templates: a broken template stops the boot, not a
+reminder at 3 a.m.), then the port is bound (roles with ``web``; a busy port stops here,
+before any work), the secret key made, the database opened and migrated, the schedules
+loaded (roles with ``scheduler``, when ``schedules.load_on_start``), delivery and the
+clock started, and HTTP served on the bound socket. Any failure up to there is one line
+and exit status 1 (``StartupError`` and the other ``SummitcalError``). On shutdown
+(SIGTERM, Ctrl-C) uvicorn returns (or, without ``web``, the wait ends) and the clock stops
+first (no new rows), then delivery (messages in flight finish, the rest are given back). With ``web``, feed pieces
+kept by the last clean stop are restored before serving, /feeds/all.ics is built in the
+background while serving starts, and the pieces are kept in the data folder again on
+shutdown (``feeds.kept``).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import socket
 import threading
+import time
 from types import FrameType
 
 import uvicorn
 
 from feeds.kept import keep, restore
-from scheduler.clock import Clock
 from scheduler.compose import check_templates
 from scheduler.delivery import Composer, Delivery, Renderer, default_renderers
 from summitcal import preflight
-from summitcal.config import Config
+from summitcal.config import Config, load_config
 from summitcal.http_server import listen, protocol
+from summitcal.presence import ROLES, Presence
 from summitcal.runtime import Runtime
-from summits.subscribers import SignUpLimits
+from summitcal.scheduling import Scheduling
 
 log = logging.getLogger("summitcal")
 PIECES_FILE = "feed-pieces.pickle"  # in service.data_dir: see feeds.kept
+#: Set for the processes of ``summitcal web --workers N``: the roles their app reports.
+ROLES_ENV = "SUMMITCAL_ROLES"
 
 
-def serve(config: Config, host: str | None = None, port: int | None = None) -> None:
-    """Run everything in this process until SIGTERM or Ctrl-C (see the module doc)."""
+def serve(config: Config, host: str | None = None, port: int | None = None, *,
+          roles: tuple[str, ...] = ROLES, web_workers: int = 1) -> None:
+    """Run ``roles`` (web, scheduler, worker; default all three) in this process until
+    SIGTERM or Ctrl-C (see the module doc); ``web_workers`` > 1: that many uvicorn
+    processes serve HTTP on the one bound socket."""
+    unknown = set(roles) - set(ROLES)
+    if unknown or not roles:
+        raise ValueError(f"roles must be some of {ROLES}, not {roles}")
     preflight.check(config)
     composed = check_templates(config.service.base_url)
     host, port = host or config.http.host, port or config.http.port
-    listener = listen(host, port)
+    listener = listen(host, port) if "web" in roles else None
     # Logging from here on: a start refused above is its error lines alone.
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per tick otherwise
@@ -53,19 +64,23 @@ def serve(config: Config, host: str | None = None, port: int | None = None) -> N
         runtime = Runtime.open(config)
         kept = config.service.data_dir / PIECES_FILE
         try:
-            log.info("feed pieces restored: %d", restore(runtime.feeds.builder, kept))
-            if config.schedules.load_on_start:
+            if "web" in roles:
+                log.info("feed pieces restored: %d", restore(runtime.feeds.builder, kept))
+            if config.schedules.load_on_start and "scheduler" in roles:
                 _load(runtime)
-            _warm(runtime)
-            _run(runtime, listener, host, port)
+            if "web" in roles:
+                _warm(runtime)
+            _run(runtime, listener, host, port, roles, web_workers)
         finally:
-            try:
-                log.info("feed pieces kept: %d", keep(runtime.feeds.builder, kept))
-            except OSError as exc:
-                log.warning("feed pieces not kept in %s: %s", kept, exc.strerror)
+            if "web" in roles:
+                try:
+                    log.info("feed pieces kept: %d", keep(runtime.feeds.builder, kept))
+                except OSError as exc:
+                    log.warning("feed pieces not kept in %s: %s", kept, exc.strerror)
             runtime.close()
     finally:
-        listener.close()
+        if listener is not None:
+            listener.close()
 
 
 def _warm(runtime: Runtime) -> None:
@@ -89,29 +104,86 @@ def _load(runtime: Runtime) -> None:
              f"{len(result.changes)} change(s)" if result.changes else "no changes")
 
 
-def _run(runtime: Runtime, listener: socket.socket, host: str, port: int) -> None:
+def _run(runtime: Runtime, listener: socket.socket | None, host: str, port: int,
+         roles: tuple[str, ...], web_workers: int) -> None:
+    config = runtime.config
+    delivery = (Delivery(runtime.store.engine, config, Composer(renderers(runtime)))
+                if "worker" in roles else None)
+    scheduling = (Scheduling(runtime, wake=delivery.wake if delivery else None)
+                  if "scheduler" in roles else None)
+    presence = Presence(runtime.store.engine, roles,
+                        leading=lambda: scheduling.leading_since if scheduling else None,
+                        last_tick=lambda: scheduling.last_tick() if scheduling else None)
+    previous = _exit_on_sigterm()
+    presence.start()
+    try:
+        if delivery is not None:
+            delivery.start()
+        try:
+            if scheduling is not None:
+                scheduling.start()
+            try:
+                log.info("running: %s", ", ".join(roles))
+                if listener is not None:
+                    _serve_http(runtime, listener, host, port, roles, web_workers)
+                else:
+                    _wait_for_stop()
+            finally:
+                if scheduling is not None:
+                    scheduling.stop()
+        finally:
+            if delivery is not None:
+                delivery.stop()
+    finally:
+        presence.stop()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _serve_http(runtime: Runtime, listener: socket.socket, host: str, port: int,
+                roles: tuple[str, ...], web_workers: int) -> None:
+    """uvicorn on ``listener``: in this process, or in ``web_workers`` processes (each
+    opening its own runtime from the same configuration: ``app_from_environment``)."""
     from web.app import create_app
 
     config = runtime.config
-    delivery = Delivery(runtime.store.engine, config, Composer(renderers(runtime)))
-    clock = Clock(runtime.store, config.notices.delay, wake=delivery.wake,
-                  sign_up_limits=SignUpLimits.from_config(config))
-    server = uvicorn.Server(uvicorn.Config(
-        create_app(runtime), host=host, port=port, log_level="info", proxy_headers=False,
-        server_header=False, http=protocol(config.http.header_timeout.total_seconds())))
-    previous = _exit_on_sigterm()
-    delivery.start()
+    options = {"host": host, "port": port, "log_level": "info", "proxy_headers": False,
+               "server_header": False,
+               "http": protocol(config.http.header_timeout.total_seconds())}
+    log.info("listening on http://%s:%d", host, port)
+    if web_workers <= 1:
+        uvicorn.Server(uvicorn.Config(create_app(runtime, roles), **options)).run(
+            sockets=[listener])
+        return
+    from uvicorn.supervisors import Multiprocess
+
+    if config.path is not None:
+        os.environ["SUMMITCAL_CONFIG"] = str(config.path.resolve())
+    os.environ[ROLES_ENV] = ",".join(roles)
+    settings = uvicorn.Config("summitcal.server:app_from_environment", factory=True,
+                              workers=web_workers, **options)
+    Multiprocess(settings, sockets=[listener]).run()
+
+
+def app_from_environment():  # type: ignore[no-untyped-def]
+    """The web app of one ``summitcal web --workers N`` process: the configuration from
+    ``$SUMMITCAL_CONFIG`` (set by the parent) and the environment, a runtime of its own."""
+    from web.app import create_app
+
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    runtime = Runtime.open(load_config())
+    roles = tuple(os.environ.get(ROLES_ENV, "web").split(","))
+    return create_app(runtime, roles)
+
+
+def _wait_for_stop() -> None:
+    """Sleep until SIGTERM (``SystemExit`` from ``_exit_on_sigterm``) or Ctrl-C."""
     try:
-        clock.start()
-        try:
-            log.info("listening on http://%s:%d", host, port)
-            server.run(sockets=[listener])
-        finally:
-            clock.stop()
-    finally:
-        delivery.stop()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        log.info("interrupted: stopping")
 
 
 def _exit_on_sigterm() -> signal.Handlers | object | None:

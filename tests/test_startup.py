@@ -181,3 +181,28 @@ def test_regression_os_and_migration_errors_are_one_line(tmp_path):
     assert done.returncode == 1
     (line,) = error_lines(done.stderr)
     assert line.startswith("error: cannot open the database sqlite:///") and "a-file" in line
+
+
+def test_web_on_a_busy_port_stops_before_it_opens_the_database(tmp_path):
+    """The roles start in ``serve``'s order: ``web`` binds before any work."""
+    config = write_config(tmp_path, '[service]\ndata_dir = "data"\n')
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = cli("web", "--port", str(port), "--workers", "2", config=config)
+    assert done.returncode == 1
+    assert error_lines(done.stderr) == [
+        f"error: cannot listen on 127.0.0.1:{port}: Address already in use"]
+    assert not (tmp_path / "data" / "summitcal.db").exists()
+
+
+@pytest.mark.parametrize("role", ["scheduler", "worker", "web", "status"])
+def test_every_role_stops_on_a_newer_schema_with_one_line(tmp_path, role):
+    _newer_database(tmp_path)
+    config = write_config(tmp_path)
+    argv = [role, "--port", str(free_port())] if role == "web" else [role]
+    done = cli(*argv, config=config)
+    assert done.returncode == 1
+    (line,) = error_lines(done.stderr)
+    assert "schema revision '9999'" in line

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import SQLAlchemyError
 from fastapi.staticfiles import StaticFiles
 
 from feeds import routes as feed_routes
@@ -11,7 +12,7 @@ from summitcal import __version__
 from summitcal.runtime import Runtime
 from web import admin, admin_outbox, api, errors, hardening, pages, subscriptions
 from web.head import HeadAsGet
-from web.metrics import Metrics
+from web.metrics import CONTENT_TYPE, Metrics
 
 
 class _Wrapped:
@@ -24,7 +25,9 @@ class _Wrapped:
         await self._app(scope, receive, send)
 
 
-def create_app(runtime: Runtime) -> FastAPI:
+def create_app(runtime: Runtime, roles: tuple[str, ...] = ("web",)) -> FastAPI:
+    """The app for ``runtime``; ``roles`` are what this process runs (``/healthz``,
+    ``/metrics``): ``web`` alone, or with ``scheduler`` and ``worker`` under ``serve``."""
     app = FastAPI(
         title="summitcal",
         version=__version__,
@@ -35,7 +38,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     errors.install(app)
     hardening.install_unknown_paths(app, runtime.config.service.base_url)
-    metrics = Metrics(runtime)
+    metrics = Metrics(runtime, roles)
     app.add_middleware(HeadAsGet)  # inside the metrics, which count HEAD as HEAD
     app.add_middleware(_Wrapped, wrap=metrics.wrap)
     app.add_middleware(_Wrapped, wrap=hardening.security_headers)
@@ -49,14 +52,20 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
 
     @app.get("/healthz", tags=["service"])
-    def healthz() -> dict:
-        """Liveness and the database's current revision."""
-        return {"status": "ok", "revision": runtime.store.version()}
+    def healthz() -> JSONResponse:
+        """The roles this process runs and whether it reaches the database: 200 with the
+        current revision, or 503 with ``"database": "unreachable"``."""
+        try:
+            revision = runtime.store.version()
+        except SQLAlchemyError:
+            return JSONResponse({"status": "unavailable", "roles": list(roles),
+                                 "database": "unreachable"}, status_code=503)
+        return JSONResponse({"status": "ok", "roles": list(roles), "database": "ok",
+                             "revision": revision})
 
-    @app.get("/metrics", tags=["service"], response_class=PlainTextResponse)
-    def prometheus() -> PlainTextResponse:
-        """Prometheus text exposition."""
-        return PlainTextResponse(metrics.render(),
-                                 media_type="text/plain; version=0.0.4; charset=utf-8")
+    @app.get("/metrics", tags=["service"], response_class=Response)
+    def prometheus() -> Response:
+        """Prometheus text exposition (``summitcal.metrics``)."""
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
 
     return app

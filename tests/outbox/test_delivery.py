@@ -264,3 +264,36 @@ def test_workers_share_the_load_without_duplicates(engine, config, smtp_server, 
     assert set(received(smtp_server).values()) == {1} and len(received(smtp_server)) == 200
     assert len(transports.made) == 4 and all(t.connections <= 1 for t in transports.made)
     assert smtp_server.connections <= 4
+
+
+def test_regression_a_send_slower_than_the_lease_keeps_its_claim(engine, config, smtp_server,
+                                                                 transports):
+    """Short leases are renewed by the live process while it sends, however long one SMTP
+    exchange takes: nobody else claims the rows meanwhile, and each goes out once. (Before,
+    a lease was only renewed between two messages of a batch, so leases had to be minutes
+    long — and a killed worker's reminders could expire unsent.)"""
+    import asyncio
+
+    handler = smtp_server.handler
+    accept = handler.handle_DATA
+
+    async def slow(*args):
+        await asyncio.sleep(1.2)  # twice the lease
+        return await accept(*args)
+
+    handler.handle_DATA = slow  # type: ignore[method-assign]
+    queue_now(engine, 3)
+    taken = []
+    with make_delivery(engine, config, transports, workers=1,
+                       lease=timedelta(seconds=0.6)):
+        wait_for(lambda: outbox.counts(engine)["sending"] == 3, 5, "the claim")
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and not settled(engine):
+            taken += outbox.claim(engine, "another-worker", 10, now(),
+                                  lease=timedelta(seconds=30))
+            time.sleep(0.05)
+        wait_for(lambda: settled(engine), 10)
+    assert taken == []
+    assert statuses(engine) == {"sent": 3}
+    assert {m.attempts for m in outbox.list_messages(engine)} == {1}
+    assert sorted(received(smtp_server).values()) == [1, 1, 1]

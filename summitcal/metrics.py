@@ -1,0 +1,135 @@
+"""Prometheus metrics, with the ``prometheus_client`` library.
+
+Two kinds:
+
+- **Counted by the process** where things happen (HTTP requests, messages sent and failed,
+  reminder lateness, feed builds): the library's counters and histograms. With several
+  processes on one machine (``summitcal web --workers N``, or web, scheduler and worker
+  side by side) set ``PROMETHEUS_MULTIPROC_DIR`` to an empty folder shared by them (and
+  emptied at each deployment start): every process writes its samples there and
+  ``/metrics`` adds them up (the library's multiprocess mode). Without it, ``/metrics``
+  shows the samples of the process that answers.
+- **Read from the database** at each scrape (``DeploymentCollector``): the schedule
+  revision, subscribers and outbox rows by status, the active scheduler and its last
+  tick's age — the same for every process that answers, so any web process can be scraped.
+
+Names follow Prometheus conventions (base units, ``_total`` for counters, ``_seconds``).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from typing import Any
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+HTTP_REQUESTS = Counter("summitcal_http_requests", "HTTP requests by route and status.",
+                        ["method", "route", "status"])
+MESSAGES_SENT = Counter("summitcal_messages_sent", "Messages the SMTP server accepted, by "
+                        "kind (reminder, change notices, confirm, welcome, test, …).", ["kind"])
+MESSAGES_FAILED = Counter("summitcal_messages_failed", "Messages given up as failed "
+                          "(a permanent refusal or a render error), by kind.", ["kind"])
+REMINDER_LATENESS = Histogram(
+    "summitcal_reminder_lateness_seconds",
+    "Reminders: the server's acceptance minus the instant the reminder was due.",
+    buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900))
+FEED_BUILD = Histogram(
+    "summitcal_feed_build_seconds", "Feed builds (a cache miss) by feed kind: how long each took.",
+    ["kind"], buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+
+
+def message_done(kind: str, status: str | None, due_at: datetime, at: datetime) -> None:
+    """Count one delivery outcome (``sent``/``failed``; others are not counted here) and,
+    for a sent reminder, its lateness (``at - due_at``, seconds, 0 when early)."""
+    if status == "sent":
+        MESSAGES_SENT.labels(kind).inc()
+        if kind == "reminder":
+            REMINDER_LATENESS.observe(max(0.0, (at - due_at).total_seconds()))
+    elif status == "failed":
+        MESSAGES_FAILED.labels(kind).inc()
+
+
+def feed_built(kind: str, seconds: float) -> None:
+    """Count one feed build of ``kind`` (all, summits, …) that took ``seconds``."""
+    FEED_BUILD.labels(kind).observe(seconds)
+
+
+class DeploymentCollector(Collector):
+    """Gauges read from the database at scrape time (see the module doc).
+
+    ``runtime`` gives ``store``; ``roles`` are this process's (for ``summitcal_process_roles``).
+    """
+
+    def __init__(self, runtime: Any, roles: tuple[str, ...]) -> None:
+        self.runtime = runtime
+        self.roles = roles
+
+    def collect(self) -> Any:
+        from scheduler import outbox
+        from summitcal.presence import deployment
+        from summits import subscribers
+
+        engine = self.runtime.store.engine
+        revision = GaugeMetricFamily("summitcal_revision",
+                                     "Latest schedule revision in the database.")
+        revision.add_metric([], self.runtime.store.version())
+        yield revision
+        with engine.connect() as connection:
+            by_status = subscribers.counts(connection)
+        people = GaugeMetricFamily(
+            "summitcal_subscribers", "Subscribers by status (bouncing: permanent refusals "
+            "reached mail.bounce_threshold; not mailed until they confirm).", labels=["status"])
+        for status, count in by_status.items():
+            people.add_metric([status], count)
+        yield people
+        rows = GaugeMetricFamily("summitcal_outbox_messages", "Outbox messages by status.",
+                                 labels=["status"])
+        for status, count in outbox.counts(engine).items():
+            rows.add_metric([status], count)
+        yield rows
+        seen = deployment(engine)
+        backlog = GaugeMetricFamily("summitcal_outbox_due_messages",
+                                    "Open messages due by now (the delivery backlog).")
+        backlog.add_metric([], seen.backlog)
+        yield backlog
+        oldest = GaugeMetricFamily("summitcal_outbox_oldest_due_age_seconds",
+                                   "Age of the oldest open message due by now (0: none).")
+        oldest.add_metric([], 0.0 if seen.oldest_due is None else max(
+            0.0, (seen.now - seen.oldest_due).total_seconds()))
+        yield oldest
+        leader = GaugeMetricFamily(
+            "summitcal_scheduler_leader", "1 for the process leading the scheduling "
+            "(host, pid, name as in `summitcal status`).", labels=["name", "host", "pid"])
+        if seen.leader is not None:
+            leader.add_metric([seen.leader.name, seen.leader.host, str(seen.leader.pid)], 1)
+        yield leader
+        age = GaugeMetricFamily("summitcal_scheduler_last_tick_age_seconds",
+                                "Seconds since the active scheduler's clock last ticked "
+                                "(NaN: no active scheduler seen).")
+        age.add_metric([], float("nan") if seen.last_tick_age is None else seen.last_tick_age)
+        yield age
+        processes = GaugeMetricFamily("summitcal_processes",
+                                      "Processes seen recently, by role.", labels=["role"])
+        for role in ("web", "scheduler", "worker"):
+            processes.add_metric([role], len(seen.with_role(role)))
+        yield processes
+
+
+def exposition(runtime: Any, roles: tuple[str, ...]) -> bytes:
+    """The ``/metrics`` body: this process's (or, in multiprocess mode, all processes')
+    samples, then the deployment's gauges."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        counted = CollectorRegistry()
+        multiprocess.MultiProcessCollector(counted)
+    else:
+        counted = REGISTRY
+    database = CollectorRegistry()
+    database.register(DeploymentCollector(runtime, roles))
+    return generate_latest(counted) + generate_latest(database)

@@ -1,0 +1,156 @@
+"""Each process of a deployment says it is there: a row in ``processes`` (its roles, host,
+pid), written again every ``EVERY`` seconds, with whether it leads the scheduling and
+when its clock last ticked; removed on a clean stop. ``summitcal status`` and ``/metrics``
+read the deployment from these rows (``deployment``).
+
+A process that died keeps its row until ``PURGE_AFTER`` (anyone's heartbeat deletes
+older rows); it just stops being "seen recently" (``RECENT``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from secrets import token_hex
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from scheduler.outbox import write_transaction
+from scheduler.tables import outbox, processes
+
+log = logging.getLogger("summitcal.presence")
+
+EVERY = 2.0  # seconds between heartbeats
+RECENT = timedelta(seconds=15)  # "seen recently": a few missed heartbeats
+PURGE_AFTER = timedelta(days=1)
+ROLES = ("web", "scheduler", "worker")
+
+
+def process_name() -> str:
+    """``host:pid:random``, the form of outbox lease owners (at most 100 characters)."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{token_hex(3)}"
+
+
+class Presence:
+    """This process's row, kept fresh by a daemon thread.
+
+    ``leading()`` gives the instant this process became the active scheduler (None: it
+    does not lead) and ``last_tick()`` its clock's last pass; both are read at each beat.
+    """
+
+    def __init__(self, engine: Engine, roles: tuple[str, ...], *,
+                 leading: Callable[[], datetime | None] = lambda: None,
+                 last_tick: Callable[[], datetime | None] = lambda: None,
+                 every: float = EVERY, name: str | None = None) -> None:
+        self.engine = engine
+        self.roles = roles
+        self.name = name or process_name()
+        self.leading = leading
+        self.last_tick = last_tick
+        self.every = every
+        self.started_at = datetime.now(UTC)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.beat()
+        self._thread = threading.Thread(target=self._run, name="presence", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop beating and remove the row."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+        try:
+            with write_transaction(self.engine) as connection:
+                connection.execute(sa.delete(processes).where(processes.c.name == self.name))
+        except SQLAlchemyError:
+            pass  # the row ages out
+
+    def beat(self) -> None:
+        """Write the row now (and purge rows of processes long gone)."""
+        now = datetime.now(UTC)
+        values = {"roles": ",".join(self.roles), "host": socket.gethostname()[:255],
+                  "pid": os.getpid(), "seen_at": now, "leading_since": self.leading(),
+                  "last_tick_at": self.last_tick()}
+        with write_transaction(self.engine) as connection:
+            updated = connection.execute(sa.update(processes).where(
+                processes.c.name == self.name).values(values)).rowcount
+            if not updated:
+                connection.execute(sa.insert(processes).values(
+                    name=self.name, started_at=self.started_at, **values))
+            connection.execute(sa.delete(processes).where(
+                processes.c.seen_at < now - PURGE_AFTER))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                self.beat()
+            except SQLAlchemyError as error:
+                log.warning("cannot record this process's heartbeat: %s",
+                            str(getattr(error, "orig", error)).strip().splitlines()[0])
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """One process as its last heartbeat left it."""
+
+    name: str
+    roles: tuple[str, ...]
+    host: str
+    pid: int
+    started_at: datetime
+    seen_at: datetime
+    leading_since: datetime | None
+    last_tick_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """The deployment as the database shows it at ``now`` (``deployment``)."""
+
+    now: datetime
+    processes: tuple[Seen, ...]  # seen within RECENT, newest first
+    leader: Seen | None  # the most recent to take the lead among them
+    backlog: int  # open (pending or sending) messages due by now
+    oldest_due: datetime | None  # the earliest due_at among them
+
+    def with_role(self, role: str) -> list[Seen]:
+        return [p for p in self.processes if role in p.roles]
+
+    @property
+    def last_tick_age(self) -> float | None:
+        """Seconds since the leader's clock last ticked (None: no leader or no tick)."""
+        if self.leader is None or self.leader.last_tick_at is None:
+            return None
+        return max(0.0, (self.now - self.leader.last_tick_at).total_seconds())
+
+
+def deployment(engine: Engine, now: datetime | None = None) -> Deployment:
+    """Read the deployment: processes seen within ``RECENT``, the leader, the backlog."""
+    now = now or datetime.now(UTC)
+    o = outbox
+    with engine.connect() as connection:
+        rows = connection.execute(sa.select(processes).where(
+            processes.c.seen_at >= now - RECENT).order_by(processes.c.seen_at.desc())).all()
+        backlog, oldest = connection.execute(sa.select(
+            sa.func.count(), sa.func.min(o.c.due_at)).where(
+            o.c.status.in_(("pending", "sending")), o.c.due_at <= now)).one()
+    seen = tuple(Seen(r.name, tuple(r.roles.split(",")), r.host, r.pid, r.started_at,
+                      r.seen_at, r.leading_since, r.last_tick_at) for r in rows)
+    leaders = sorted((p for p in seen if p.leading_since is not None),
+                     key=lambda p: p.leading_since or now)
+    if isinstance(oldest, str):  # SQLite: min() comes back as text, not through the type
+        oldest = datetime.fromisoformat(oldest)
+    if oldest is not None and oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=UTC)
+    return Deployment(now, seen, leaders[-1] if leaders else None, backlog, oldest)
