@@ -228,7 +228,7 @@ class WorkerProcesses:
 def _schedule(start: datetime) -> Any:
     from zoneinfo import ZoneInfo
 
-    from summits.model import Attendance, Organization, Participant, Schedule, Session, Summit
+    from summitcal.summits.model import Attendance, Organization, Participant, Schedule, Session, Summit
 
     zone = ZoneInfo("Asia/Dushanbe")
     session = Session(
@@ -253,8 +253,8 @@ def _schedule(start: datetime) -> Any:
 def _subscribers(engine: Any, count: int, now: datetime) -> None:
     """``count`` confirmed subscribers following the session with the one offset (written
     directly: no welcome mail to compete with the reminders)."""
-    from summits import database
-    from summits import tables as t
+    from summitcal.summits import database
+    from summitcal.summits import tables as t
 
     zones = ("Europe/Moscow", "Asia/Almaty", "Europe/Madrid", "America/New_York",
              "Asia/Tokyo", "Asia/Kolkata")
@@ -287,7 +287,7 @@ def _baseline(port: int, messages: list[bytes], count: int) -> float:
 
 def _time_fanout() -> list[float]:
     """Record (time.time()) when each ``plans.fire`` returns, as the clock calls it."""
-    from scheduler import plans
+    from summitcal.scheduler import plans
 
     returned: list[float] = []
     fire = getattr(plans.fire, "__wrapped__", plans.fire)
@@ -304,8 +304,8 @@ def _time_fanout() -> list[float]:
 
 def _pre_rendered(runtime: Any, engine: Any, count: int, at: datetime) -> list[bytes]:
     """Reminders rendered exactly as delivery would, as bytes (for the baseline)."""
-    from scheduler.outbox import Message
-    from scheduler.tables import outbox
+    from summitcal.scheduler.outbox import Message
+    from summitcal.scheduler.tables import outbox
     from summitcal.server import renderers
 
     render = renderers(runtime)["reminder"]
@@ -331,12 +331,12 @@ def run_once(sink: SinkProcess, count: int, workers: int | None, folder: Path,
 
 def _run(sink: SinkProcess, count: int, workers: int | None, folder: Path, profile: bool,
          processes: int, url: str | None) -> Run:
-    from scheduler.clock import Clock
-    from scheduler.delivery import Composer, Delivery
-    from scheduler.plans import reminder_plans
+    from summitcal.scheduler.clock import Clock
+    from summitcal.scheduler.delivery import Composer, Delivery
+    from summitcal.scheduler.plans import reminder_plans
     from summitcal.runtime import Runtime
     from summitcal.server import renderers
-    from summits.store import Store
+    from summitcal.summits.store import Store
 
     config = _config(folder, sink.port, workers, url)
     store = Store(config.database_url)
@@ -393,11 +393,11 @@ def _run(sink: SinkProcess, count: int, workers: int | None, folder: Path, profi
 def _profile(runtime: Any, store: Any, sink: SinkProcess, at: datetime) -> None:
     """One worker's loop in this thread under cProfile, over the rows already sent
     (made pending again): where the time of claim, render, send and record goes."""
-    from scheduler.delivery import Composer, Delivery
-    from scheduler.smtp import SmtpTransport
-    from scheduler.tables import outbox
+    from summitcal.scheduler.delivery import Composer, Delivery
+    from summitcal.scheduler.smtp import SmtpTransport
+    from summitcal.scheduler.tables import outbox
     from summitcal.server import renderers
-    from summits import database
+    from summitcal.summits import database
 
     with database.writing(store.engine) as connection:
         connection.execute(sa.update(outbox).where(
@@ -460,7 +460,7 @@ def _cumulative(stats: pstats.Stats, match: tuple[str, str]) -> float:
 def _memoise_vtimezones() -> None:
     import functools
 
-    from scheduler import compose
+    from summitcal.scheduler import compose
 
     compose.vtimezone_bytes = functools.lru_cache(maxsize=256)(compose.vtimezone_bytes)
     print("EXPERIMENT: compose's VTIMEZONE bytes memoised per (zone, first, last day)")

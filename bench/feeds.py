@@ -135,7 +135,7 @@ class Synthetic:
 
 def build_schedule(total: int, seed: int) -> Synthetic:
     """``total`` sessions (at least ``HTTP_SESSIONS``), deterministic for a seed."""
-    from summits.model import Attendance, Organization, Participant, Schedule, Session, Summit
+    from summitcal.summits.model import Attendance, Organization, Participant, Schedule, Session, Summit
 
     if total < HTTP_SESSIONS:
         raise SystemExit(f"--sessions must be at least {HTTP_SESSIONS}")
@@ -279,7 +279,7 @@ class Changer:
         self.times: list[float] = []
 
     def change(self) -> tuple[str, str]:
-        from summits.model import Attendance
+        from summitcal.summits.model import Attendance
 
         summit, session = self.keys[self.position % len(self.keys)]
         self.position += 1
@@ -296,7 +296,7 @@ class Changer:
 
 def header_calendar(name: str, settings):
     """The calendar with the same properties as ``feeds.calendar.header_bytes``."""
-    from feeds.calendar import header_calendar as feed_header
+    from summitcal.feeds.calendar import header_calendar as feed_header
 
     return feed_header(name, settings)
 
@@ -307,9 +307,9 @@ def baseline_once(name: str, sessions, schedule, settings) -> tuple[float, float
     Same components as the service (``build_event``/``build_vtimezone``), no caches.
     Returns (build seconds, to_ical seconds, bytes).
     """
-    from feeds.calendar import ordered, zone_spans
-    from feeds.event import build_event
-    from feeds.vtimezone import build_vtimezone
+    from summitcal.feeds.calendar import ordered, zone_spans
+    from summitcal.feeds.event import build_event
+    from summitcal.feeds.vtimezone import build_vtimezone
 
     start = time.perf_counter()
     calendar = header_calendar(name, settings)
@@ -538,9 +538,9 @@ def profile(label: str, fn: Callable[[], object], top: int = 18) -> None:
 def breakdown(service, schedule, chosen, name: str, runs: int = 5) -> None:
     """Where a warm assembly's time goes, step by step (uses the builder's internals)."""
     try:
-        from feeds.cache import event_version
-        from feeds.calendar import header_bytes, ordered, zone_spans
-        from feeds.select import select
+        from summitcal.feeds.cache import event_version
+        from summitcal.feeds.calendar import header_bytes, ordered, zone_spans
+        from summitcal.feeds.select import select
 
         settings = service.settings
         order = ordered(chosen)
@@ -607,12 +607,12 @@ def main(argv: list[str] | None = None) -> int:
     began_cpu = time.process_time()
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
 
-    from feeds.calendar import assemble  # noqa: F401  (import cost outside the timings)
-    from feeds.select import select, title
-    from feeds.service import FeedService
+    from summitcal.feeds.calendar import assemble  # noqa: F401  (import cost outside the timings)
+    from summitcal.feeds.select import select, title
+    from summitcal.feeds.service import FeedService
     from summitcal.config import load_config
     from summitcal.runtime import Runtime
-    from web.app import create_app
+    from summitcal.web.app import create_app
 
     info: list[str] = []
     rows: list[Row] = []

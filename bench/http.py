@@ -321,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def baseline_gzip(bench_feeds, folder: Path, runs: int) -> float:
     """Seconds to build /feeds/all.ics with plain icalendar and gzip it (median)."""
-    from feeds.select import select, title
+    from summitcal.feeds.select import select, title
     from summitcal.config import load_config
     from summitcal.runtime import Runtime
 

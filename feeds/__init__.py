@@ -4,10 +4,10 @@
 ``calendar`` assembles them, and ``cache.FeedBuilder`` reuses pieces between requests.
 """
 
-from feeds.cache import FeedBuilder
-from feeds.calendar import feed_bytes
-from feeds.event import event_bytes
-from feeds.settings import FeedSettings
-from feeds.vtimezone import vtimezone_bytes
+from summitcal.feeds.cache import FeedBuilder
+from summitcal.feeds.calendar import feed_bytes
+from summitcal.feeds.event import event_bytes
+from summitcal.feeds.settings import FeedSettings
+from summitcal.feeds.vtimezone import vtimezone_bytes
 
 __all__ = ["FeedBuilder", "FeedSettings", "event_bytes", "feed_bytes", "vtimezone_bytes"]

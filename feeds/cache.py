@@ -24,11 +24,11 @@ from threading import Lock
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
-from feeds.calendar import FOOTER, event_calendar, header_bytes
-from feeds.event import event_bytes
-from feeds.settings import FeedSettings
-from feeds.vtimezone import vtimezone_bytes
-from summits.model import Schedule, Session
+from summitcal.feeds.calendar import FOOTER, event_calendar, header_bytes
+from summitcal.feeds.event import event_bytes
+from summitcal.feeds.settings import FeedSettings
+from summitcal.feeds.vtimezone import vtimezone_bytes
+from summitcal.summits.model import Schedule, Session
 
 K = TypeVar("K", bound=Hashable)
 

@@ -13,11 +13,11 @@ from datetime import date, datetime, timedelta
 
 from icalendar import Calendar, vDuration, vUnknown
 
-from feeds.event import Text, event_bytes
-from feeds.settings import FeedSettings
-from feeds.vtimezone import vtimezone_bytes
-from summits.model import Schedule, Session
-from summits.text import single_line
+from summitcal.feeds.event import Text, event_bytes
+from summitcal.feeds.settings import FeedSettings
+from summitcal.feeds.vtimezone import vtimezone_bytes
+from summitcal.summits.model import Schedule, Session
+from summitcal.summits.text import single_line
 
 FOOTER = b"END:VCALENDAR\r\n"
 

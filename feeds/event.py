@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Alarm, Conference, Event, vCategory, vText
 
-from feeds import wording
-from feeds.links import session_url
-from summits.model import Schedule, Session
+from summitcal.feeds import wording
+from summitcal.feeds.links import session_url
+from summitcal.summits.model import Schedule, Session
 
 STATUSES = {"confirmed": "CONFIRMED", "tentative": "TENTATIVE", "cancelled": "CANCELLED"}
 

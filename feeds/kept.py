@@ -21,7 +21,7 @@ import pickle
 from dataclasses import astuple
 from pathlib import Path
 
-from feeds.cache import FeedBuilder, Piece
+from summitcal.feeds.cache import FeedBuilder, Piece
 from summitcal import __version__
 
 log = logging.getLogger("summitcal")

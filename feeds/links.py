@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from summits.model import Session, event_key
+from summitcal.summits.model import Session, event_key
 
 
 def anchor(summit: str, session: str) -> str:

@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request, Response
 
-from feeds.routes import respond
-from feeds.select import follows, next_change
-from feeds.service import EPOCH, FeedResponse
+from summitcal.feeds.routes import respond
+from summitcal.feeds.select import follows, next_change
+from summitcal.feeds.service import EPOCH, FeedResponse
 from summitcal.errors import NotFound
-from summits import database
-from summits import subscribers as subs
+from summitcal.summits import database
+from summitcal.summits import subscribers as subs
 
 if TYPE_CHECKING:
     from summitcal.runtime import Runtime

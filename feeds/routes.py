@@ -8,7 +8,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 
 from fastapi import APIRouter, Request, Response
 
-from feeds.service import FeedResponse, FeedService
+from summitcal.feeds.service import FeedResponse, FeedService
 
 CALENDAR = "text/calendar; charset=utf-8"
 _CALENDAR_DOC: dict = {200: {"content": {"text/calendar": {}}, "description": "iCalendar feed"},

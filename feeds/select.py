@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from summitcal.errors import NotFound
-from summits.model import Schedule, Session
+from summitcal.summits.model import Schedule, Session
 
 KINDS = ("all", "summits", "organizations", "participants", "sessions")
 _NOUNS = {"summits": "summit", "organizations": "organization", "participants": "participant",

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from feeds.cache import FeedBuilder
-from feeds.gzipped import GzipJoiner
-from feeds.select import next_change, parse_name, select, title
-from feeds.settings import FeedSettings
-from feeds.versions import FeedVersions
+from summitcal.feeds.cache import FeedBuilder
+from summitcal.feeds.gzipped import GzipJoiner
+from summitcal.feeds.select import next_change, parse_name, select, title
+from summitcal.feeds.settings import FeedSettings
+from summitcal.feeds.versions import FeedVersions
 from summitcal import metrics
 
 if TYPE_CHECKING:

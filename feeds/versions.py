@@ -27,7 +27,7 @@ from sqlalchemy import Column, String, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from summits.tables import UtcDateTime, metadata
+from summitcal.summits.tables import UtcDateTime, metadata
 
 feed_versions = Table(
     "feed_versions",

@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Timezone, TimezoneDaylight, TimezoneStandard
 
-from summits.tzif import LocalTimeType, zone_history
+from summitcal.summits.tzif import LocalTimeType, zone_history
 
 #: Days of margin on either side of the span, so the observance in force on the first
 #: day (and any change on the last day) is always part of the component.

@@ -6,8 +6,8 @@ to icalendar; this module only makes text that iCalendar can carry (see :func:`c
 
 from __future__ import annotations
 
-from summits import text as texts
-from summits.model import Attendance, Schedule, Session, mode_label
+from summitcal.summits import text as texts
+from summitcal.summits.model import Attendance, Schedule, Session, mode_label
 
 CANCELLED_PREFIX = "Cancelled: "
 

@@ -15,16 +15,16 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from feeds import wording as event_wording
-from scheduler import views, wording
-from scheduler.messages import (
+from summitcal.feeds import wording as event_wording
+from summitcal.scheduler import views, wording
+from summitcal.scheduler.messages import (
     AttendanceItem,
     AttendanceNotice,
     ChangesNotice,
     ScheduleNotice,
     SessionChange,
 )
-from summits.model import Attendance, Schedule, Session
+from summitcal.summits.model import Attendance, Schedule, Session
 
 Vars = dict[str, Any]
 

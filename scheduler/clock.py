@@ -35,12 +35,12 @@ from apscheduler.schedulers.background import BackgroundScheduler  # type: ignor
 from apscheduler.schedulers.base import SchedulerNotRunningError  # type: ignore[import-untyped]
 from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import-untyped]
 
-from scheduler import notices, outbox, plans
-from scheduler.tables import outbox as outbox_table
-from summits import database
-from summits import subscribers as subs
-from summits import tables as t
-from summits.store import Store
+from summitcal.scheduler import notices, outbox, plans
+from summitcal.scheduler.tables import outbox as outbox_table
+from summitcal.summits import database
+from summitcal.summits import subscribers as subs
+from summitcal.summits import tables as t
+from summitcal.summits.store import Store
 
 log = logging.getLogger("summitcal.clock")
 

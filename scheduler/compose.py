@@ -33,16 +33,16 @@ from urllib.parse import urlsplit
 
 from jinja2 import Environment, TemplateError
 
-from feeds.cache import LRU, event_version
-from feeds.calendar import event_calendar
-from feeds.event import event_bytes
-from feeds.settings import DEFAULT_PRODID
-from feeds.vtimezone import vtimezone_bytes
-from scheduler import change_views, samples, views
-from scheduler.messages import Context, Reminder
+from summitcal.feeds.cache import LRU, event_version
+from summitcal.feeds.calendar import event_calendar
+from summitcal.feeds.event import event_bytes
+from summitcal.feeds.settings import DEFAULT_PRODID
+from summitcal.feeds.vtimezone import vtimezone_bytes
+from summitcal.scheduler import change_views, samples, views
+from summitcal.scheduler.messages import Context, Reminder
 from summitcal.errors import SummitcalError
 from summitcal.templating import environment
-from summits.model import Schedule, Session
+from summitcal.summits.model import Schedule, Session
 
 
 # Headers whose value must stay as written: CPython's folder turns a URL longer than a

@@ -52,19 +52,19 @@ from typing import Any, Self
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from scheduler import outbox
-from scheduler.compose import message_id
-from scheduler.outbox import Message, RetryPolicy
-from scheduler.rawmail import RawEmail
-from scheduler.renderers import (  # noqa: F401  (re-exported: delivery's public names)
+from summitcal.scheduler import outbox
+from summitcal.scheduler.compose import message_id
+from summitcal.scheduler.outbox import Message, RetryPolicy
+from summitcal.scheduler.rawmail import RawEmail
+from summitcal.scheduler.renderers import (  # noqa: F401  (re-exported: delivery's public names)
     default_renderers,
     make_test_message,
     make_test_renderer,
     subscription_renderer,
 )
-from scheduler.transport import PermanentFailure, RecipientRefused, TemporaryFailure, Transport
+from summitcal.scheduler.transport import PermanentFailure, RecipientRefused, TemporaryFailure, Transport
 from summitcal import metrics
-from summits import subscribers
+from summitcal.summits import subscribers
 
 log = logging.getLogger("summitcal.delivery")
 
@@ -310,7 +310,7 @@ class Delivery:
         policy: RetryPolicy = outbox.DEFAULT_POLICY,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
-        from scheduler.transport import transport_from_config
+        from summitcal.scheduler.transport import transport_from_config
 
         self.engine = engine
         self.config = config
@@ -421,7 +421,7 @@ class Delivery:
         most ``poll``). A worker process apart from the scheduler is not woken when a plan
         fires, so from a plan's instant it looks every ``HURRY`` seconds for ``HURRY_FOR``
         while the scheduler writes the plan's rows."""
-        from scheduler import plans
+        from summitcal.scheduler import plans
 
         now = self.clock()
         if now < self._hurry_until:

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import ClassVar
 
-from summits.changes import Change
-from summits.model import Attendance, Schedule, Session
+from summitcal.summits.changes import Change
+from summitcal.summits.model import Attendance, Schedule, Session
 
 NOTICE_KINDS = ("attendance", "schedule")
 

@@ -50,8 +50,8 @@ import sqlalchemy as sa
 from sqlalchemy import JSON, CheckConstraint, Column, Index, Integer, String, Table
 from sqlalchemy.engine import Connection
 
-from scheduler import outbox
-from scheduler.messages import (
+from summitcal.scheduler import outbox
+from summitcal.scheduler.messages import (
     AttendanceItem,
     AttendanceNotice,
     ChangesNotice,
@@ -59,13 +59,13 @@ from scheduler.messages import (
     ScheduleNotice,
     SessionChange,
 )
-from summits import rows
-from summits import tables as t
-from summits.changes import Change
-from summits.model import Attendance, Schedule, Session
+from summitcal.summits import rows
+from summitcal.summits import tables as t
+from summitcal.summits.changes import Change
+from summitcal.summits.model import Attendance, Schedule, Session
 
 if TYPE_CHECKING:
-    from scheduler.outbox import Message
+    from summitcal.scheduler.outbox import Message
     from summitcal.runtime import Runtime
 
 log = logging.getLogger("summitcal.notices")
@@ -617,8 +617,8 @@ def notice_context(kind: str, payload: Mapping[str, Any], *, schedule: Schedule,
 def notice_renderer(runtime: Runtime) -> Callable[[Message, datetime], EmailMessage]:
     """The delivery renderer of ``attendance_change``, ``schedule_change`` and ``changes``
     rows: the parts the subscriber still asks for (``Moot`` when none)."""
-    from scheduler.plans import Moot, subscriber_message
-    from summits.subscribers import Subscriber
+    from summitcal.scheduler.plans import Moot, subscriber_message
+    from summitcal.summits.subscribers import Subscriber
 
     wanted = {kind: (notice,) for notice, kind in KINDS.items()} | {MERGED: tuple(KINDS)}
 

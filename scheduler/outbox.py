@@ -39,10 +39,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 
-from scheduler.tables import FINISHED, OPEN, STATUSES, outbox
+from summitcal.scheduler.tables import FINISHED, OPEN, STATUSES, outbox
 from summitcal.errors import InvalidInput, NotFound
-from summits import database
-from summits.tables import UtcDateTime
+from summitcal.summits import database
+from summitcal.summits.tables import UtcDateTime
 
 #: Kinds whose expiry is a hard deadline (a reminder's is its session's start): an
 #: operator ``retry`` after the deadline is refused instead of granting a new window.

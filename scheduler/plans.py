@@ -49,19 +49,19 @@ import sqlalchemy as sa
 from sqlalchemy import CheckConstraint, Column, Index, Integer, String, Table, UniqueConstraint
 from sqlalchemy.engine import Connection
 
-from scheduler import outbox
-from scheduler.compose import compose
-from scheduler.messages import Context, Reminder
-from scheduler.rawmail import RawEmail, compose_bytes
-from scheduler.tables import OPEN
-from scheduler.tables import outbox as outbox_table
+from summitcal.scheduler import outbox
+from summitcal.scheduler.compose import compose
+from summitcal.scheduler.messages import Context, Reminder
+from summitcal.scheduler.rawmail import RawEmail, compose_bytes
+from summitcal.scheduler.tables import OPEN
+from summitcal.scheduler.tables import outbox as outbox_table
 from summitcal.durations import format_duration, parse_duration
-from summits import subscribers as subs
-from summits import tables as t
-from summits.model import Schedule, Session
+from summitcal.summits import subscribers as subs
+from summitcal.summits import tables as t
+from summitcal.summits.model import Schedule, Session
 
 if TYPE_CHECKING:
-    from scheduler.outbox import Message
+    from summitcal.scheduler.outbox import Message
     from summitcal.runtime import Runtime
 
 log = logging.getLogger("summitcal.plans")
@@ -523,7 +523,7 @@ def subscriber_message(runtime: Runtime, message: Message, now: datetime,
     ``subscriber``, when given (None: gone), spares the lookup, and ``schedule`` the
     snapshot (``ReminderRenderer.prepare`` loads both once per claimed batch).
     """
-    from scheduler.delivery import Skip  # delivery imports the renderers' modules
+    from summitcal.scheduler.delivery import Skip  # delivery imports the renderers' modules
 
     if subscriber is _LOAD:
         subscriber = None

@@ -30,8 +30,8 @@ from threading import Lock
 from jinja2 import Environment
 from markupsafe import escape as _markup_escape
 
-from scheduler import views
-from scheduler.compose import (
+from summitcal.scheduler import views
+from summitcal.scheduler.compose import (
     POLICY,
     default_list_id,
     message_id,
@@ -39,7 +39,7 @@ from scheduler.compose import (
     session_ics,
     variables,
 )
-from scheduler.messages import Context, Reminder
+from summitcal.scheduler.messages import Context, Reminder
 
 CRLF = "\r\n"
 WIRE = POLICY.clone(linesep=CRLF)
@@ -140,7 +140,7 @@ def _folded(name: str, value: str) -> bytes:
 
 @lru_cache(maxsize=64)
 def _envelope_sender(sender: str) -> str:
-    from scheduler.transport import envelope
+    from summitcal.scheduler.transport import envelope
 
     probe = EmailMessage(policy=POLICY)
     probe["From"] = sender

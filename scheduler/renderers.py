@@ -11,8 +11,8 @@ from email.utils import format_datetime
 from html import escape
 from typing import Any
 
-from scheduler.compose import POLICY, default_list_id, message_id
-from scheduler.outbox import Message
+from summitcal.scheduler.compose import POLICY, default_list_id, message_id
+from summitcal.scheduler.outbox import Message
 
 Renderer = Callable[[Message, datetime], EmailMessage]
 
@@ -66,10 +66,10 @@ def subscription_renderer(runtime: Any) -> Renderer:
     """``confirm`` (to a pending subscriber) and ``welcome`` (to a confirmed one) rows,
     with links made now from the subscriber's current token versions. A subscriber who
     is gone or in another state by then gets nothing (``Skip``)."""
-    from scheduler.compose import compose
-    from scheduler.delivery import Skip  # delivery imports this module
-    from scheduler.messages import Confirm, Welcome
-    from summits import subscribers
+    from summitcal.scheduler.compose import compose
+    from summitcal.scheduler.delivery import Skip  # delivery imports this module
+    from summitcal.scheduler.messages import Confirm, Welcome
+    from summitcal.summits import subscribers
 
     def render(message: Message, now: datetime) -> EmailMessage:
         subscriber = None

@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from scheduler.messages import (
+from summitcal.scheduler.messages import (
     AttendanceItem,
     AttendanceNotice,
     ChangesNotice,
@@ -23,7 +23,7 @@ from scheduler.messages import (
     SessionChange,
     Welcome,
 )
-from summits.model import Attendance, Organization, Participant, Schedule, Session, Summit
+from summitcal.summits.model import Attendance, Organization, Participant, Schedule, Session, Summit
 
 DUSHANBE = ZoneInfo("Asia/Dushanbe")
 ALMATY = ZoneInfo("Asia/Almaty")

@@ -32,7 +32,7 @@ from sqlalchemy import (
     Text,
 )
 
-from summits.tables import UtcDateTime, metadata
+from summitcal.summits.tables import UtcDateTime, metadata
 
 STATUSES = ("pending", "sending", "sent", "failed", "expired", "cancelled")
 OPEN = ("pending", "sending")  # rows delivery may still send

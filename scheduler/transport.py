@@ -159,7 +159,7 @@ def transport_from_config(config: Any) -> Transport:
     """The transport ``[mail]`` asks for (a ``summitcal.config.Config``)."""
     if config.mail.transport == "file":
         return FileTransport(config.mail.file_dir)
-    from scheduler.smtp import SmtpTransport  # it needs this module's exceptions
+    from summitcal.scheduler.smtp import SmtpTransport  # it needs this module's exceptions
 
     smtp = config.smtp
     return SmtpTransport(smtp.host, smtp.port, smtp.security, smtp.username or None,

@@ -13,11 +13,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from feeds import wording as event_wording
-from feeds.links import ics_url, session_url
-from scheduler import wording
-from scheduler.messages import Confirm, Reminder, Welcome
-from summits.model import Attendance, Schedule, Session
+from summitcal.feeds import wording as event_wording
+from summitcal.feeds.links import ics_url, session_url
+from summitcal.scheduler import wording
+from summitcal.scheduler.messages import Confirm, Reminder, Welcome
+from summitcal.summits.model import Attendance, Schedule, Session
 
 Vars = dict[str, Any]
 

@@ -21,8 +21,8 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
 
-from summits.localtime import format_offset, zone
-from summits.model import Session
+from summitcal.summits.localtime import format_offset, zone
+from summitcal.summits.model import Session
 
 DEFAULT_LOCALE = "en"
 

@@ -14,7 +14,7 @@ from summitcal.config import Config, default_path, load_config
 from summitcal.errors import Problem, ScheduleError, SummitcalError
 from summitcal.preflight import StartupError
 from summitcal.runtime import Runtime
-from summits.model import MODES, Attendance
+from summitcal.summits.model import MODES, Attendance
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -99,9 +99,9 @@ def check(obj: Obj, paths: tuple[Path, ...]) -> None:
     """Check the configuration, what it names (folders, database, secret key, listen
     address), the email templates and the schedule files; list every problem `serve`
     would stop on."""
-    from scheduler.compose import TemplateProblem, check_templates
+    from summitcal.scheduler.compose import TemplateProblem, check_templates
     from summitcal.preflight import problems as environment_problems
-    from summits.schedule_file import load_paths
+    from summitcal.summits.schedule_file import load_paths
 
     config = obj.config
     found = [Problem("", "", line) for line in environment_problems(config)]

@@ -15,13 +15,13 @@ from types import FrameType
 
 import click
 
-from scheduler import outbox
-from scheduler.delivery import Composer, Delivery, make_test_renderer, send_now
-from scheduler.outbox import Message
-from scheduler.tables import STATUSES
-from scheduler.transport import transport_from_config
+from summitcal.scheduler import outbox
+from summitcal.scheduler.delivery import Composer, Delivery, make_test_renderer, send_now
+from summitcal.scheduler.outbox import Message
+from summitcal.scheduler.tables import STATUSES
+from summitcal.scheduler.transport import transport_from_config
 from summitcal.cli import Obj, cli
-from summits.subscribers import normalize_email
+from summitcal.summits.subscribers import normalize_email
 
 ERROR_WIDTH = 60
 

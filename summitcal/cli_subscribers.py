@@ -8,9 +8,9 @@ import click
 
 from summitcal.cli import Obj, cli
 from summitcal.durations import format_duration
-from summits import database
-from summits import subscribers as subs
-from summits.tables import SUBSCRIBER_STATUSES
+from summitcal.summits import database
+from summitcal.summits import subscribers as subs
+from summitcal.summits.tables import SUBSCRIBER_STATUSES
 
 
 @cli.group()

@@ -193,7 +193,7 @@ def _duration(value: Any) -> timedelta:
 
 def _offsets(value: Any) -> list[timedelta]:
     """Reminder offsets: what a subscriber may choose (``summits.subscribers``' limits)."""
-    from summits.subscribers import MAX_OFFSET, MAX_REMINDERS
+    from summitcal.summits.subscribers import MAX_OFFSET, MAX_REMINDERS
 
     limit = format_duration(MAX_OFFSET)
     expected = (f"an array of 1–{MAX_REMINDERS} different ISO 8601 durations, each up to "

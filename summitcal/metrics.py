@@ -70,9 +70,9 @@ class DeploymentCollector(Collector):
         self.roles = roles
 
     def collect(self) -> Any:
-        from scheduler import outbox
+        from summitcal.scheduler import outbox
         from summitcal.presence import deployment
-        from summits import subscribers
+        from summitcal.summits import subscribers
 
         engine = self.runtime.store.engine
         revision = GaugeMetricFamily("summitcal_revision",

@@ -119,7 +119,7 @@ def database_problems(url: str) -> list[str]:
 
 def _schema_problems(url: str) -> list[str]:
     from summitcal.runtime import DatabaseUnavailable, schema_problem
-    from summits.store import Store
+    from summitcal.summits.store import Store
 
     try:
         store = Store(url)

@@ -22,8 +22,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from scheduler.outbox import write_transaction
-from scheduler.tables import outbox, processes
+from summitcal.scheduler.outbox import write_transaction
+from summitcal.scheduler.tables import outbox, processes
 
 log = logging.getLogger("summitcal.presence")
 

@@ -12,14 +12,14 @@ from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 from sqlalchemy.exc import SQLAlchemyError
 
-from feeds.service import FeedService
-from feeds.settings import FeedSettings
+from summitcal.feeds.service import FeedService
+from summitcal.feeds.settings import FeedSettings
 from summitcal.config import Config
 from summitcal.errors import SummitcalError
-from summits.database import alembic_config, current_revision
-from summits.model import Attendance, Schedule
-from summits.schedule_file import load_files, load_text
-from summits.store import Store
+from summitcal.summits.database import alembic_config, current_revision
+from summitcal.summits.model import Attendance, Schedule
+from summitcal.summits.schedule_file import load_files, load_text
+from summitcal.summits.store import Store
 
 
 class DatabaseUnavailable(SummitcalError):

@@ -18,10 +18,10 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from scheduler.clock import Clock
+from summitcal.scheduler.clock import Clock
 from summitcal.election import Election, election_for
 from summitcal.runtime import Runtime
-from summits.subscribers import SignUpLimits
+from summitcal.summits.subscribers import SignUpLimits
 
 log = logging.getLogger("summitcal.scheduling")
 

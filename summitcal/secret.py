@@ -17,7 +17,7 @@ import secrets
 import tempfile
 from pathlib import Path
 
-from scheduler.transport import sync_directory
+from summitcal.scheduler.transport import sync_directory
 from summitcal.errors import ConfigError
 
 MIN_LENGTH = 32

@@ -27,9 +27,9 @@ from types import FrameType
 
 import uvicorn
 
-from feeds.kept import keep, restore
-from scheduler.compose import check_templates
-from scheduler.delivery import Composer, Delivery, Renderer, default_renderers
+from summitcal.feeds.kept import keep, restore
+from summitcal.scheduler.compose import check_templates
+from summitcal.scheduler.delivery import Composer, Delivery, Renderer, default_renderers
 from summitcal import preflight
 from summitcal.config import Config, load_config
 from summitcal.http_server import listen, protocol
@@ -144,7 +144,7 @@ def _serve_http(runtime: Runtime, listener: socket.socket, host: str, port: int,
                 roles: tuple[str, ...], web_workers: int) -> None:
     """uvicorn on ``listener``: in this process, or in ``web_workers`` processes (each
     opening its own runtime from the same configuration: ``app_from_environment``)."""
-    from web.app import create_app
+    from summitcal.web.app import create_app
 
     config = runtime.config
     options = {"host": host, "port": port, "log_level": "info", "proxy_headers": False,
@@ -168,7 +168,7 @@ def _serve_http(runtime: Runtime, listener: socket.socket, host: str, port: int,
 def app_from_environment():  # type: ignore[no-untyped-def]
     """The web app of one ``summitcal web --workers N`` process: the configuration from
     ``$SUMMITCAL_CONFIG`` (set by the parent) and the environment, a runtime of its own."""
-    from web.app import create_app
+    from summitcal.web.app import create_app
 
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -205,8 +205,8 @@ def _exit_on_sigterm() -> signal.Handlers | object | None:
 def renderers(runtime: Runtime) -> dict[str, Renderer]:
     """Every kind's renderer: ``default_renderers`` plus the clock's kinds (reminders and
     change notices), should that list not have them yet."""
-    from scheduler.notices import MESSAGE_KINDS, notice_renderer
-    from scheduler.plans import reminder_renderer
+    from summitcal.scheduler.notices import MESSAGE_KINDS, notice_renderer
+    from summitcal.scheduler.plans import reminder_renderer
 
     found = default_renderers(runtime)
     found.setdefault("reminder", reminder_renderer(runtime))

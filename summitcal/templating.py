@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+#: ``templates/`` at the repository's top level, installed as package data of summitcal.
+TEMPLATES = Path(str(resources.files("summitcal.templates")))
 
 
 @lru_cache(maxsize=None)

@@ -22,8 +22,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.engine import make_url
 
-from summits.model import Attendance, Organization, Participant, Schedule, Session, Summit
-from summits.store import Store
+from summitcal.summits.model import Attendance, Organization, Participant, Schedule, Session, Summit
+from summitcal.summits.store import Store
 from tests.tools import missing_tool
 
 POSTGRES_SERVER = os.environ.get(

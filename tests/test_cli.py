@@ -100,7 +100,7 @@ def test_broken_file_exits_1_and_changes_nothing(workdir, capsys, case: Case):
 
 def _revision(capsys) -> int:
     from summitcal.config import load_config
-    from summits.store import Store
+    from summitcal.summits.store import Store
 
     with Store(load_config().database_url) as store:
         return store.version()

@@ -26,12 +26,12 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from scheduler.tables import outbox
+from summitcal.scheduler.tables import outbox
 from summitcal.presence import deployment
-from summits import database
-from summits import tables as t
-from summits.model import Schedule, Session, Summit
-from summits.store import Store
+from summitcal.summits import database
+from summitcal.summits import tables as t
+from summitcal.summits.model import Schedule, Session, Summit
+from summitcal.summits.store import Store
 from tests.serving import SCRIPT, free_port
 
 pytestmark = pytest.mark.postgres

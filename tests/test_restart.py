@@ -11,8 +11,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from scheduler.tables import outbox
-from summits.store import Store
+from summitcal.scheduler.tables import outbox
+from summitcal.summits.store import Store
 from tests.serving import Server, cli
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from summits import database
-from summits.store import Store
+from summitcal.summits import database
+from summitcal.summits.store import Store
 from tests.serving import cli, free_port
 
 ROOT = Path(__file__).resolve().parents[1]

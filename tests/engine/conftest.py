@@ -27,19 +27,19 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope
 from aiosmtpd.smtp import Session as SmtpSession
 
-from scheduler import outbox as outbox_rows
-from scheduler.clock import Clock
-from scheduler.delivery import Composer, Delivery
-from scheduler.outbox import DEFAULT_POLICY, Message, RetryPolicy
-from scheduler.smtp import SmtpTransport
-from scheduler.tables import OPEN, outbox
+from summitcal.scheduler import outbox as outbox_rows
+from summitcal.scheduler.clock import Clock
+from summitcal.scheduler.delivery import Composer, Delivery
+from summitcal.scheduler.outbox import DEFAULT_POLICY, Message, RetryPolicy
+from summitcal.scheduler.smtp import SmtpTransport
+from summitcal.scheduler.tables import OPEN, outbox
 from summitcal.config import load_config
 from summitcal.runtime import Runtime
 from summitcal.server import renderers
-from summits import database
-from summits import subscribers as subs
-from summits.model import Attendance, Organization, Participant, Schedule, Session, Summit
-from summits.store import Store
+from summitcal.summits import database
+from summitcal.summits import subscribers as subs
+from summitcal.summits.model import Attendance, Organization, Participant, Schedule, Session, Summit
+from summitcal.summits.store import Store
 from tests.scheduler.conftest import (  # noqa: F401  (the fault-injecting SMTP server)
     SmtpServer,
     make_smtp_server,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from scheduler import compose
+from summitcal.scheduler import compose
 from summitcal import cli
 from summitcal.templating import environment
 

@@ -13,15 +13,15 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from scheduler import plans
-from scheduler.clock import JOB_IDS, Clock
-from scheduler.delivery import Composer, Delivery
-from scheduler.smtp import SmtpTransport
+from summitcal.scheduler import plans
+from summitcal.scheduler.clock import JOB_IDS, Clock
+from summitcal.scheduler.delivery import Composer, Delivery
+from summitcal.scheduler.smtp import SmtpTransport
 from summitcal.config import load_config
 from summitcal.runtime import Runtime
 from summitcal.server import renderers
-from summits.model import Schedule, Session
-from summits.store import Store
+from summitcal.summits.model import Schedule, Session
+from summitcal.summits.store import Store
 from tests.engine.conftest import (
     DELAY,
     DUSHANBE,

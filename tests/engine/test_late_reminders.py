@@ -11,14 +11,14 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from scheduler import wording
-from scheduler.clock import Clock
-from scheduler.delivery import Composer, Delivery
-from scheduler.outbox import DEFAULT_POLICY, RetryPolicy
-from scheduler.smtp import SmtpTransport
+from summitcal.scheduler import wording
+from summitcal.scheduler.clock import Clock
+from summitcal.scheduler.delivery import Composer, Delivery
+from summitcal.scheduler.outbox import DEFAULT_POLICY, RetryPolicy
+from summitcal.scheduler.smtp import SmtpTransport
 from summitcal.server import renderers
-from summits.model import Session
-from summits.store import Store
+from summitcal.summits.model import Session
+from summitcal.summits.store import Store
 from tests.engine.conftest import (
     DUSHANBE,
     NOW,
@@ -52,7 +52,7 @@ def plan_reminder(clock: Clock, mailroom: Mailroom, offset: str) -> datetime:
 
 
 def _plans(store: Store):
-    from scheduler.plans import reminder_plans
+    from summitcal.scheduler.plans import reminder_plans
 
     with store.engine.connect() as connection:
         return connection.execute(sa.select(reminder_plans)).all()

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from scheduler import notices
-from summits import database
-from summits import subscribers as subs
+from summitcal.scheduler import notices
+from summitcal.summits import database
+from summitcal.summits import subscribers as subs
 from tests.engine.conftest import (
     DELAY,
     DUSHANBE,

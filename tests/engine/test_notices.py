@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from scheduler import notices
-from scheduler.clock import Clock
-from summits import database
-from summits.model import Attendance, Schedule, Session, Summit
-from summits.store import Store
+from summitcal.scheduler import notices
+from summitcal.scheduler.clock import Clock
+from summitcal.summits import database
+from summitcal.summits.model import Attendance, Schedule, Session, Summit
+from summitcal.summits.store import Store
 from tests.engine.conftest import (
     DELAY,
     DUSHANBE,

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from scheduler import plans
-from scheduler.clock import Clock
-from summits import database
-from summits import subscribers as subs
-from summits.store import Store
+from summitcal.scheduler import plans
+from summitcal.scheduler.clock import Clock
+from summitcal.summits import database
+from summitcal.summits import subscribers as subs
+from summitcal.summits.store import Store
 from tests.engine.conftest import (
     DUSHANBE,
     NOW,

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from feeds.cache import FeedBuilder
-from feeds.settings import FeedSettings
-from summits.model import Schedule
+from summitcal.feeds.cache import FeedBuilder
+from summitcal.feeds.settings import FeedSettings
+from summitcal.summits.model import Schedule
 from tests.feeds import samples
 
 

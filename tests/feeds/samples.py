@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from summits.model import (
+from summitcal.summits.model import (
     Attendance,
     Organization,
     Participant,

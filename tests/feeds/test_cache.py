@@ -7,11 +7,11 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from feeds import select
-from feeds.cache import LRU, FeedBuilder
-from feeds.calendar import feed_bytes
-from feeds.settings import FeedSettings
-from summits.model import Participant, Schedule
+from summitcal.feeds import select
+from summitcal.feeds.cache import LRU, FeedBuilder
+from summitcal.feeds.calendar import feed_bytes
+from summitcal.feeds.settings import FeedSettings
+from summitcal.summits.model import Participant, Schedule
 from tests.feeds import samples
 
 NOW = datetime(2024, 7, 2, tzinfo=UTC)

@@ -9,9 +9,9 @@ from datetime import timedelta
 
 from icalendar import Calendar
 
-from feeds.calendar import feed_bytes, header_bytes, latest_change, ordered, zone_spans
-from feeds.settings import FeedSettings
-from summits.model import Schedule
+from summitcal.feeds.calendar import feed_bytes, header_bytes, latest_change, ordered, zone_spans
+from summitcal.feeds.settings import FeedSettings
+from summitcal.summits.model import Schedule
 from tests.feeds import samples
 
 

@@ -20,10 +20,10 @@ import vobject
 from ical.calendar_stream import IcsCalendarStream
 from icalendar import Calendar
 
-from feeds.calendar import feed_bytes
-from feeds.select import title
-from feeds.settings import FeedSettings
-from summits.schedule_file import load_paths
+from summitcal.feeds.calendar import feed_bytes
+from summitcal.feeds.select import title
+from summitcal.feeds.settings import FeedSettings
+from summitcal.summits.schedule_file import load_paths
 from tests.feeds.parsers import JS_DIR, require_icaljs, require_libical
 
 ROOT = Path(__file__).resolve().parents[2]

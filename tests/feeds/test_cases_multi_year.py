@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from summitcal.config import load_config
 from summitcal.runtime import Runtime
 from tests.feeds.parsers import PARSERS
-from web.app import create_app
+from summitcal.web.app import create_app
 
 CASES = Path(__file__).resolve().parents[1] / "data" / "cases"
 FILES = ["madrid-two-summers.toml", "casablanca-ramadan-2023.toml"]

@@ -8,8 +8,8 @@ from datetime import date, datetime, timedelta
 import pytest
 from icalendar import Alarm, Event
 
-from feeds.event import event_bytes
-from summits.model import Schedule, Session
+from summitcal.feeds.event import event_bytes
+from summitcal.summits.model import Schedule, Session
 from tests.feeds import samples
 
 BASE = samples.BASE_URL

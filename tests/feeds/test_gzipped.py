@@ -19,8 +19,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feeds.gzipped import GzipJoiner, chunks
-from feeds.service import FeedResponse
+from summitcal.feeds.gzipped import GzipJoiner, chunks
+from summitcal.feeds.service import FeedResponse
 from tests.serving import Server, cli
 from tests.test_serve import write_config
 
@@ -112,7 +112,7 @@ def test_curl_compressed_reads_the_same_bytes(tmp_path: Path) -> None:
 def test_service_gzip_reuses_chunks_after_a_change(tmp_path: Path) -> None:
     """Regression: an empty joiner is falsy (``__len__``), and the service fell back to
     compressing the whole body on every version."""
-    from summits.model import Attendance
+    from summitcal.summits.model import Attendance
     from tests.web.test_http import ROOT, make_runtime
 
     runtime = make_runtime(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite3'}")

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from feeds import select
-from feeds.cache import FeedBuilder
-from feeds.settings import FeedSettings
-from summits.model import Schedule
+from summitcal.feeds import select
+from summitcal.feeds.cache import FeedBuilder
+from summitcal.feeds.settings import FeedSettings
+from summitcal.summits.model import Schedule
 from tests.feeds import samples
 from tests.feeds.parsers import PARSERS, Parsed
 

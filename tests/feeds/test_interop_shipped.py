@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from summitcal.config import load_config
 from summitcal.runtime import Runtime
 from tests.feeds.parsers import PARSERS
-from web.app import create_app
+from summitcal.web.app import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from feeds.cache import FeedBuilder
-from feeds.kept import keep, restore
-from feeds.settings import FeedSettings
-from summits.model import Schedule
+from summitcal.feeds.cache import FeedBuilder
+from summitcal.feeds.kept import keep, restore
+from summitcal.feeds.settings import FeedSettings
+from summitcal.summits.model import Schedule
 
 SETTINGS = FeedSettings(base_url="https://summitcal.test")
 

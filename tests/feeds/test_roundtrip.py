@@ -28,10 +28,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from feeds import wording
-from feeds.calendar import feed_bytes
-from feeds.settings import FeedSettings
-from summits.model import Attendance, Organization, Participant, Schedule, Session, Summit
+from summitcal.feeds import wording
+from summitcal.feeds.calendar import feed_bytes
+from summitcal.feeds.settings import FeedSettings
+from summitcal.summits.model import Attendance, Organization, Participant, Schedule, Session, Summit
 from tests.feeds.parsers import PARSERS, Parsed, require_icaljs
 
 SETTINGS = FeedSettings(base_url="https://cal.example.org")

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from feeds import select
+from summitcal.feeds import select
 from summitcal.errors import NotFound
-from summits.model import Schedule, Session
+from summitcal.summits.model import Schedule, Session
 from tests.feeds import samples
 
 NOW = datetime(2024, 7, 2, tzinfo=UTC)

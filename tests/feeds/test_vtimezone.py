@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import pytest
 from icalendar import Calendar
 
-from feeds.calendar import feed_bytes
-from feeds.settings import FeedSettings
-from feeds.vtimezone import vtimezone_bytes
-from summits.model import Schedule
+from summitcal.feeds.calendar import feed_bytes
+from summitcal.feeds.settings import FeedSettings
+from summitcal.feeds.vtimezone import vtimezone_bytes
+from summitcal.summits.model import Schedule
 
 
 def unfolded(data: bytes) -> list[str]:

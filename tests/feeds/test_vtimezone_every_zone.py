@@ -34,11 +34,11 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from feeds.calendar import feed_bytes
-from feeds.settings import FeedSettings
-from summits.localtime import NOT_A_PLACE, is_missing, is_repeated
-from summits.model import Schedule, Session, Summit
-from summits.tzif import zone_history
+from summitcal.feeds.calendar import feed_bytes
+from summitcal.feeds.settings import FeedSettings
+from summitcal.summits.localtime import NOT_A_PLACE, is_missing, is_repeated
+from summitcal.summits.model import Schedule, Session, Summit
+from summitcal.summits.tzif import zone_history
 from tests.feeds.parsers import Parsed, parse_icaljs_many, parse_libical_many, parse_vobject
 
 ZONES = sorted(available_timezones() - NOT_A_PLACE)

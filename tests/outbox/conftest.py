@@ -12,10 +12,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from scheduler import outbox
+from summitcal.scheduler import outbox
 from summitcal.config import Config, load_config
-from summits import tables as t
-from summits.store import Store
+from summitcal.summits import tables as t
+from summitcal.summits.store import Store
 from tests.scheduler.conftest import (  # noqa: F401  (fixtures shared with the transport tests)
     Recorder,
     SmtpServer,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from scheduler import outbox
+from summitcal.scheduler import outbox
 from summitcal.config import load_config
 from summitcal.runtime import Runtime
 from tests.outbox.conftest import NOW, queue, write_config
-from web.app import create_app
+from summitcal.web.app import create_app
 
 TOKEN = "outbox-admin-token"
 AUTH = {"authorization": f"Bearer {TOKEN}"}

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from scheduler import outbox
+from summitcal.scheduler import outbox
 from summitcal.cli import main
 from summitcal.config import load_config
-from summits.store import Store
+from summitcal.summits.store import Store
 from tests.outbox.conftest import NOW, queue, smtp_section, write_config
 
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from scheduler import outbox
+from summitcal.scheduler import outbox
 from summitcal.config import load_config
-from summits.store import Store
+from summitcal.summits.store import Store
 from tests.outbox.conftest import write_config
 
 ROOT = Path(__file__).resolve().parents[2]

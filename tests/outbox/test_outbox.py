@@ -10,11 +10,11 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from scheduler import outbox
-from scheduler.outbox import RetryPolicy
-from scheduler.tables import outbox as table
+from summitcal.scheduler import outbox
+from summitcal.scheduler.outbox import RetryPolicy
+from summitcal.scheduler.tables import outbox as table
 from summitcal.errors import InvalidInput, NotFound
-from summits import tables as t
+from summitcal.summits import tables as t
 from tests.outbox.conftest import NOW, add_subscribers, queue, statuses
 
 MINUTE = timedelta(minutes=1)

@@ -14,9 +14,9 @@ import pytest
 from icalendar import Calendar
 from jinja2 import FileSystemLoader
 
-from feeds.event import event_bytes, uid
-from scheduler import samples
-from scheduler.compose import (
+from summitcal.feeds.event import event_bytes, uid
+from summitcal.scheduler import samples
+from summitcal.scheduler.compose import (
     TemplateProblem,
     check_templates,
     compose,
@@ -24,7 +24,7 @@ from scheduler.compose import (
     message_id,
     session_ics,
 )
-from scheduler.messages import (
+from summitcal.scheduler.messages import (
     AttendanceItem,
     AttendanceNotice,
     Confirm,
@@ -35,7 +35,7 @@ from scheduler.messages import (
     Welcome,
 )
 from summitcal.templating import TEMPLATES, environment
-from summits.model import Attendance
+from summitcal.summits.model import Attendance
 
 BASE_URL = "https://cal.example.org"
 SENDER = "summitcal <summitcal@cal.example.org>"
@@ -179,7 +179,7 @@ def test_attendance_subject_names_a_single_session() -> None:
 
 
 def test_attendance_item_from_a_typed_change() -> None:
-    from summits.changes import Change
+    from summitcal.summits.changes import Change
 
     change = Change("attendance_changed", "dushanbe-2021", "csto-council", participant="putin",
                     field="attendance", old="in_person", new="video", note="Self-isolation")

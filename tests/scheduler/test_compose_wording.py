@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scheduler.wording import (
+from summitcal.scheduler.wording import (
     city_of,
     day_begins,
     day_range,
@@ -28,8 +28,8 @@ from scheduler.wording import (
     venue_when,
     when,
 )
-from summits.localtime import format_offset
-from summits.model import Session
+from summitcal.summits.localtime import format_offset
+from summitcal.summits.model import Session
 
 DUSHANBE = ZoneInfo("Asia/Dushanbe")
 ALMATY = ZoneInfo("Asia/Almaty")

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from icalendar import Calendar
 
-from feeds.event import event_bytes
-from scheduler import samples
-from scheduler.compose import POLICY, compose, session_ics
-from scheduler.messages import Context, Reminder
-from scheduler.rawmail import RawEmail, compose_bytes
-from scheduler.smtp import SmtpTransport
-from scheduler.transport import FileTransport
+from summitcal.feeds.event import event_bytes
+from summitcal.scheduler import samples
+from summitcal.scheduler.compose import POLICY, compose, session_ics
+from summitcal.scheduler.messages import Context, Reminder
+from summitcal.scheduler.rawmail import RawEmail, compose_bytes
+from summitcal.scheduler.smtp import SmtpTransport
+from summitcal.scheduler.transport import FileTransport
 from tests.scheduler.conftest import SmtpServer
 
 BASE_URL = "https://cal.example.org"

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from scheduler import samples
-from scheduler.compose import compose
-from scheduler.messages import Reminder
-from scheduler.smtp import SmtpTransport
-from scheduler.transport import FileTransport, TemporaryFailure, envelope, transport_from_config
+from summitcal.scheduler import samples
+from summitcal.scheduler.compose import compose
+from summitcal.scheduler.messages import Reminder
+from summitcal.scheduler.smtp import SmtpTransport
+from summitcal.scheduler.transport import FileTransport, TemporaryFailure, envelope, transport_from_config
 from summitcal.config import load_config
 
 BASE_URL = "https://cal.example.org"

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from scheduler.clock import Clock
+from summitcal.scheduler.clock import Clock
 from summitcal.cli import main
 from summitcal.runtime import Runtime
-from summits import database
-from summits import subscribers as subs
-from summits.model import Attendance
+from summitcal.summits import database
+from summitcal.summits import subscribers as subs
+from summitcal.summits.model import Attendance
 from tests.subscriptions.conftest import Post, links, messages, path, sign_up, subscriber
 
 GOOD, BAD, FLAKY = "good@example.org", "bad@example.org", "flaky@example.org"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from summitcal.cli import main
 from tests.subscriptions.conftest import Post, links, path, sign_up, text_of
-from web.subscriptions import ACCEPTED
+from summitcal.web.subscriptions import ACCEPTED
 
 
 def test_a_second_sign_up_within_the_hour_is_not_promised_a_message(client, post: Post):

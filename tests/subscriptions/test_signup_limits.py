@@ -13,9 +13,9 @@ from fastapi.testclient import TestClient
 
 from summitcal.config import load_config
 from summitcal.runtime import Runtime
-from summits import subscribers as subs
+from summitcal.summits import subscribers as subs
 from tests.subscriptions.conftest import SECRET, Post, config_text, messages, sign_up
-from web.app import create_app
+from summitcal.web.app import create_app
 
 LIMITS = ("signup_limit_mailbox = 3\nsignup_limit_client = 6\nsignup_limit_total = 8\n"
           'signup_limit_window = "PT1H"')

@@ -8,10 +8,10 @@ import pytest
 import sqlalchemy as sa
 
 from summitcal.errors import InvalidInput, NotFound
-from summits import database
-from summits import subscribers as subs
-from summits import tables as t
-from summits.tokens import read_token
+from summitcal.summits import database
+from summitcal.summits import subscribers as subs
+from summitcal.summits import tables as t
+from summitcal.summits.tokens import read_token
 from tests.subscriptions.conftest import BASE, NOW, SECRET, messages, subscriber
 
 EMAIL = "reader@example.org"

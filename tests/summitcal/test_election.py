@@ -11,7 +11,7 @@ import pytest
 from summitcal.cli import main
 from summitcal.election import PostgresElection, election_for
 from summitcal.presence import Presence, deployment
-from summits.store import Store
+from summitcal.summits.store import Store
 
 
 @pytest.fixture

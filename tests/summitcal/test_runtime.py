@@ -8,9 +8,9 @@ from pathlib import Path
 
 from summitcal.config import load_config
 from summitcal.runtime import Runtime
-from summits.model import Attendance
-from summits.schedule_file import load_paths
-from summits.store import Store
+from summitcal.summits.model import Attendance
+from summitcal.summits.schedule_file import load_paths
+from summitcal.summits.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,8 +6,8 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from summits.changes import REMOVED_NOTE, Change, diff, revise, summarize
-from summits.model import Attendance, Participant, Schedule, Session, Summit
+from summitcal.summits.changes import REMOVED_NOTE, Change, diff, revise, summarize
+from summitcal.summits.model import Attendance, Participant, Schedule, Session, Summit
 
 NOW = datetime(2021, 9, 14, 12, 0, tzinfo=UTC)
 DUSHANBE = ZoneInfo("Asia/Dushanbe")

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from summits import tables as t
-from summits.changes import REMOVED_NOTE
-from summits.merge import OTHER_SESSION_FIELDS, SESSION_FIELDS, Override
-from summits.model import Attendance, Session
-from summits.schedule_file import load_files, load_text
+from summitcal.summits import tables as t
+from summitcal.summits.changes import REMOVED_NOTE
+from summitcal.summits.merge import OTHER_SESSION_FIELDS, SESSION_FIELDS, Override
+from summitcal.summits.model import Attendance, Session
+from summitcal.summits.schedule_file import load_files, load_text
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)

@@ -22,9 +22,9 @@ import pytest
 import sqlalchemy as sa
 import tomli_w
 
-import summits
-from summits.schedule_file import load_files
-from summits.store import Store
+from summitcal import summits
+from summitcal.summits.schedule_file import load_files
+from summitcal.summits.store import Store
 
 PER_SUMMIT = 25
 SMALL, LARGE = 100, 400

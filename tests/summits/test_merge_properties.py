@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from summits import applied
-from summits.changes import as_json
-from summits.merge import SESSION_FIELDS, FileChange, plan
-from summits.model import Attendance, Organization, Participant, Schedule, Session, Summit
+from summitcal.summits import applied
+from summitcal.summits.changes import as_json
+from summitcal.summits.merge import SESSION_FIELDS, FileChange, plan
+from summitcal.summits.model import Attendance, Organization, Participant, Schedule, Session, Summit
 
 ZONE = "America/New_York"
 NY = ZoneInfo(ZONE)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from summitcal.errors import ScheduleError
-from summits.schedule_file import load_paths, load_text
+from summitcal.summits.schedule_file import load_paths, load_text
 from tests.summits.broken_cases import BASE, CASES, Case
 
 ROOT = Path(__file__).resolve().parents[2]

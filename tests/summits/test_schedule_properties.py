@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from summitcal.errors import ScheduleError
-from summits.schedule_file import load_text
+from summitcal.summits.schedule_file import load_text
 
 ZONES = ["Europe/Madrid", "America/New_York", "Asia/Almaty", "Asia/Dushanbe",
          "Australia/Lord_Howe", "America/Havana", "Europe/London"]

@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from summitcal.errors import InvalidInput, NotFound
-from summits import tables as t
-from summits.changes import REMOVED_NOTE, Change
-from summits.model import Attendance, Organization, Schedule
+from summitcal.summits import tables as t
+from summitcal.summits.changes import REMOVED_NOTE, Change
+from summitcal.summits.model import Attendance, Organization, Schedule
 
 DUSHANBE = ZoneInfo("Asia/Dushanbe")
 T0 = datetime(2021, 9, 1, 8, 0, tzinfo=UTC)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import multiprocessing
 from concurrent.futures import ThreadPoolExecutor
 
-from summits.model import Attendance, Schedule
-from summits.store import Store
+from summitcal.summits.model import Attendance, Schedule
+from summitcal.summits.store import Store
 
 MODES = ("video", "in_person")
 ROUNDS = 5

@@ -14,15 +14,15 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.exc import StatementError
 
-import feeds.versions  # noqa: F401  (their tables join summits.tables.metadata)
-import scheduler.notices  # noqa: F401
-import scheduler.plans  # noqa: F401
-import scheduler.tables  # noqa: F401
+import summitcal.feeds.versions  # noqa: F401  (their tables join summits.tables.metadata)
+import summitcal.scheduler.notices  # noqa: F401
+import summitcal.scheduler.plans  # noqa: F401
+import summitcal.scheduler.tables  # noqa: F401
 from summitcal.errors import ConfigError
-from summits import database
-from summits import tables as t
-from summits.model import Schedule, Session, Summit
-from summits.store import Store
+from summitcal.summits import database
+from summitcal.summits import tables as t
+from summitcal.summits.model import Schedule, Session, Summit
+from summitcal.summits.store import Store
 
 NEW_YORK = ZoneInfo("America/New_York")
 

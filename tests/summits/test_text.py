@@ -9,9 +9,9 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from summits import text as texts
-from summits.model import Attendance
-from summits.schedule_file import load_paths
+from summitcal.summits import text as texts
+from summitcal.summits.model import Attendance
+from summitcal.summits.schedule_file import load_paths
 
 CASE = Path(__file__).resolve().parents[1] / "data" / "cases" / "control-characters.toml"
 ANY = st.text(st.characters(codec=None), max_size=80)  # controls and lone surrogates too
@@ -63,8 +63,8 @@ def test_text_rule_migration_cleans_what_was_stored_before(database_url):
     nothing, so no subscriber is told about an invisible change."""
     from dataclasses import replace
 
-    from summits import database
-    from summits.store import Store
+    from summitcal.summits import database
+    from summitcal.summits.store import Store
 
     with Store(database_url) as store:
         database.upgrade(store.engine, "0007")

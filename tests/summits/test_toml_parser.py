@@ -12,7 +12,7 @@ import tomli_w
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from summits.schedule_file import parse_toml
+from summitcal.summits.schedule_file import parse_toml
 
 KEYS = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=12)
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from summits.tzif import (
+from summitcal.summits.tzif import (
     LocalTimeType,
     Transition,
     TzifError,

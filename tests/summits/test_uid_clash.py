@@ -14,11 +14,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from icalendar import Calendar
 
-from feeds.calendar import feed_bytes
-from feeds.settings import FeedSettings
+from summitcal.feeds.calendar import feed_bytes
+from summitcal.feeds.settings import FeedSettings
 from summitcal.cli import main
 from summitcal.errors import ScheduleError, UidClash
-from summits.schedule_file import load_paths, load_text
+from summitcal.summits.schedule_file import load_paths, load_text
 
 CASE = Path(__file__).resolve().parents[1] / "data" / "cases" / "uid-collision"
 SCO, SCO_2025 = CASE / "sco.toml", CASE / "sco-2025.toml"

@@ -12,8 +12,8 @@ import pytest
 import tomli_w
 
 from summitcal.errors import ScheduleError
-from summits.schedule_file import load_files
-from summits.store import Store
+from summitcal.summits.schedule_file import load_files
+from summitcal.summits.store import Store
 
 
 def document(summit: str, declares: dict[str, str], names: list[str],

@@ -14,12 +14,12 @@ from fastapi.testclient import TestClient
 
 from summitcal.config import load_config
 from summitcal.runtime import Runtime
-from summits import database
-from summits import subscribers as subs
-from summits.tokens import make_token
+from summitcal.summits import database
+from summitcal.summits import subscribers as subs
+from summitcal.summits.tokens import make_token
 from tests.serving import Server
 from tests.web.test_http import AUTH, ROOT, assert_error, make_runtime
-from web.app import create_app
+from summitcal.web.app import create_app
 
 SECRET = "a-secret-key-for-the-hardening-tests"
 

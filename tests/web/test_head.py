@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from starlette.routing import Mount
 
 from tests.web.test_http import make_runtime, ROOT
-from web.app import create_app
+from summitcal.web.app import create_app
 
 # A value for each path parameter, so that most routes answer 200.
 SAMPLES = {"summit_id": "astana-2024", "kind": "summits", "ident": "astana-2024",

@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 
 from summitcal.config import load_config
 from summitcal.runtime import Runtime
-from summits.schedule_file import load_paths
-from summits.store import Store
-from web.app import create_app
+from summitcal.summits.schedule_file import load_paths
+from summitcal.summits.store import Store
+from summitcal.web.app import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
 BEFORE = ROOT / "history" / "dushanbe-2021-before-announcement.toml"

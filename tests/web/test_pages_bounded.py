@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from summits.model import Attendance, Participant, Schedule, Session, Summit
+from summitcal.summits.model import Attendance, Participant, Schedule, Session, Summit
 from tests.web.test_http import make_runtime
-from web.app import create_app
-from web.pages import INDEX_FEEDS, INDEX_SESSIONS, INDEX_SUMMITS
+from summitcal.web.app import create_app
+from summitcal.web.pages import INDEX_FEEDS, INDEX_SESSIONS, INDEX_SUMMITS
 
 PER_SUMMIT = 8
 

@@ -32,8 +32,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from summits.changes import KINDS
-from summits.model import MODES, STATUSES
+from summitcal.summits.changes import KINDS
+from summitcal.summits.model import MODES, STATUSES
 
 metadata = MetaData(
     naming_convention={

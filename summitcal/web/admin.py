@@ -8,9 +8,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from summitcal.runtime import Runtime
-from summits.model import Attendance
-from web.errors import ApiError
-from web.schemas import ApplyResult, AttendanceIn, ChangeOut
+from summitcal.summits.model import Attendance
+from summitcal.web.errors import ApiError
+from summitcal.web.schemas import ApplyResult, AttendanceIn, ChangeOut
 
 MAX_SCHEDULE_BYTES = 1_000_000
 

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 
 from summitcal.errors import InvalidInput, NotFound, ScheduleError
 from summitcal.templating import environment
-from web.hardening import wants_page
+from summitcal.web.hardening import wants_page
 
 log = logging.getLogger("summitcal.web")
 

@@ -21,9 +21,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from summits.applied import encode
-from summits.changes import TIME_FIELDS, as_json
-from summits.model import Attendance, Schedule, Session
+from summitcal.summits.applied import encode
+from summitcal.summits.changes import TIME_FIELDS, as_json
+from summitcal.summits.model import Attendance, Schedule, Session
 
 #: A session's fields as the units a file and a live edit can each change.
 SESSION_FIELDS: dict[str, tuple[str, ...]] = {

@@ -8,9 +8,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from scheduler import outbox
+from summitcal.scheduler import outbox
 from summitcal.runtime import Runtime
-from web.admin import _require_token
+from summitcal.web.admin import _require_token
 
 Status = Literal["pending", "sending", "sent", "failed", "expired", "cancelled"]
 

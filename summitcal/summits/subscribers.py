@@ -35,10 +35,10 @@ from sqlalchemy.engine import Connection, Row
 
 from summitcal.durations import format_duration, parse_duration
 from summitcal.errors import InvalidInput, NotFound
-from summits import tables as t
-from summits.localtime import known_zone
-from summits.model import Schedule
-from summits.tokens import make_token, read_token
+from summitcal.summits import tables as t
+from summitcal.summits.localtime import known_zone
+from summitcal.summits.model import Schedule
+from summitcal.summits.tokens import make_token, read_token
 
 if TYPE_CHECKING:
     from summitcal.config import Config
@@ -407,7 +407,7 @@ def rotate_feed(connection: Connection, subscriber: Subscriber, now: datetime) -
 
 def _queue(connection: Connection, kind: str, key: str, subscriber_id: int, email: str,
            now: datetime, expiry: timedelta, how: str | None = None) -> bool:
-    from scheduler import outbox  # the scheduler builds on summits; import at call time
+    from summitcal.scheduler import outbox  # the scheduler builds on summits; import at call time
 
     payload: dict[str, Any] = {"subscriber_id": subscriber_id}
     if how is not None:
@@ -529,7 +529,7 @@ def remove(connection: Connection, email: str, now: datetime) -> Subscriber:
 
 def _cancel_mail(connection: Connection, subscriber_id: int, reason: str,
                  now: datetime) -> None:
-    from scheduler import outbox
+    from summitcal.scheduler import outbox
 
     outbox.cancel_for_subscriber(connection, subscriber_id, reason, now)
 

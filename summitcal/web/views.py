@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from urllib.parse import quote, urlencode
 
-from feeds import links
-from scheduler.wording import day_range, long_date
-from summits.localtime import format_offset, zone
-from summits.model import Schedule, Session, Summit, mode_label
+from summitcal.feeds import links
+from summitcal.scheduler.wording import day_range, long_date
+from summitcal.summits.localtime import format_offset, zone
+from summitcal.summits.model import Schedule, Session, Summit, mode_label
 
 UTC = timezone.utc
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from feeds import links
-from summits.changes import Change, Revision
-from summits.model import Schedule, mode_label
+from summitcal.feeds import links
+from summitcal.summits.changes import Change, Revision
+from summitcal.summits.model import Schedule, mode_label
 
 FIELD_NAMES = {"start": "start", "end": "end", "date": "date", "end_date": "last day",
                "timezone": "time zone", "title": "title", "description": "description",

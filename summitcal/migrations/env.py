@@ -7,11 +7,11 @@ import os
 
 from alembic import context
 
-import feeds.versions  # noqa: F401  (these modules add their tables to the metadata)
-import scheduler.notices  # noqa: F401
-import scheduler.plans  # noqa: F401
-import scheduler.tables  # noqa: F401
-from summits.tables import metadata
+import summitcal.feeds.versions  # noqa: F401  (these modules add their tables to the metadata)
+import summitcal.scheduler.notices  # noqa: F401
+import summitcal.scheduler.plans  # noqa: F401
+import summitcal.scheduler.tables  # noqa: F401
+from summitcal.summits.tables import metadata
 
 
 def _configure(connection: object) -> None:
@@ -30,7 +30,7 @@ def run() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    from summits.database import MIGRATION_LOCK, create_engine, writing
+    from summitcal.summits.database import MIGRATION_LOCK, create_engine, writing
 
     url = os.environ.get("SUMMITCAL_DATABASE_URL")
     if not url:

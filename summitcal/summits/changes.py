@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
-from summits.model import Attendance, Schedule, Session
+from summitcal.summits.model import Attendance, Schedule, Session
 
 KINDS = (
     "added",

@@ -21,9 +21,9 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from summits import tables as t
-from summits.model import Attendance, Organization, Participant, Schedule, Session, Summit
-from summits.schedule_file import Declared
+from summitcal.summits import tables as t
+from summitcal.summits.model import Attendance, Organization, Participant, Schedule, Session, Summit
+from summitcal.summits.schedule_file import Declared
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,12 +7,12 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 from fastapi.staticfiles import StaticFiles
 
-from feeds import routes as feed_routes
+from summitcal.feeds import routes as feed_routes
 from summitcal import __version__
 from summitcal.runtime import Runtime
-from web import admin, admin_outbox, api, errors, hardening, pages, subscriptions
-from web.head import HeadAsGet
-from web.metrics import CONTENT_TYPE, Metrics
+from summitcal.web import admin, admin_outbox, api, errors, hardening, pages, subscriptions
+from summitcal.web.head import HeadAsGet
+from summitcal.web.metrics import CONTENT_TYPE, Metrics
 
 
 class _Wrapped:

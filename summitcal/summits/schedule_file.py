@@ -19,8 +19,8 @@ from typing import Any
 import rtoml
 
 from summitcal.errors import Problem, ScheduleError
-from summits.model import Organization, Participant, Schedule, Session, Summit
-from summits.validate import Document
+from summitcal.summits.model import Organization, Participant, Schedule, Session, Summit
+from summitcal.summits.validate import Document
 
 
 def schedule_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[Problem]]:

@@ -25,12 +25,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from summitcal.errors import InvalidInput, NotFound, UidClash
-from summits import applied, database, merge, rows, schedule_file
-from summits import text as texts
-from summits import tables as t
-from summits.changes import Change, Revision, revise, summarize
-from summits.model import MODES, Attendance, Schedule, Session, event_key
-from summits.schedule_file import Loaded, SourceFile, uid_clash
+from summitcal.summits import applied, database, merge, rows, schedule_file
+from summitcal.summits import text as texts
+from summitcal.summits import tables as t
+from summitcal.summits.changes import Change, Revision, revise, summarize
+from summitcal.summits.model import MODES, Attendance, Schedule, Session, event_key
+from summitcal.summits.schedule_file import Loaded, SourceFile, uid_clash
 
 
 @dataclass(frozen=True, slots=True)

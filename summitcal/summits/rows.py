@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from summits import tables as t
-from summits.changes import Change, Revision
-from summits.model import Attendance, Organization, Participant, Schedule, Session, Summit
+from summitcal.summits import tables as t
+from summitcal.summits.changes import Change, Revision
+from summitcal.summits.model import Attendance, Organization, Participant, Schedule, Session, Summit
 
 SessionKey = tuple[str, str]
 

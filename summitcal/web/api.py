@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query
 
 from summitcal.errors import NotFound
 from summitcal.runtime import Runtime
-from web.schemas import SessionOut, SummitDetail, SummitOut, session_out, summit_out
+from summitcal.web.schemas import SessionOut, SummitDetail, SummitOut, session_out, summit_out
 
 
 def router(runtime: Runtime) -> APIRouter:

@@ -21,10 +21,10 @@ from summitcal.durations import format_duration
 from summitcal.errors import NotFound
 from summitcal.runtime import Runtime
 from summitcal.templating import environment
-from summits.changes import Change, Revision
-from summits.model import Schedule
-from web.changelog import revision_views
-from web.views import all_feeds, feed_count, feed_links, summit_views
+from summitcal.summits.changes import Change, Revision
+from summitcal.summits.model import Schedule
+from summitcal.web.changelog import revision_views
+from summitcal.web.views import all_feeds, feed_count, feed_links, summit_views
 
 UTC = timezone.utc
 STATIC = Path(__file__).resolve().parent / "static"

@@ -31,16 +31,16 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
-from feeds import private
+from summitcal.feeds import private
 from summitcal.durations import format_duration
 from summitcal.errors import InvalidInput
 from summitcal.runtime import Runtime
 from summitcal.templating import environment
-from summits import database
-from summits import subscribers as subs
-from summits.localtime import known_zone
-from summits.model import Schedule
-from web.errors import ApiError
+from summitcal.summits import database
+from summitcal.summits import subscribers as subs
+from summitcal.summits.localtime import known_zone
+from summitcal.summits.model import Schedule
+from summitcal.web.errors import ApiError
 
 T = TypeVar("T")
 log = logging.getLogger("summitcal.subscriptions")

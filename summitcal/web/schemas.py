@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from summits.model import Schedule, Session, Summit
+from summitcal.summits.model import Schedule, Session, Summit
 
 Mode = Literal["in_person", "video", "delegated", "absent", "unknown"]
 
@@ -96,7 +96,7 @@ class ApplyResult(BaseModel):
 
 
 def feed_links(base_url: str, path: str) -> FeedLinks:
-    from web.views import feed_links as links  # one place makes feed URLs
+    from summitcal.web.views import feed_links as links  # one place makes feed URLs
 
     made = links(base_url, path, "")
     return FeedLinks(https=made.https, webcal=made.webcal)
@@ -137,6 +137,6 @@ def summit_out(summit: Summit, schedule: Schedule, base_url: str) -> SummitOut:
 
 
 def _zone(name: str):
-    from summits.localtime import zone
+    from summitcal.summits.localtime import zone
 
     return zone(name)
