@@ -41,13 +41,13 @@ import cProfile
 import io
 import multiprocessing
 import os
-import secrets
-import signal
-import subprocess
 import pstats
 import resource
+import secrets
+import signal
 import smtplib
 import statistics
+import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
@@ -153,7 +153,7 @@ SECRET_KEY = "bench-secret-key-" + "x" * 16
 
 
 def _config(folder: Path, port: int, workers: int | None, url: str | None = None) -> Any:
-    from summitcal.config import load_config
+    from summitcal.app.config import load_config
 
     path = folder / "config.toml"
     path.write_text(
@@ -191,7 +191,7 @@ class WorkerProcesses:
     recorded itself; ``peak_rss_mb()`` reads each one's VmHWM before ``stop``."""
 
     def __init__(self, config: Path, engine: Any, count: int) -> None:
-        from summitcal.presence import deployment
+        from summitcal.app.presence import deployment
 
         script = Path(sys.executable).with_name("summitcal")
         env = {**os.environ, "SUMMITCAL_SECRET_KEY": SECRET_KEY}
@@ -228,7 +228,14 @@ class WorkerProcesses:
 def _schedule(start: datetime) -> Any:
     from zoneinfo import ZoneInfo
 
-    from summitcal.summits.model import Attendance, Organization, Participant, Schedule, Session, Summit
+    from summitcal.summits.model import (
+        Attendance,
+        Organization,
+        Participant,
+        Schedule,
+        Session,
+        Summit,
+    )
 
     zone = ZoneInfo("Asia/Dushanbe")
     session = Session(
@@ -253,7 +260,7 @@ def _schedule(start: datetime) -> Any:
 def _subscribers(engine: Any, count: int, now: datetime) -> None:
     """``count`` confirmed subscribers following the session with the one offset (written
     directly: no welcome mail to compete with the reminders)."""
-    from summitcal.summits import database
+    from summitcal.core import database
     from summitcal.summits import tables as t
 
     zones = ("Europe/Moscow", "Asia/Almaty", "Europe/Madrid", "America/New_York",
@@ -304,9 +311,9 @@ def _time_fanout() -> list[float]:
 
 def _pre_rendered(runtime: Any, engine: Any, count: int, at: datetime) -> list[bytes]:
     """Reminders rendered exactly as delivery would, as bytes (for the baseline)."""
-    from summitcal.scheduler.outbox import Message
-    from summitcal.scheduler.tables import outbox
-    from summitcal.server import renderers
+    from summitcal.app.server import renderers
+    from summitcal.mail.outbox import Message
+    from summitcal.mail.tables import outbox
 
     render = renderers(runtime)["reminder"]
     with engine.connect() as connection:
@@ -331,11 +338,11 @@ def run_once(sink: SinkProcess, count: int, workers: int | None, folder: Path,
 
 def _run(sink: SinkProcess, count: int, workers: int | None, folder: Path, profile: bool,
          processes: int, url: str | None) -> Run:
+    from summitcal.app.runtime import Runtime
+    from summitcal.app.server import renderers
     from summitcal.scheduler.clock import Clock
     from summitcal.scheduler.delivery import Composer, Delivery
     from summitcal.scheduler.plans import reminder_plans
-    from summitcal.runtime import Runtime
-    from summitcal.server import renderers
     from summitcal.summits.store import Store
 
     config = _config(folder, sink.port, workers, url)
@@ -393,11 +400,11 @@ def _run(sink: SinkProcess, count: int, workers: int | None, folder: Path, profi
 def _profile(runtime: Any, store: Any, sink: SinkProcess, at: datetime) -> None:
     """One worker's loop in this thread under cProfile, over the rows already sent
     (made pending again): where the time of claim, render, send and record goes."""
+    from summitcal.app.server import renderers
+    from summitcal.core import database
+    from summitcal.mail.smtp import SmtpTransport
+    from summitcal.mail.tables import outbox
     from summitcal.scheduler.delivery import Composer, Delivery
-    from summitcal.scheduler.smtp import SmtpTransport
-    from summitcal.scheduler.tables import outbox
-    from summitcal.server import renderers
-    from summitcal.summits import database
 
     with database.writing(store.engine) as connection:
         connection.execute(sa.update(outbox).where(

@@ -135,7 +135,14 @@ class Synthetic:
 
 def build_schedule(total: int, seed: int) -> Synthetic:
     """``total`` sessions (at least ``HTTP_SESSIONS``), deterministic for a seed."""
-    from summitcal.summits.model import Attendance, Organization, Participant, Schedule, Session, Summit
+    from summitcal.summits.model import (
+        Attendance,
+        Organization,
+        Participant,
+        Schedule,
+        Session,
+        Summit,
+    )
 
     if total < HTTP_SESSIONS:
         raise SystemExit(f"--sessions must be at least {HTTP_SESSIONS}")
@@ -607,11 +614,11 @@ def main(argv: list[str] | None = None) -> int:
     began_cpu = time.process_time()
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
 
+    from summitcal.app.config import load_config
+    from summitcal.app.runtime import Runtime
     from summitcal.feeds.calendar import assemble  # noqa: F401  (import cost outside the timings)
     from summitcal.feeds.select import select, title
     from summitcal.feeds.service import FeedService
-    from summitcal.config import load_config
-    from summitcal.runtime import Runtime
     from summitcal.web.app import create_app
 
     info: list[str] = []

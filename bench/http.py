@@ -321,9 +321,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def baseline_gzip(bench_feeds, folder: Path, runs: int) -> float:
     """Seconds to build /feeds/all.ics with plain icalendar and gzip it (median)."""
+    from summitcal.app.config import load_config
+    from summitcal.app.runtime import Runtime
     from summitcal.feeds.select import select, title
-    from summitcal.config import load_config
-    from summitcal.runtime import Runtime
 
     runtime = Runtime.open(load_config(folder / "config.toml", env={}))
     try:

@@ -14,9 +14,9 @@ never pile up; ``max_events``/``max_zones`` bound the rest, least recently used 
 
 from __future__ import annotations
 
+import calendar
 from collections import OrderedDict
 from collections.abc import Hashable, Iterable, Mapping
-import calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
 from operator import attrgetter

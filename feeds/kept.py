@@ -21,8 +21,8 @@ import pickle
 from dataclasses import astuple
 from pathlib import Path
 
-from summitcal.feeds.cache import FeedBuilder, Piece
 from summitcal import __version__
+from summitcal.feeds.cache import FeedBuilder, Piece
 
 log = logging.getLogger("summitcal")
 FORMAT = 1

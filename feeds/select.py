@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from summitcal.errors import NotFound
+from summitcal.core.errors import NotFound
 from summitcal.summits.model import Schedule, Session
 
 KINDS = ("all", "summits", "organizations", "participants", "sessions")

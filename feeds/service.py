@@ -13,20 +13,20 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from summitcal.app import metrics
 from summitcal.feeds.cache import FeedBuilder
 from summitcal.feeds.gzipped import GzipJoiner
 from summitcal.feeds.select import next_change, parse_name, select, title
 from summitcal.feeds.settings import FeedSettings
 from summitcal.feeds.versions import FeedVersions
-from summitcal import metrics
 
 if TYPE_CHECKING:
-    from summitcal.runtime import Runtime
+    from summitcal.app.runtime import Runtime
 
-UTC = timezone.utc
+UTC = UTC
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 

@@ -9,7 +9,7 @@ to build these components (icalendar 7.3's ``Timezone.from_tzinfo``) skipped cha
 tz database has (Casablanca, Ramadan 2023).
 
 So the component is written here from the zone's own history
-(:func:`summits.tzif.zone_history`, the pinned ``tzdata``), in the one shape every parser
+(:func:`core.tzif.zone_history`, the pinned ``tzdata``), in the one shape every parser
 reads the same way: **one observance per onset, each with a single DTSTART and no RDATE or
 RRULE**. The first observance gives the offset in force at the start of the span
 (TZOFFSETFROM = TZOFFSETTO); each later one is one change of offset, DST flag or
@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Timezone, TimezoneDaylight, TimezoneStandard
 
-from summitcal.summits.tzif import LocalTimeType, zone_history
+from summitcal.core.tzif import LocalTimeType, zone_history
 
 #: Days of margin on either side of the span, so the observance in force on the first
 #: day (and any change on the last day) is always part of the component.

@@ -35,10 +35,11 @@ from apscheduler.schedulers.background import BackgroundScheduler  # type: ignor
 from apscheduler.schedulers.base import SchedulerNotRunningError  # type: ignore[import-untyped]
 from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import-untyped]
 
-from summitcal.scheduler import notices, outbox, plans
-from summitcal.scheduler.tables import outbox as outbox_table
-from summitcal.summits import database
-from summitcal.summits import subscribers as subs
+from summitcal.core import database
+from summitcal.mail import outbox
+from summitcal.mail.tables import outbox as outbox_table
+from summitcal.scheduler import notices, plans
+from summitcal.subscriptions import subscribers as subs
 from summitcal.summits import tables as t
 from summitcal.summits.store import Store
 
@@ -70,7 +71,7 @@ class Clock:
     outbox rows became due. ``sign_up_limits`` bound the sign-up mail of leftover sign-ups
     (``subscribers.SignUpLimits``, default: its defaults). ``gate()``, when given, is asked
     before every pass and the pass is skipped while it says False (the scheduler role's
-    election: ``summitcal.election``). ``now`` is for tests.
+    election: ``summitcal.app.election``). ``now`` is for tests.
     ``run_once()`` is one pass without APScheduler (tests, one-shot tools).
     """
 

@@ -33,6 +33,8 @@ from urllib.parse import urlsplit
 
 from jinja2 import Environment, TemplateError
 
+from summitcal.core.errors import SummitcalError
+from summitcal.core.templating import environment
 from summitcal.feeds.cache import LRU, event_version
 from summitcal.feeds.calendar import event_calendar
 from summitcal.feeds.event import event_bytes
@@ -40,10 +42,7 @@ from summitcal.feeds.settings import DEFAULT_PRODID
 from summitcal.feeds.vtimezone import vtimezone_bytes
 from summitcal.scheduler import change_views, samples, views
 from summitcal.scheduler.messages import Context, Reminder
-from summitcal.errors import SummitcalError
-from summitcal.templating import environment
 from summitcal.summits.model import Schedule, Session
-
 
 # Headers whose value must stay as written: CPython's folder turns a URL longer than a
 # line into RFC 2047 encoded words, which mail clients then do not read as a

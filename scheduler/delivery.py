@@ -5,7 +5,7 @@
     delivery.wake()       # something became due: claim now instead of at the next poll
     delivery.stop()       # finish the messages in flight, give back the rest, close
 
-Each worker loops: claim a batch (``scheduler.outbox.claim``, leased to it), and for each
+Each worker loops: claim a batch (``mail.outbox.claim``, leased to it), and for each
 row render it (``compose_fn(message, now) -> EmailMessage``, or its ``fast`` form giving
 the bytes, ``scheduler.rawmail.RawEmail``), send it on the worker's own
 transport (one SMTP connection reused for many messages), and record the outcome:
@@ -19,7 +19,7 @@ transport (one SMTP connection reused for many messages), and record the outcome
 * ``PermanentFailure`` (5xx for this message) → ``failed``, the others go on; when it
   refused the recipient (``RecipientRefused``, a bounce) the subscriber's count of
   refusals in a row grows, in the same transaction, and at ``mail.bounce_threshold``
-  they are marked ``bouncing`` (``summits.subscribers.record_bounce``); an accepted
+  they are marked ``bouncing`` (``subscriptions.subscribers.record_bounce``); an accepted
   message clears the count;
 * a renderer raising ``Skip`` → ``cancelled``/``expired`` (nothing to send any more);
   a database or operating-system error while rendering (the database or a file briefly
@@ -52,9 +52,11 @@ from typing import Any, Self
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from summitcal.scheduler import outbox
+from summitcal.app import metrics
+from summitcal.mail import outbox
+from summitcal.mail.outbox import Message, RetryPolicy
+from summitcal.mail.transport import PermanentFailure, RecipientRefused, TemporaryFailure, Transport
 from summitcal.scheduler.compose import message_id
-from summitcal.scheduler.outbox import Message, RetryPolicy
 from summitcal.scheduler.rawmail import RawEmail
 from summitcal.scheduler.renderers import (  # noqa: F401  (re-exported: delivery's public names)
     default_renderers,
@@ -62,9 +64,7 @@ from summitcal.scheduler.renderers import (  # noqa: F401  (re-exported: deliver
     make_test_renderer,
     subscription_renderer,
 )
-from summitcal.scheduler.transport import PermanentFailure, RecipientRefused, TemporaryFailure, Transport
-from summitcal import metrics
-from summitcal.summits import subscribers
+from summitcal.subscriptions import subscribers
 
 log = logging.getLogger("summitcal.delivery")
 
@@ -310,7 +310,7 @@ class Delivery:
         policy: RetryPolicy = outbox.DEFAULT_POLICY,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
-        from summitcal.scheduler.transport import transport_from_config
+        from summitcal.mail.transport import transport_from_config
 
         self.engine = engine
         self.config = config

@@ -50,7 +50,7 @@ import sqlalchemy as sa
 from sqlalchemy import JSON, CheckConstraint, Column, Index, Integer, String, Table
 from sqlalchemy.engine import Connection
 
-from summitcal.scheduler import outbox
+from summitcal.mail import outbox
 from summitcal.scheduler.messages import (
     AttendanceItem,
     AttendanceNotice,
@@ -65,8 +65,8 @@ from summitcal.summits.changes import Change
 from summitcal.summits.model import Attendance, Schedule, Session
 
 if TYPE_CHECKING:
-    from summitcal.scheduler.outbox import Message
-    from summitcal.runtime import Runtime
+    from summitcal.app.runtime import Runtime
+    from summitcal.mail.outbox import Message
 
 log = logging.getLogger("summitcal.notices")
 
@@ -227,7 +227,7 @@ def prepare(connection: Connection, now: datetime) -> bool:
 def ingest(connection: Connection, now: datetime, delay: timedelta) -> Ingested:
     """Open or extend windows for the revisions after the cursor; move the cursor.
 
-    Run in a ``summits.database.writing`` transaction (no revision lands meanwhile, so the
+    Run in a ``core.database.writing`` transaction (no revision lands meanwhile, so the
     sessions read are exactly the state after the last revision read). The first run on
     a database starts at its latest revision: earlier history sends nothing.
     """
@@ -618,7 +618,7 @@ def notice_renderer(runtime: Runtime) -> Callable[[Message, datetime], EmailMess
     """The delivery renderer of ``attendance_change``, ``schedule_change`` and ``changes``
     rows: the parts the subscriber still asks for (``Moot`` when none)."""
     from summitcal.scheduler.plans import Moot, subscriber_message
-    from summitcal.summits.subscribers import Subscriber
+    from summitcal.subscriptions.subscribers import Subscriber
 
     wanted = {kind: (notice,) for notice, kind in KINDS.items()} | {MERGED: tuple(KINDS)}
 

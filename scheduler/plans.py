@@ -49,20 +49,20 @@ import sqlalchemy as sa
 from sqlalchemy import CheckConstraint, Column, Index, Integer, String, Table, UniqueConstraint
 from sqlalchemy.engine import Connection
 
-from summitcal.scheduler import outbox
+from summitcal.core.durations import format_duration, parse_duration
+from summitcal.mail import outbox
+from summitcal.mail.tables import OPEN
+from summitcal.mail.tables import outbox as outbox_table
 from summitcal.scheduler.compose import compose
 from summitcal.scheduler.messages import Context, Reminder
 from summitcal.scheduler.rawmail import RawEmail, compose_bytes
-from summitcal.scheduler.tables import OPEN
-from summitcal.scheduler.tables import outbox as outbox_table
-from summitcal.durations import format_duration, parse_duration
-from summitcal.summits import subscribers as subs
+from summitcal.subscriptions import subscribers as subs
 from summitcal.summits import tables as t
 from summitcal.summits.model import Schedule, Session
 
 if TYPE_CHECKING:
-    from summitcal.scheduler.outbox import Message
-    from summitcal.runtime import Runtime
+    from summitcal.app.runtime import Runtime
+    from summitcal.mail.outbox import Message
 
 log = logging.getLogger("summitcal.plans")
 

@@ -140,7 +140,7 @@ def _folded(name: str, value: str) -> bytes:
 
 @lru_cache(maxsize=64)
 def _envelope_sender(sender: str) -> str:
-    from summitcal.scheduler.transport import envelope
+    from summitcal.mail.transport import envelope
 
     probe = EmailMessage(policy=POLICY)
     probe["From"] = sender

@@ -11,8 +11,8 @@ from email.utils import format_datetime
 from html import escape
 from typing import Any
 
+from summitcal.mail.outbox import Message
 from summitcal.scheduler.compose import POLICY, default_list_id, message_id
-from summitcal.scheduler.outbox import Message
 
 Renderer = Callable[[Message, datetime], EmailMessage]
 
@@ -44,7 +44,7 @@ def make_test_message(*, sender: str, recipient: str, key: str, date: datetime,
 
 
 def make_test_renderer(config: Any) -> Renderer:
-    """The renderer of kind ``test`` for a ``summitcal.config.Config``."""
+    """The renderer of kind ``test`` for a ``summitcal.app.config.Config``."""
 
     def render(message: Message, now: datetime) -> EmailMessage:
         return make_test_message(sender=getattr(config.mail, "from"),
@@ -55,7 +55,7 @@ def make_test_renderer(config: Any) -> Renderer:
 
 
 def default_renderers(runtime: Any) -> dict[str, Renderer]:
-    """Renderers for a ``summitcal.runtime.Runtime``: ``test``, ``confirm`` and ``welcome``.
+    """Renderers for a ``summitcal.app.runtime.Runtime``: ``test``, ``confirm`` and ``welcome``.
     ``serve`` adds the clock's kinds (reminders, notices); ``deliver`` uses these."""
     subscription = subscription_renderer(runtime)
     return {"test": make_test_renderer(runtime.config), "confirm": subscription,
@@ -69,7 +69,7 @@ def subscription_renderer(runtime: Any) -> Renderer:
     from summitcal.scheduler.compose import compose
     from summitcal.scheduler.delivery import Skip  # delivery imports this module
     from summitcal.scheduler.messages import Confirm, Welcome
-    from summitcal.summits import subscribers
+    from summitcal.subscriptions import subscribers
 
     def render(message: Message, now: datetime) -> EmailMessage:
         subscriber = None

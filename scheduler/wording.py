@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
 
-from summitcal.summits.localtime import format_offset, zone
+from summitcal.core.localtime import format_offset, zone
 from summitcal.summits.model import Session
 
 DEFAULT_LOCALE = "en"

@@ -1,6 +1,6 @@
 """The command line: exit codes, messages, bad input that changes nothing, the replay.
 
-Most tests call ``summitcal.cli.main`` in-process (fast); a few run the installed
+Most tests call ``summitcal.app.cli.main`` in-process (fast); a few run the installed
 ``summitcal`` script as a subprocess to check real exit codes and stderr.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from summitcal.cli import main
+from summitcal.app.cli import main
 from tests.summits.broken_cases import CASES, Case
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,7 +99,7 @@ def test_broken_file_exits_1_and_changes_nothing(workdir, capsys, case: Case):
 
 
 def _revision(capsys) -> int:
-    from summitcal.config import load_config
+    from summitcal.app.config import load_config
     from summitcal.summits.store import Store
 
     with Store(load_config().database_url) as store:

@@ -26,9 +26,9 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from summitcal.scheduler.tables import outbox
-from summitcal.presence import deployment
-from summitcal.summits import database
+from summitcal.app.presence import deployment
+from summitcal.core import database
+from summitcal.mail.tables import outbox
 from summitcal.summits import tables as t
 from summitcal.summits.model import Schedule, Session, Summit
 from summitcal.summits.store import Store

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from summitcal.scheduler.tables import outbox
+from summitcal.mail.tables import outbox
 from summitcal.summits.store import Store
 from tests.serving import Server, cli
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from summitcal.summits import database
+from summitcal.core import database
 from summitcal.summits.store import Store
 from tests.serving import cli, free_port
 

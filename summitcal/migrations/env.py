@@ -1,4 +1,4 @@
-"""Alembic environment. ``summits.database.upgrade`` passes an open connection (already in
+"""Alembic environment. ``core.database.upgrade`` passes an open connection (already in
 a write transaction); the ``alembic`` command line uses ``SUMMITCAL_DATABASE_URL``."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import os
 from alembic import context
 
 import summitcal.feeds.versions  # noqa: F401  (these modules add their tables to the metadata)
+import summitcal.mail.tables  # noqa: F401
 import summitcal.scheduler.notices  # noqa: F401
 import summitcal.scheduler.plans  # noqa: F401
-import summitcal.scheduler.tables  # noqa: F401
 from summitcal.summits.tables import metadata
 
 
@@ -30,7 +30,7 @@ def run() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    from summitcal.summits.database import MIGRATION_LOCK, create_engine, writing
+    from summitcal.core.database import MIGRATION_LOCK, create_engine, writing
 
     url = os.environ.get("SUMMITCAL_DATABASE_URL")
     if not url:

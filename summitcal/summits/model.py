@@ -8,7 +8,7 @@ sessions carry dates, ``end_date`` inclusive.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 MODES = ("in_person", "video", "delegated", "absent", "unknown")
@@ -20,7 +20,7 @@ MODE_LABELS = {
     "unknown": "attendance unknown",
 }
 STATUSES = ("confirmed", "tentative", "cancelled")
-UTC = timezone.utc
+UTC = UTC
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from typing import Any
 
 import rtoml
 
-from summitcal.errors import Problem, ScheduleError
+from summitcal.core.errors import Problem, ScheduleError
 from summitcal.summits.model import Organization, Participant, Schedule, Session, Summit
 from summitcal.summits.validate import Document
 

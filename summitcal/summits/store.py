@@ -11,7 +11,7 @@
 first load of a file).
 
 Every change goes through one write transaction that diffs against what is stored at
-that moment (see ``summits.database``), so concurrent writers in several processes
+that moment (see ``core.database``), so concurrent writers in several processes
 never lose or duplicate a revision.
 """
 
@@ -24,10 +24,11 @@ from typing import Self
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from summitcal.errors import InvalidInput, NotFound, UidClash
-from summitcal.summits import applied, database, merge, rows, schedule_file
-from summitcal.summits import text as texts
+from summitcal.core import database
+from summitcal.core.errors import InvalidInput, NotFound, UidClash
+from summitcal.summits import applied, merge, rows, schedule_file
 from summitcal.summits import tables as t
+from summitcal.summits import text as texts
 from summitcal.summits.changes import Change, Revision, revise, summarize
 from summitcal.summits.model import MODES, Attendance, Schedule, Session, event_key
 from summitcal.summits.schedule_file import Loaded, SourceFile, uid_clash

@@ -238,7 +238,7 @@ subscribers = Table(
 
 # Sign-ups as received over HTTP, before they are looked at: the request only writes one
 # of these (the same work whatever the address), and they are processed after the answer
-# (``summits.subscribers.process_sign_ups``).
+# (``subscriptions.subscribers.process_sign_ups``).
 signup_requests = Table(
     "signup_requests",
     metadata,

@@ -12,10 +12,18 @@ from datetime import date, datetime, time
 from typing import Any
 from urllib.parse import urlsplit
 
-from summitcal.errors import Problem
+from summitcal.core.errors import Problem
+from summitcal.core.localtime import NOT_A_PLACE, LocalTimeError, known_zone, resolve
 from summitcal.summits import text as texts
-from summitcal.summits.localtime import NOT_A_PLACE, LocalTimeError, known_zone, resolve
-from summitcal.summits.model import MODES, STATUSES, Attendance, Organization, Participant, Session, Summit
+from summitcal.summits.model import (
+    MODES,
+    STATUSES,
+    Attendance,
+    Organization,
+    Participant,
+    Session,
+    Summit,
+)
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 TOP_KEYS = {"summit", "organizations", "participants", "sessions"}

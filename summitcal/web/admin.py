@@ -7,7 +7,7 @@ import hmac
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from summitcal.runtime import Runtime
+from summitcal.app.runtime import Runtime
 from summitcal.summits.model import Attendance
 from summitcal.web.errors import ApiError
 from summitcal.web.schemas import ApplyResult, AttendanceIn, ChangeOut

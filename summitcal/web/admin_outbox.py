@@ -8,8 +8,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from summitcal.scheduler import outbox
-from summitcal.runtime import Runtime
+from summitcal.app.runtime import Runtime
+from summitcal.mail import outbox
 from summitcal.web.admin import _require_token
 
 Status = Literal["pending", "sending", "sent", "failed", "expired", "cancelled"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query
 
-from summitcal.errors import NotFound
-from summitcal.runtime import Runtime
+from summitcal.app.runtime import Runtime
+from summitcal.core.errors import NotFound
 from summitcal.web.schemas import SessionOut, SummitDetail, SummitOut, session_out, summit_out
 
 

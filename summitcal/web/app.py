@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import SQLAlchemyError
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import SQLAlchemyError
 
-from summitcal.feeds import routes as feed_routes
 from summitcal import __version__
-from summitcal.runtime import Runtime
+from summitcal.app.runtime import Runtime
+from summitcal.feeds import routes as feed_routes
 from summitcal.web import admin, admin_outbox, api, errors, hardening, pages, subscriptions
 from summitcal.web.head import HeadAsGet
 from summitcal.web.metrics import CONTENT_TYPE, Metrics
@@ -65,7 +65,7 @@ def create_app(runtime: Runtime, roles: tuple[str, ...] = ("web",)) -> FastAPI:
 
     @app.get("/metrics", tags=["service"], response_class=Response)
     def prometheus() -> Response:
-        """Prometheus text exposition (``summitcal.metrics``)."""
+        """Prometheus text exposition (``summitcal.app.metrics``)."""
         return Response(metrics.render(), media_type=CONTENT_TYPE)
 
     return app

@@ -16,8 +16,8 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from jinja2 import Environment
 from starlette.exceptions import HTTPException
 
-from summitcal.errors import InvalidInput, NotFound, ScheduleError
-from summitcal.templating import environment
+from summitcal.core.errors import InvalidInput, NotFound, ScheduleError
+from summitcal.core.templating import environment
 from summitcal.web.hardening import wants_page
 
 log = logging.getLogger("summitcal.web")

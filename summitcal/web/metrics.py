@@ -1,10 +1,10 @@
 """``/metrics``: HTTP requests counted by route and status (an ASGI middleware), and the
-rest of ``summitcal.metrics`` (the deployment's gauges read from the database, delivery
+rest of ``summitcal.app.metrics`` (the deployment's gauges read from the database, delivery
 and feed counters), in Prometheus text."""
 
 from __future__ import annotations
 
-from summitcal.metrics import CONTENT_TYPE, HTTP_REQUESTS, exposition
+from summitcal.app.metrics import CONTENT_TYPE, HTTP_REQUESTS, exposition
 
 __all__ = ["CONTENT_TYPE", "Metrics"]
 
@@ -37,5 +37,5 @@ class Metrics:
         return middleware
 
     def render(self) -> bytes:
-        """The Prometheus text exposition (``summitcal.metrics.exposition``)."""
+        """The Prometheus text exposition (``summitcal.app.metrics.exposition``)."""
         return exposition(self.runtime, self.roles)

@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -17,16 +17,15 @@ import pytz
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 
-from summitcal.durations import format_duration
-from summitcal.errors import NotFound
-from summitcal.runtime import Runtime
-from summitcal.templating import environment
+from summitcal.app.runtime import Runtime
+from summitcal.core.durations import format_duration
+from summitcal.core.templating import environment
 from summitcal.summits.changes import Change, Revision
 from summitcal.summits.model import Schedule
 from summitcal.web.changelog import revision_views
 from summitcal.web.views import all_feeds, feed_count, feed_links, summit_views
 
-UTC = timezone.utc
+UTC = UTC
 STATIC = Path(__file__).resolve().parent / "static"
 REMINDER_CHOICES = [("P7D", "1 week"), ("P1D", "1 day"), ("PT3H", "3 hours"),
                     ("PT1H", "1 hour"), ("PT15M", "15 minutes")]

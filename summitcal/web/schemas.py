@@ -137,6 +137,6 @@ def summit_out(summit: Summit, schedule: Schedule, base_url: str) -> SummitOut:
 
 
 def _zone(name: str):
-    from summitcal.summits.localtime import zone
+    from summitcal.core.localtime import zone
 
     return zone(name)

@@ -31,15 +31,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
-from summitcal.feeds import private
-from summitcal.durations import format_duration
-from summitcal.errors import InvalidInput
-from summitcal.runtime import Runtime
-from summitcal.templating import environment
-from summitcal.summits import database
-from summitcal.summits import subscribers as subs
-from summitcal.summits.localtime import known_zone
+from summitcal.app.runtime import Runtime
+from summitcal.core import database
+from summitcal.core.durations import format_duration
+from summitcal.core.errors import InvalidInput
+from summitcal.core.localtime import known_zone
+from summitcal.core.templating import environment
+from summitcal.subscriptions import subscribers as subs
 from summitcal.summits.model import Schedule
+from summitcal.web import private_feeds as private
 from summitcal.web.errors import ApiError
 
 T = TypeVar("T")

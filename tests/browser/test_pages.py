@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from selenium.webdriver.common.by import By
 
 from tests.browser.conftest import ROOT, SCREENSHOTS

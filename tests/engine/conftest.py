@@ -27,17 +27,17 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope
 from aiosmtpd.smtp import Session as SmtpSession
 
-from summitcal.scheduler import outbox as outbox_rows
+from summitcal.app.config import load_config
+from summitcal.app.runtime import Runtime
+from summitcal.app.server import renderers
+from summitcal.core import database
+from summitcal.mail import outbox as outbox_rows
+from summitcal.mail.outbox import DEFAULT_POLICY, Message, RetryPolicy
+from summitcal.mail.smtp import SmtpTransport
+from summitcal.mail.tables import OPEN, outbox
 from summitcal.scheduler.clock import Clock
 from summitcal.scheduler.delivery import Composer, Delivery
-from summitcal.scheduler.outbox import DEFAULT_POLICY, Message, RetryPolicy
-from summitcal.scheduler.smtp import SmtpTransport
-from summitcal.scheduler.tables import OPEN, outbox
-from summitcal.config import load_config
-from summitcal.runtime import Runtime
-from summitcal.server import renderers
-from summitcal.summits import database
-from summitcal.summits import subscribers as subs
+from summitcal.subscriptions import subscribers as subs
 from summitcal.summits.model import Attendance, Organization, Participant, Schedule, Session, Summit
 from summitcal.summits.store import Store
 from tests.scheduler.conftest import (  # noqa: F401  (the fault-injecting SMTP server)

@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 import icalendar
 from fastapi.testclient import TestClient
 
-from summitcal.summits import database
-from summitcal.summits import subscribers as subs
-from tests.engine.conftest import NOW, SUMMIT, Mailroom, messages, subscribe, text_of
+from summitcal.core import database
+from summitcal.subscriptions import subscribers as subs
 from summitcal.web.app import create_app
+from tests.engine.conftest import NOW, SUMMIT, Mailroom, messages, subscribe, text_of
 
 # The joint meeting is all day on 4 and 5 July 2030 in Dushanbe (UTC+5).
 VENUE_MIDNIGHT = datetime(2030, 7, 3, 19, 0, tzinfo=UTC)  # 4 July 00:00 in Dushanbe

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from summitcal.app import cli
+from summitcal.core.templating import environment
 from summitcal.scheduler import compose
-from summitcal import cli
-from summitcal.templating import environment
 
 
 def test_a_broken_email_template_stops_serve(tmp_path: Path, monkeypatch, capsys):

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from summitcal.app.config import load_config
+from summitcal.app.runtime import Runtime
+from summitcal.app.server import renderers
+from summitcal.mail.smtp import SmtpTransport
 from summitcal.scheduler import plans
 from summitcal.scheduler.clock import JOB_IDS, Clock
 from summitcal.scheduler.delivery import Composer, Delivery
-from summitcal.scheduler.smtp import SmtpTransport
-from summitcal.config import load_config
-from summitcal.runtime import Runtime
-from summitcal.server import renderers
 from summitcal.summits.model import Schedule, Session
 from summitcal.summits.store import Store
 from tests.engine.conftest import (

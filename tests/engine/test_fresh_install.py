@@ -10,15 +10,15 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from summitcal.app.config import load_config
+from summitcal.app.runtime import Runtime
+from summitcal.app.server import renderers
+from summitcal.core import database
+from summitcal.mail.tables import outbox
 from summitcal.scheduler.clock import Clock
 from summitcal.scheduler.delivery import Composer, Delivery
-from summitcal.scheduler.tables import outbox
-from summitcal.config import load_config
-from summitcal.runtime import Runtime
-from summitcal.server import renderers
-from summitcal.summits import database
-from summitcal.summits import subscribers as subs
-from summitcal.summits.tokens import read_token
+from summitcal.subscriptions import subscribers as subs
+from summitcal.subscriptions.tokens import read_token
 from tests.engine.conftest import DELAY, NOW, SUMMIT, Sink, summit_schedule
 
 READERS = 300

@@ -11,12 +11,12 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
+from summitcal.app.server import renderers
+from summitcal.mail.outbox import DEFAULT_POLICY, RetryPolicy
+from summitcal.mail.smtp import SmtpTransport
 from summitcal.scheduler import wording
 from summitcal.scheduler.clock import Clock
 from summitcal.scheduler.delivery import Composer, Delivery
-from summitcal.scheduler.outbox import DEFAULT_POLICY, RetryPolicy
-from summitcal.scheduler.smtp import SmtpTransport
-from summitcal.server import renderers
 from summitcal.summits.model import Session
 from summitcal.summits.store import Store
 from tests.engine.conftest import (

@@ -5,13 +5,13 @@ to a real SMTP server on loopback that answers the first MAIL with 421."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from summitcal.core import database
 from summitcal.scheduler import notices
-from summitcal.summits import database
-from summitcal.summits import subscribers as subs
+from summitcal.subscriptions import subscribers as subs
 from tests.engine.conftest import (
     DELAY,
     DUSHANBE,

@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
+from summitcal.core import database
 from summitcal.scheduler import notices
 from summitcal.scheduler.clock import Clock
-from summitcal.summits import database
 from summitcal.summits.model import Attendance, Schedule, Session, Summit
 from summitcal.summits.store import Store
 from tests.engine.conftest import (

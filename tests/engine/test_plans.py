@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
+from summitcal.core import database
 from summitcal.scheduler import plans
 from summitcal.scheduler.clock import Clock
-from summitcal.summits import database
-from summitcal.summits import subscribers as subs
+from summitcal.subscriptions import subscribers as subs
 from summitcal.summits.store import Store
 from tests.engine.conftest import (
     DUSHANBE,

@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 import icalendar
 import pytest
 
+from summitcal.app.runtime import Runtime
+from summitcal.app.server import renderers
+from summitcal.mail.outbox import Message
 from summitcal.scheduler import delivery
 from summitcal.scheduler.clock import Clock
-from summitcal.scheduler.outbox import Message
-from summitcal.runtime import Runtime
-from summitcal.server import renderers
 from tests.engine.conftest import (
     DELAY,
     NOW,
@@ -129,8 +129,8 @@ def test_a_schedule_notice_shows_the_old_and_the_new_time(runtime: Runtime, cloc
 
 
 def test_mail_to_a_subscriber_who_left_is_skipped(runtime: Runtime, clock: Clock):
-    from summitcal.summits import database
-    from summitcal.summits import subscribers as subs
+    from summitcal.core import database
+    from summitcal.subscriptions import subscribers as subs
 
     store = runtime.store
     subscribe(store, "reader@example.org", f"session:{SUMMIT}/csto-council")
@@ -146,8 +146,8 @@ def test_mail_to_a_subscriber_who_left_is_skipped(runtime: Runtime, clock: Clock
 
 
 def test_a_reminder_the_subscriber_no_longer_wants_is_skipped(runtime: Runtime, clock: Clock):
-    from summitcal.summits import database
-    from summitcal.summits import subscribers as subs
+    from summitcal.core import database
+    from summitcal.subscriptions import subscribers as subs
 
     store = runtime.store
     subscribe(store, "reader@example.org", f"session:{SUMMIT}/csto-council")
@@ -169,8 +169,8 @@ def test_a_reminder_the_subscriber_no_longer_wants_is_skipped(runtime: Runtime, 
 
 
 def test_a_notice_kind_the_subscriber_dropped_is_skipped(runtime: Runtime, clock: Clock):
-    from summitcal.summits import database
-    from summitcal.summits import subscribers as subs
+    from summitcal.core import database
+    from summitcal.subscriptions import subscribers as subs
 
     store = runtime.store
     subscribe(store, "reader@example.org", "participant:putin")

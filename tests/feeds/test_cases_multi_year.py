@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from summitcal.config import load_config
-from summitcal.runtime import Runtime
-from tests.feeds.parsers import PARSERS
+from summitcal.app.config import load_config
+from summitcal.app.runtime import Runtime
 from summitcal.web.app import create_app
+from tests.feeds.parsers import PARSERS
 
 CASES = Path(__file__).resolve().parents[1] / "data" / "cases"
 FILES = ["madrid-two-summers.toml", "casablanca-ramadan-2023.toml"]

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from summitcal.config import load_config
-from summitcal.runtime import Runtime
-from tests.feeds.parsers import PARSERS
+from summitcal.app.config import load_config
+from summitcal.app.runtime import Runtime
 from summitcal.web.app import create_app
+from tests.feeds.parsers import PARSERS
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from summitcal.core.errors import NotFound
 from summitcal.feeds import select
-from summitcal.errors import NotFound
 from summitcal.summits.model import Schedule, Session
 from tests.feeds import samples
 

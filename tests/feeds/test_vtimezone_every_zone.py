@@ -19,7 +19,7 @@ whole minutes, so for those two an instant may differ from the tz database's by 
 minute, and only in such a period. Nothing else is tolerated.
 
 "Factory" is left out: it is the tz database's placeholder for an unset zone, which the
-schedule loader refuses (``summits.localtime.NOT_A_PLACE``).
+schedule loader refuses (``core.localtime.NOT_A_PLACE``).
 """
 
 from __future__ import annotations
@@ -34,11 +34,11 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from summitcal.core.localtime import NOT_A_PLACE, is_missing, is_repeated
+from summitcal.core.tzif import zone_history
 from summitcal.feeds.calendar import feed_bytes
 from summitcal.feeds.settings import FeedSettings
-from summitcal.summits.localtime import NOT_A_PLACE, is_missing, is_repeated
 from summitcal.summits.model import Schedule, Session, Summit
-from summitcal.summits.tzif import zone_history
 from tests.feeds.parsers import Parsed, parse_icaljs_many, parse_libical_many, parse_vobject
 
 ZONES = sorted(available_timezones() - NOT_A_PLACE)

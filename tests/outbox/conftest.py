@@ -12,8 +12,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from summitcal.scheduler import outbox
-from summitcal.config import Config, load_config
+from summitcal.app.config import Config, load_config
+from summitcal.mail import outbox
 from summitcal.summits import tables as t
 from summitcal.summits.store import Store
 from tests.scheduler.conftest import (  # noqa: F401  (fixtures shared with the transport tests)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from summitcal.scheduler import outbox
-from summitcal.config import load_config
-from summitcal.runtime import Runtime
-from tests.outbox.conftest import NOW, queue, write_config
+from summitcal.app.config import load_config
+from summitcal.app.runtime import Runtime
+from summitcal.mail import outbox
 from summitcal.web.app import create_app
+from tests.outbox.conftest import NOW, queue, write_config
 
 TOKEN = "outbox-admin-token"
 AUTH = {"authorization": f"Bearer {TOKEN}"}

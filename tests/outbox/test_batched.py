@@ -8,11 +8,11 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from email.policy import default
 
-from summitcal.scheduler import outbox
+from summitcal.mail import outbox
+from summitcal.mail.outbox import Message, RetryPolicy
+from summitcal.mail.smtp import SmtpTransport
 from summitcal.scheduler.delivery import Composer, Delivery, make_test_message
-from summitcal.scheduler.outbox import Message, RetryPolicy
 from summitcal.scheduler.rawmail import RawEmail
-from summitcal.scheduler.smtp import SmtpTransport
 from tests.outbox.conftest import queue, smtp_section, statuses
 
 FAST = RetryPolicy(first=timedelta(seconds=0.05), cap=timedelta(seconds=0.4))

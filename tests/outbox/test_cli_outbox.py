@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from summitcal.scheduler import outbox
-from summitcal.cli import main
-from summitcal.config import load_config
+from summitcal.app.cli import main
+from summitcal.app.config import load_config
+from summitcal.mail import outbox
 from summitcal.summits.store import Store
 from tests.outbox.conftest import NOW, queue, smtp_section, write_config
 

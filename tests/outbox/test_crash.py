@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from summitcal.scheduler import outbox
-from summitcal.config import load_config
+from summitcal.app.config import load_config
+from summitcal.mail import outbox
 from summitcal.summits.store import Store
 from tests.outbox.conftest import write_config
 

@@ -13,11 +13,11 @@ from email.policy import default as default_policy
 
 import pytest
 
-from summitcal.scheduler import outbox
+from summitcal.mail import outbox
+from summitcal.mail.outbox import RetryPolicy
+from summitcal.mail.smtp import SmtpTransport
+from summitcal.mail.transport import FileTransport
 from summitcal.scheduler.delivery import Composer, Delivery, Skip, make_test_renderer
-from summitcal.scheduler.outbox import RetryPolicy
-from summitcal.scheduler.smtp import SmtpTransport
-from summitcal.scheduler.transport import FileTransport
 from tests.outbox.conftest import queue, smtp_section, statuses
 
 FAST = RetryPolicy(first=timedelta(seconds=0.05), cap=timedelta(seconds=0.4))

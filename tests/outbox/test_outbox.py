@@ -10,10 +10,10 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from summitcal.scheduler import outbox
-from summitcal.scheduler.outbox import RetryPolicy
-from summitcal.scheduler.tables import outbox as table
-from summitcal.errors import InvalidInput, NotFound
+from summitcal.core.errors import InvalidInput, NotFound
+from summitcal.mail import outbox
+from summitcal.mail.outbox import RetryPolicy
+from summitcal.mail.tables import outbox as table
 from summitcal.summits import tables as t
 from tests.outbox.conftest import NOW, add_subscribers, queue, statuses
 

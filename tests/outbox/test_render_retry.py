@@ -4,7 +4,7 @@ transient: the message is tried again, not failed for good. On a fresh install t
 
 from __future__ import annotations
 
-from summitcal.scheduler import outbox
+from summitcal.mail import outbox
 from summitcal.scheduler.delivery import Composer, Delivery, make_test_renderer
 from tests.outbox.conftest import statuses
 from tests.outbox.test_delivery import FAST, queue_now, settled, wait_for

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from summitcal.scheduler import outbox
+from summitcal.app.config import load_config
+from summitcal.app.runtime import Runtime
+from summitcal.core import database
+from summitcal.mail import outbox
+from summitcal.mail.transport import FileTransport
 from summitcal.scheduler.delivery import Composer, Delivery, default_renderers
-from summitcal.scheduler.transport import FileTransport
-from summitcal.config import load_config
-from summitcal.runtime import Runtime
-from summitcal.summits import database
-from summitcal.summits import subscribers as subs
+from summitcal.subscriptions import subscribers as subs
 from tests.outbox.conftest import write_config
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,6 +14,7 @@ import pytest
 from icalendar import Calendar
 from jinja2 import FileSystemLoader
 
+from summitcal.core.templating import TEMPLATES, environment
 from summitcal.feeds.event import event_bytes, uid
 from summitcal.scheduler import samples
 from summitcal.scheduler.compose import (
@@ -34,7 +35,6 @@ from summitcal.scheduler.messages import (
     SessionChange,
     Welcome,
 )
-from summitcal.templating import TEMPLATES, environment
 from summitcal.summits.model import Attendance
 
 BASE_URL = "https://cal.example.org"

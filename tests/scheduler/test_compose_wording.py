@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from summitcal.core.localtime import format_offset
 from summitcal.scheduler.wording import (
     city_of,
     day_begins,
@@ -28,7 +29,6 @@ from summitcal.scheduler.wording import (
     venue_when,
     when,
 )
-from summitcal.summits.localtime import format_offset
 from summitcal.summits.model import Session
 
 DUSHANBE = ZoneInfo("Asia/Dushanbe")

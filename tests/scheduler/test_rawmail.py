@@ -13,12 +13,12 @@ import pytest
 from icalendar import Calendar
 
 from summitcal.feeds.event import event_bytes
+from summitcal.mail.smtp import SmtpTransport
+from summitcal.mail.transport import FileTransport
 from summitcal.scheduler import samples
 from summitcal.scheduler.compose import POLICY, compose, session_ics
 from summitcal.scheduler.messages import Context, Reminder
 from summitcal.scheduler.rawmail import RawEmail, compose_bytes
-from summitcal.scheduler.smtp import SmtpTransport
-from summitcal.scheduler.transport import FileTransport
 from tests.scheduler.conftest import SmtpServer
 
 BASE_URL = "https://cal.example.org"

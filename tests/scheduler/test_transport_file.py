@@ -10,12 +10,17 @@ from pathlib import Path
 
 import pytest
 
+from summitcal.app.config import load_config
+from summitcal.mail.smtp import SmtpTransport
+from summitcal.mail.transport import (
+    FileTransport,
+    TemporaryFailure,
+    envelope,
+    transport_from_config,
+)
 from summitcal.scheduler import samples
 from summitcal.scheduler.compose import compose
 from summitcal.scheduler.messages import Reminder
-from summitcal.scheduler.smtp import SmtpTransport
-from summitcal.scheduler.transport import FileTransport, TemporaryFailure, envelope, transport_from_config
-from summitcal.config import load_config
 
 BASE_URL = "https://cal.example.org"
 

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from icalendar import Calendar
 
+from summitcal.mail.smtp import SmtpTransport
+from summitcal.mail.transport import PermanentFailure, TemporaryFailure
 from summitcal.scheduler import samples
 from summitcal.scheduler.compose import compose
 from summitcal.scheduler.messages import Confirm, Reminder
-from summitcal.scheduler.smtp import SmtpTransport
-from summitcal.scheduler.transport import PermanentFailure, TemporaryFailure
 from tests.scheduler.conftest import SmtpServer, TlsFiles, authenticator
 
 BASE_URL = "https://cal.example.org"

@@ -16,21 +16,21 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from summitcal.app.config import load_config
+from summitcal.app.runtime import Runtime
+from summitcal.app.server import renderers
+from summitcal.core import database
+from summitcal.mail.outbox import RetryPolicy
+from summitcal.mail.smtp import SmtpTransport
+from summitcal.mail.tables import outbox
 from summitcal.scheduler.delivery import Composer, Delivery
-from summitcal.scheduler.outbox import RetryPolicy
-from summitcal.scheduler.smtp import SmtpTransport
-from summitcal.scheduler.tables import outbox
-from summitcal.config import load_config
-from summitcal.runtime import Runtime
-from summitcal.server import renderers
-from summitcal.summits import database
-from summitcal.summits import subscribers as subs
+from summitcal.subscriptions import subscribers as subs
+from summitcal.web.app import create_app
 from tests.scheduler.conftest import (  # noqa: F401  (the fault-injecting SMTP server)
     SmtpServer,
     make_smtp_server,
     smtp_server,
 )
-from summitcal.web.app import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "test-secret-key-for-subscriptions"

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from summitcal.app.cli import main
+from summitcal.app.runtime import Runtime
+from summitcal.core import database
 from summitcal.scheduler.clock import Clock
-from summitcal.cli import main
-from summitcal.runtime import Runtime
-from summitcal.summits import database
-from summitcal.summits import subscribers as subs
+from summitcal.subscriptions import subscribers as subs
 from summitcal.summits.model import Attendance
 from tests.subscriptions.conftest import Post, links, messages, path, sign_up, subscriber
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from summitcal.cli import main
+from summitcal.app.cli import main
 from tests.subscriptions.conftest import SECRET, config_text
 
 

@@ -5,9 +5,9 @@ up again apart. Delivered to a real SMTP server on loopback."""
 
 from __future__ import annotations
 
-from summitcal.cli import main
-from tests.subscriptions.conftest import Post, links, path, sign_up, text_of
+from summitcal.app.cli import main
 from summitcal.web.subscriptions import ACCEPTED
+from tests.subscriptions.conftest import Post, links, path, sign_up, text_of
 
 
 def test_a_second_sign_up_within_the_hour_is_not_promised_a_message(client, post: Post):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from summitcal.summits.tokens import make_token
+from summitcal.subscriptions.tokens import make_token
 from tests.subscriptions.conftest import (
     BASE,
     SECRET,

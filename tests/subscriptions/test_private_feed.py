@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from icalendar import Calendar
 
-from summitcal.summits.tokens import make_token
+from summitcal.subscriptions.tokens import make_token
 from tests.subscriptions.conftest import SECRET, path, sign_up, subscriber
 from tests.subscriptions.test_pages import manage_form
 

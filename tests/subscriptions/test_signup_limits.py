@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from summitcal.config import load_config
-from summitcal.runtime import Runtime
-from summitcal.summits import subscribers as subs
-from tests.subscriptions.conftest import SECRET, Post, config_text, messages, sign_up
+from summitcal.app.config import load_config
+from summitcal.app.runtime import Runtime
+from summitcal.subscriptions import subscribers as subs
 from summitcal.web.app import create_app
+from tests.subscriptions.conftest import SECRET, Post, config_text, messages, sign_up
 
 LIMITS = ("signup_limit_mailbox = 3\nsignup_limit_client = 6\nsignup_limit_total = 8\n"
           'signup_limit_window = "PT1H"')

@@ -7,11 +7,11 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from summitcal.errors import InvalidInput, NotFound
-from summitcal.summits import database
-from summitcal.summits import subscribers as subs
+from summitcal.core import database
+from summitcal.core.errors import InvalidInput, NotFound
+from summitcal.subscriptions import subscribers as subs
+from summitcal.subscriptions.tokens import read_token
 from summitcal.summits import tables as t
-from summitcal.summits.tokens import read_token
 from tests.subscriptions.conftest import BASE, NOW, SECRET, messages, subscriber
 
 EMAIL = "reader@example.org"

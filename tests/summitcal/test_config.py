@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from summitcal.config import SCHEMA, load_config
-from summitcal.errors import ConfigError
+from summitcal.app.config import SCHEMA, load_config
+from summitcal.core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 

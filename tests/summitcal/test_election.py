@@ -1,4 +1,4 @@
-"""The scheduler election (``summitcal.election``) on SQLite (a lock file) and PostgreSQL
+"""The scheduler election (``summitcal.app.election``) on SQLite (a lock file) and PostgreSQL
 (a session advisory lock): one leader at a time, a resignation or a broken connection
 frees the lock for the next try, and ``summitcal status`` reads the deployment."""
 
@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from summitcal.cli import main
-from summitcal.election import PostgresElection, election_for
-from summitcal.presence import Presence, deployment
+from summitcal.app.cli import main
+from summitcal.app.election import PostgresElection, election_for
+from summitcal.app.presence import Presence, deployment
 from summitcal.summits.store import Store
 
 

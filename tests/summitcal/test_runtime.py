@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from summitcal.config import load_config
-from summitcal.runtime import Runtime
+from summitcal.app.config import load_config
+from summitcal.app.runtime import Runtime
 from summitcal.summits.model import Attendance
 from summitcal.summits.schedule_file import load_paths
 from summitcal.summits.store import Store

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
-from summitcal.errors import ScheduleError
+from summitcal.core.errors import ScheduleError
 from summitcal.summits.schedule_file import load_paths, load_text
 from tests.summits.broken_cases import BASE, CASES, Case
 
 ROOT = Path(__file__).resolve().parents[2]
-UTC = timezone.utc
+UTC = UTC
 
 
 def load_one(tmp_path: Path, text: str, name: str = "s.toml"):

@@ -4,7 +4,7 @@ refused for exactly the reason pytz gives (a gap, or a repeated hour without fol
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import pytz
@@ -12,12 +12,12 @@ import tomli_w
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from summitcal.errors import ScheduleError
+from summitcal.core.errors import ScheduleError
 from summitcal.summits.schedule_file import load_text
 
 ZONES = ["Europe/Madrid", "America/New_York", "Asia/Almaty", "Asia/Dushanbe",
          "Australia/Lord_Howe", "America/Havana", "Europe/London"]
-UTC = timezone.utc
+UTC = UTC
 
 # Transitions happen on the hour or half hour: bias the minutes towards them.
 wall_times = st.builds(

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from summitcal.errors import InvalidInput, NotFound
+from summitcal.core.errors import InvalidInput, NotFound
 from summitcal.summits import tables as t
 from summitcal.summits.changes import REMOVED_NOTE, Change
 from summitcal.summits.model import Attendance, Organization, Schedule

@@ -15,11 +15,11 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.exc import StatementError
 
 import summitcal.feeds.versions  # noqa: F401  (their tables join summits.tables.metadata)
+import summitcal.mail.tables  # noqa: F401
 import summitcal.scheduler.notices  # noqa: F401
 import summitcal.scheduler.plans  # noqa: F401
-import summitcal.scheduler.tables  # noqa: F401
-from summitcal.errors import ConfigError
-from summitcal.summits import database
+from summitcal.core import database
+from summitcal.core.errors import ConfigError
 from summitcal.summits import tables as t
 from summitcal.summits.model import Schedule, Session, Summit
 from summitcal.summits.store import Store

@@ -63,7 +63,7 @@ def test_text_rule_migration_cleans_what_was_stored_before(database_url):
     nothing, so no subscriber is told about an invisible change."""
     from dataclasses import replace
 
-    from summitcal.summits import database
+    from summitcal.core import database
     from summitcal.summits.store import Store
 
     with Store(database_url) as store:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from summitcal.summits.tokens import PURPOSES, make_token, read_token
+from summitcal.subscriptions.tokens import PURPOSES, make_token, read_token
 
 SECRET = "k" * 43
 

@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from icalendar import Calendar
 
+from summitcal.app.cli import main
+from summitcal.core.errors import ScheduleError, UidClash
 from summitcal.feeds.calendar import feed_bytes
 from summitcal.feeds.settings import FeedSettings
-from summitcal.cli import main
-from summitcal.errors import ScheduleError, UidClash
 from summitcal.summits.schedule_file import load_paths, load_text
 
 CASE = Path(__file__).resolve().parents[1] / "data" / "cases" / "uid-collision"

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import tomli_w
 
-from summitcal.errors import ScheduleError
+from summitcal.core.errors import ScheduleError
 from summitcal.summits.schedule_file import load_files
 from summitcal.summits.store import Store
 

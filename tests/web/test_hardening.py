@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from summitcal.config import load_config
-from summitcal.runtime import Runtime
-from summitcal.summits import database
-from summitcal.summits import subscribers as subs
-from summitcal.summits.tokens import make_token
+from summitcal.app.config import load_config
+from summitcal.app.runtime import Runtime
+from summitcal.core import database
+from summitcal.subscriptions import subscribers as subs
+from summitcal.subscriptions.tokens import make_token
+from summitcal.web.app import create_app
 from tests.serving import Server
 from tests.web.test_http import AUTH, ROOT, assert_error, make_runtime
-from summitcal.web.app import create_app
 
 SECRET = "a-secret-key-for-the-hardening-tests"
 

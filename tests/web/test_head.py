@@ -12,8 +12,8 @@ from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from starlette.routing import Mount
 
-from tests.web.test_http import make_runtime, ROOT
 from summitcal.web.app import create_app
+from tests.web.test_http import ROOT, make_runtime
 
 # A value for each path parameter, so that most routes answer 200.
 SAMPLES = {"summit_id": "astana-2024", "kind": "summits", "ident": "astana-2024",

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from summitcal.config import load_config
-from summitcal.runtime import Runtime
+from summitcal.app.config import load_config
+from summitcal.app.runtime import Runtime
 from summitcal.summits.schedule_file import load_paths
 from summitcal.summits.store import Store
 from summitcal.web.app import create_app

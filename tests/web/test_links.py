@@ -17,9 +17,9 @@ from icalendar import Calendar
 
 from summitcal.scheduler.compose import compose, session_ics
 from summitcal.scheduler.messages import Reminder
+from summitcal.web.app import create_app
 from tests.feeds.parsers import parse_icalendar_vtimezone
 from tests.web.test_http import BEFORE, ROOT, make_runtime
-from summitcal.web.app import create_app
 
 BASE_URL = "https://summitcal.test"  # make_runtime's base_url
 TIMED = ROOT / "tests" / "data" / "timed.toml"  # sessions in three zones

@@ -13,9 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from summitcal.summits.model import Attendance, Participant, Schedule, Session, Summit
-from tests.web.test_http import make_runtime
 from summitcal.web.app import create_app
 from summitcal.web.pages import INDEX_FEEDS, INDEX_SESSIONS, INDEX_SUMMITS
+from tests.web.test_http import make_runtime
 
 PER_SUMMIT = 8
 

@@ -23,20 +23,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from icalendar import Calendar
 
+from summitcal.app.cli import main
+from summitcal.core.templating import environment
 from summitcal.feeds.calendar import feed_bytes
 from summitcal.feeds.settings import FeedSettings
 from summitcal.scheduler.compose import compose
 from summitcal.scheduler.messages import Reminder
-from summitcal.cli import main
 from summitcal.summits.changes import Revision, diff
 from summitcal.summits.model import Schedule
 from summitcal.summits.schedule_file import load_text
-from tests.feeds.parsers import PARSERS
-from tests.web.test_http import AUTH, BEFORE, ROOT, make_runtime
-from summitcal.templating import environment
 from summitcal.web.app import create_app
 from summitcal.web.pages import atom
 from summitcal.web.views import summit_views
+from tests.feeds.parsers import PARSERS
+from tests.web.test_http import AUTH, BEFORE, ROOT, make_runtime
 
 ATOM_NS = "{http://www.w3.org/2005/Atom}"
 CASE = ROOT / "tests" / "data" / "cases" / "control-characters.toml"

@@ -18,13 +18,13 @@ from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from summitcal.app.config import load_config
+from summitcal.app.runtime import Runtime
 from summitcal.feeds.routes import parse_http_date
 from summitcal.feeds.versions import FeedVersions
-from summitcal.config import load_config
-from summitcal.runtime import Runtime
 from summitcal.summits.schedule_file import load_paths, load_text
-from tests.web.test_http import ROOT
 from summitcal.web.app import create_app
+from tests.web.test_http import ROOT
 
 ASTANA = ROOT / "schedules" / "astana-2024.toml"
 PLAIN = {"accept-encoding": "identity"}

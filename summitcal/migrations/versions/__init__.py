@@ -1,1 +1,1 @@
-"""Alembic revisions, applied in order by summitcal.summits.database.upgrade."""
+"""Alembic revisions, applied in order by summitcal.core.database.upgrade."""

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import StaticPool
 
-from summitcal.errors import ConfigError
+from summitcal.core.errors import ConfigError
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 SCHEDULE_LOCK = 0x5355_4D4D_0001  # PostgreSQL advisory lock keys ("SUMM" + purpose)

@@ -10,10 +10,10 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from summitcal import __version__
-from summitcal.config import Config, default_path, load_config
-from summitcal.errors import Problem, ScheduleError, SummitcalError
-from summitcal.preflight import StartupError
-from summitcal.runtime import Runtime
+from summitcal.app.config import Config, load_config
+from summitcal.app.preflight import StartupError
+from summitcal.app.runtime import Runtime
+from summitcal.core.errors import Problem, ScheduleError, SummitcalError
 from summitcal.summits.model import MODES, Attendance
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -62,7 +62,7 @@ def serve(obj: Obj, host: str | None, port: int | None) -> None:
 
     Checks what `check` checks, binds the port, and only then opens the database, loads
     schedules.paths (when schedules.load_on_start) and starts sending."""
-    from summitcal.server import serve as run_server
+    from summitcal.app.server import serve as run_server
 
     run_server(obj.config, host=host, port=port)
 
@@ -99,8 +99,8 @@ def check(obj: Obj, paths: tuple[Path, ...]) -> None:
     """Check the configuration, what it names (folders, database, secret key, listen
     address), the email templates and the schedule files; list every problem `serve`
     would stop on."""
+    from summitcal.app.preflight import problems as environment_problems
     from summitcal.scheduler.compose import TemplateProblem, check_templates
-    from summitcal.preflight import problems as environment_problems
     from summitcal.summits.schedule_file import load_paths
 
     config = obj.config
@@ -157,7 +157,7 @@ def feed(obj: Obj, name: str) -> None:
 @click.pass_obj
 def version(obj: Obj) -> None:
     """Versions of summitcal, its key libraries and the tz database."""
-    from summitcal.versions import versions
+    from summitcal.app.versions import versions
 
     for name, value in versions():
         click.echo(f"{name} {value}")
@@ -207,11 +207,9 @@ def _first_line(exc: SQLAlchemyError) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-import summitcal.cli_subscribers  # noqa: E402,F401  (registers `subscribers`)
-
-import summitcal.cli_outbox  # noqa: E402,F401  (registers outbox, send-test, deliver)
-
-import summitcal.cli_roles  # noqa: E402,F401  (registers web, scheduler, worker, status)
+import summitcal.app.cli_outbox  # noqa: E402,F401  (registers outbox, send-test, deliver)
+import summitcal.app.cli_roles  # noqa: E402,F401  (registers web, scheduler, worker, status)
+import summitcal.app.cli_subscribers  # noqa: E402,F401  (registers `subscribers`)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

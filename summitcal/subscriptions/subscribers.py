@@ -7,7 +7,7 @@ Three parts, used alike by the HTTP API, the pages and the CLI:
 - data access on an open connection: ``get``, ``by_email``, ``by_token``, ``listing``;
 - the life of a subscription — ``sign_up``, ``confirm``, ``update``, ``rotate_feed``,
   ``unsubscribe``, ``add``, ``remove`` — each run inside the caller's
-  ``summits.database.writing`` transaction, so the message it queues in the outbox
+  ``core.database.writing`` transaction, so the message it queues in the outbox
   (confirm, welcome) commits or rolls back with the change that caused it;
 - public sign-ups in two steps: ``request_sign_up`` (what an HTTP request does: one
   INSERT, the same whatever the address, so its timing tells nothing) and
@@ -16,7 +16,7 @@ Three parts, used alike by the HTTP API, the pages and the CLI:
   subscriber ``bouncing`` at the threshold (no more mail); ``clear_bounces`` after a
   delivery; a new confirmation (``confirm``) makes a bouncing subscriber confirmed again.
 
-Tokens are ``summits.tokens`` tokens: ``feed`` carries ``feed_token_version``; ``confirm``,
+Tokens are ``subscriptions.tokens`` tokens: ``feed`` carries ``feed_token_version``; ``confirm``,
 ``manage`` and ``unsubscribe`` carry ``manage_token_version``. Unsubscribing bumps both,
 so every older link dies; rotating the feed bumps the feed version only. ``links`` makes
 every URL from the id and the two versions, at render time.
@@ -33,15 +33,15 @@ import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.engine import Connection, Row
 
-from summitcal.durations import format_duration, parse_duration
-from summitcal.errors import InvalidInput, NotFound
+from summitcal.core.durations import format_duration, parse_duration
+from summitcal.core.errors import InvalidInput, NotFound
+from summitcal.core.localtime import known_zone
+from summitcal.subscriptions.tokens import make_token, read_token
 from summitcal.summits import tables as t
-from summitcal.summits.localtime import known_zone
 from summitcal.summits.model import Schedule
-from summitcal.summits.tokens import make_token, read_token
 
 if TYPE_CHECKING:
-    from summitcal.config import Config
+    from summitcal.app.config import Config
 
 NOTICE_KINDS = t.NOTICE_KINDS
 LANGUAGES = ("en",)
@@ -407,7 +407,7 @@ def rotate_feed(connection: Connection, subscriber: Subscriber, now: datetime) -
 
 def _queue(connection: Connection, kind: str, key: str, subscriber_id: int, email: str,
            now: datetime, expiry: timedelta, how: str | None = None) -> bool:
-    from summitcal.scheduler import outbox  # the scheduler builds on summits; import at call time
+    from summitcal.mail import outbox  # the scheduler builds on summits; import at call time
 
     payload: dict[str, Any] = {"subscriber_id": subscriber_id}
     if how is not None:
@@ -529,7 +529,7 @@ def remove(connection: Connection, email: str, now: datetime) -> Subscriber:
 
 def _cancel_mail(connection: Connection, subscriber_id: int, reason: str,
                  now: datetime) -> None:
-    from summitcal.scheduler import outbox
+    from summitcal.mail import outbox
 
     outbox.cancel_for_subscriber(connection, subscriber_id, reason, now)
 

@@ -12,11 +12,11 @@ from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 from sqlalchemy.exc import SQLAlchemyError
 
+from summitcal.app.config import Config
+from summitcal.core.database import alembic_config, current_revision
+from summitcal.core.errors import SummitcalError
 from summitcal.feeds.service import FeedService
 from summitcal.feeds.settings import FeedSettings
-from summitcal.config import Config
-from summitcal.errors import SummitcalError
-from summitcal.summits.database import alembic_config, current_revision
 from summitcal.summits.model import Attendance, Schedule
 from summitcal.summits.schedule_file import load_files, load_text
 from summitcal.summits.store import Store

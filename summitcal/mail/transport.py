@@ -13,7 +13,7 @@ data)`` for a message already serialised), which returns once the message is del
 Both carry the server's reply in their message and ``code``/``reply`` attributes.
 Messages are expected to have one recipient each (the outbox has one row per message
 and recipient); the envelope comes from From and To/Cc/Bcc. ``FileTransport`` is here,
-the SMTP one in ``scheduler.smtp``; ``transport_from_config`` picks one as ``[mail]`` says.
+the SMTP one in ``mail.smtp``; ``transport_from_config`` picks one as ``[mail]`` says.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from email.utils import getaddresses
 from pathlib import Path
 from typing import Any, Protocol, Self
 
-from summitcal.errors import SummitcalError
+from summitcal.core.errors import SummitcalError
 
 
 class DeliveryError(SummitcalError):
@@ -156,10 +156,10 @@ def sync_directory(directory: Path) -> None:
 
 
 def transport_from_config(config: Any) -> Transport:
-    """The transport ``[mail]`` asks for (a ``summitcal.config.Config``)."""
+    """The transport ``[mail]`` asks for (a ``summitcal.app.config.Config``)."""
     if config.mail.transport == "file":
         return FileTransport(config.mail.file_dir)
-    from summitcal.scheduler.smtp import SmtpTransport  # it needs this module's exceptions
+    from summitcal.mail.smtp import SmtpTransport  # it needs this module's exceptions
 
     smtp = config.smtp
     return SmtpTransport(smtp.host, smtp.port, smtp.security, smtp.username or None,

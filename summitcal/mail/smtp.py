@@ -22,7 +22,7 @@ from email.policy import default
 from functools import lru_cache
 from typing import Any, Self
 
-from summitcal.scheduler.transport import (
+from summitcal.mail.transport import (
     DeliveryError,
     PermanentFailure,
     RecipientRefused,

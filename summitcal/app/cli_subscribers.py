@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import click
 
-from summitcal.cli import Obj, cli
-from summitcal.durations import format_duration
-from summitcal.summits import database
-from summitcal.summits import subscribers as subs
+from summitcal.app.cli import Obj, cli
+from summitcal.core import database
+from summitcal.core.durations import format_duration
+from summitcal.subscriptions import subscribers as subs
 from summitcal.summits.tables import SUBSCRIBER_STATUSES
 
 

@@ -39,9 +39,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 
-from summitcal.scheduler.tables import FINISHED, OPEN, STATUSES, outbox
-from summitcal.errors import InvalidInput, NotFound
-from summitcal.summits import database
+from summitcal.core import database
+from summitcal.core.errors import InvalidInput, NotFound
+from summitcal.mail.tables import FINISHED, OPEN, STATUSES, outbox
 from summitcal.summits.tables import UtcDateTime
 
 #: Kinds whose expiry is a hard deadline (a reminder's is its session's start): an

@@ -4,7 +4,7 @@
     scheduling.start()     # returns at once; leads now if the lock was free
     scheduling.stop()      # the clock stops, the lock is given up
 
-A standby tries the lock (``summitcal.election``) every ``retry`` second; when it wins, it
+A standby tries the lock (``summitcal.app.election``) every ``retry`` second; when it wins, it
 starts its clock (or lets it pass again), which resumes from the database: the notice
 cursor, the windows and the plans are there, whoever wrote them. The clock asks
 ``still_leading()`` before every pass, so a leader that lost its lock (its connection
@@ -18,12 +18,12 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from summitcal.app.election import Election, election_for
+from summitcal.app.runtime import Runtime
 from summitcal.scheduler.clock import Clock
-from summitcal.election import Election, election_for
-from summitcal.runtime import Runtime
-from summitcal.summits.subscribers import SignUpLimits
+from summitcal.subscriptions.subscribers import SignUpLimits
 
-log = logging.getLogger("summitcal.scheduling")
+log = logging.getLogger("summitcal.app.scheduling")
 
 RETRY = 1.0  # seconds between a standby's tries: takeover within about this of a death
 

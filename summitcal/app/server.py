@@ -2,7 +2,7 @@
 clock (reminder plans, change notices) and delivery (the outbox's workers) beside it.
 
 Start-up order, for every role: everything that can be checked first (the environment,
-see ``summitcal.preflight``; the email templates: a broken template stops the boot, not a
+see ``summitcal.app.preflight``; the email templates: a broken template stops the boot, not a
 reminder at 3 a.m.), then the port is bound (roles with ``web``; a busy port stops here,
 before any work), the secret key made, the database opened and migrated, the schedules
 loaded (roles with ``scheduler``, when ``schedules.load_on_start``), delivery and the
@@ -27,15 +27,15 @@ from types import FrameType
 
 import uvicorn
 
+from summitcal.app import preflight
+from summitcal.app.config import Config, load_config
+from summitcal.app.http_server import listen, protocol
+from summitcal.app.presence import ROLES, Presence
+from summitcal.app.runtime import Runtime
+from summitcal.app.scheduling import Scheduling
 from summitcal.feeds.kept import keep, restore
 from summitcal.scheduler.compose import check_templates
 from summitcal.scheduler.delivery import Composer, Delivery, Renderer, default_renderers
-from summitcal import preflight
-from summitcal.config import Config, load_config
-from summitcal.http_server import listen, protocol
-from summitcal.presence import ROLES, Presence
-from summitcal.runtime import Runtime
-from summitcal.scheduling import Scheduling
 
 log = logging.getLogger("summitcal")
 PIECES_FILE = "feed-pieces.pickle"  # in service.data_dir: see feeds.kept
@@ -160,7 +160,7 @@ def _serve_http(runtime: Runtime, listener: socket.socket, host: str, port: int,
     if config.path is not None:
         os.environ["SUMMITCAL_CONFIG"] = str(config.path.resolve())
     os.environ[ROLES_ENV] = ",".join(roles)
-    settings = uvicorn.Config("summitcal.server:app_from_environment", factory=True,
+    settings = uvicorn.Config("summitcal.app.server:app_from_environment", factory=True,
                               workers=web_workers, **options)
     Multiprocess(settings, sockets=[listener]).run()
 

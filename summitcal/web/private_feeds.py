@@ -1,6 +1,6 @@
 """Private feeds: a subscriber's own selection, with one VALARM per reminder offset.
 
-``GET /feeds/private/{token}.ics`` (and HEAD, see ``web.head``) with a ``feed`` token (see ``summits.tokens``).
+``GET /feeds/private/{token}.ics`` (and HEAD, see ``web.head``) with a ``feed`` token (see ``subscriptions.tokens``).
 A rotated, unknown or forged token, or one of a subscriber who is not confirmed, is a
 404 like any unknown feed. Responses are cached per subscriber and replaced when the key
 moves: (feed token version, follows, offsets, schedule revision), or when a cancelled
@@ -19,15 +19,15 @@ from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request, Response
 
+from summitcal.core import database
+from summitcal.core.errors import NotFound
 from summitcal.feeds.routes import respond
 from summitcal.feeds.select import follows, next_change
 from summitcal.feeds.service import EPOCH, FeedResponse
-from summitcal.errors import NotFound
-from summitcal.summits import database
-from summitcal.summits import subscribers as subs
+from summitcal.subscriptions import subscribers as subs
 
 if TYPE_CHECKING:
-    from summitcal.runtime import Runtime
+    from summitcal.app.runtime import Runtime
 
 TITLE = "My summit sessions"
 _DOC: dict = {200: {"content": {"text/calendar": {}}, "description": "iCalendar feed"},

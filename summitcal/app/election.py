@@ -34,9 +34,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-log = logging.getLogger("summitcal.election")
+log = logging.getLogger("summitcal.app.election")
 
-#: The advisory lock's first key: "SUMM" (as ``summits.database``'s lock keys); the second
+#: The advisory lock's first key: "SUMM" (as ``core.database``'s lock keys); the second
 #: is ``hashtext(current_schema() || ':scheduler')``.
 LOCK_CLASS = 0x5355_4D4D
 #: ``still_leading`` answers from its last check when that is more recent than this (s):

@@ -22,10 +22,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from summitcal.scheduler.outbox import write_transaction
-from summitcal.scheduler.tables import outbox, processes
+from summitcal.mail.outbox import write_transaction
+from summitcal.mail.tables import outbox, processes
 
-log = logging.getLogger("summitcal.presence")
+log = logging.getLogger("summitcal.app.presence")
 
 EVERY = 2.0  # seconds between heartbeats
 RECENT = timedelta(seconds=15)  # "seen recently": a few missed heartbeats

@@ -20,7 +20,7 @@ from typing import Any
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from summitcal.preflight import StartupError
+from summitcal.app.preflight import StartupError
 
 log = logging.getLogger("summitcal.http")
 BACKLOG = 2048

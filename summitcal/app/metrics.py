@@ -70,9 +70,9 @@ class DeploymentCollector(Collector):
         self.roles = roles
 
     def collect(self) -> Any:
-        from summitcal.scheduler import outbox
-        from summitcal.presence import deployment
-        from summitcal.summits import subscribers
+        from summitcal.app.presence import deployment
+        from summitcal.mail import outbox
+        from summitcal.subscriptions import subscribers
 
         engine = self.runtime.store.engine
         revision = GaugeMetricFamily("summitcal_revision",

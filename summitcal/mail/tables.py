@@ -6,7 +6,7 @@ subscription, a fired reminder plan, a change notice) and carries what rendering
 ``key`` is the message's idempotency key: UNIQUE, so the same message is queued at most
 once, and the Message-ID is derived from it, so a re-send carries the same id.
 
-Life of a row (see ``scheduler.outbox``)::
+Life of a row (see ``mail.outbox``)::
 
     pending ──claim──▶ sending ──accepted──▶ sent
        ▲                 │  ├──5xx / render error──▶ failed
@@ -66,7 +66,7 @@ outbox = Table(
 )
 
 #: The running processes of a deployment, each with its roles (``web``, ``scheduler``,
-#: ``worker``), written by the process itself every few seconds (``summitcal.presence``);
+#: ``worker``), written by the process itself every few seconds (``summitcal.app.presence``);
 #: ``leading_since`` is set while it is the one active scheduler, ``last_tick_at`` is its
 #: clock's last pass. Read by ``summitcal status`` and ``/metrics``; nothing depends on it
 #: for correctness (the election is a lock, the outbox has its claims).

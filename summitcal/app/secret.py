@@ -17,8 +17,8 @@ import secrets
 import tempfile
 from pathlib import Path
 
-from summitcal.scheduler.transport import sync_directory
-from summitcal.errors import ConfigError
+from summitcal.core.errors import ConfigError
+from summitcal.mail.transport import sync_directory
 
 MIN_LENGTH = 32
 _NEW_KEY_BYTES = 32  # 43 characters of URL-safe base64

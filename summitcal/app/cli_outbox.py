@@ -1,7 +1,7 @@
 """The outbox commands: ``outbox`` (list), ``outbox retry ID``, ``send-test EMAIL`` and
 the internal ``deliver`` (delivery workers alone, without the web app or the clock).
 
-Registered on ``summitcal.cli.cli`` by the import at the bottom of ``summitcal.cli``.
+Registered on ``summitcal.app.cli.cli`` by the import at the bottom of ``summitcal.app.cli``.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from types import FrameType
 
 import click
 
-from summitcal.scheduler import outbox
+from summitcal.app.cli import Obj, cli
+from summitcal.mail import outbox
+from summitcal.mail.outbox import Message
+from summitcal.mail.tables import STATUSES
+from summitcal.mail.transport import transport_from_config
 from summitcal.scheduler.delivery import Composer, Delivery, make_test_renderer, send_now
-from summitcal.scheduler.outbox import Message
-from summitcal.scheduler.tables import STATUSES
-from summitcal.scheduler.transport import transport_from_config
-from summitcal.cli import Obj, cli
-from summitcal.summits.subscribers import normalize_email
+from summitcal.subscriptions.subscribers import normalize_email
 
 ERROR_WIDTH = 60
 
@@ -109,7 +109,7 @@ def deliver(obj: Obj, workers: int | None, lease: float | None, poll: float) -> 
     """Run delivery alone until SIGTERM or Ctrl-C (internal: `serve` runs it too)."""
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from summitcal.server import renderers  # every kind, reminders and notices included
+    from summitcal.app.server import renderers  # every kind, reminders and notices included
 
     runtime = obj.runtime
     delivery = Delivery(runtime.store.engine, obj.config,

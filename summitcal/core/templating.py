@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -12,7 +12,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 TEMPLATES = Path(str(resources.files("summitcal.templates")))
 
 
-@lru_cache(maxsize=None)
+@cache
 def environment(folder: str) -> Environment:
     """The environment for ``templates/<folder>`` (``web`` or ``email``)."""
     return Environment(

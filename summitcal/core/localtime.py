@@ -7,11 +7,11 @@ or raises ``LocalTimeError`` saying which of those went wrong.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, available_timezones
 
-UTC = timezone.utc
+UTC = UTC
 
 
 class LocalTimeError(ValueError):

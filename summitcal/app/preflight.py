@@ -23,9 +23,9 @@ import socket
 import tempfile
 from pathlib import Path
 
-from summitcal import secret
-from summitcal.config import Config
-from summitcal.errors import ConfigError, SummitcalError
+from summitcal.app import secret
+from summitcal.app.config import Config
+from summitcal.core.errors import ConfigError, SummitcalError
 
 
 class StartupError(SummitcalError):
@@ -118,7 +118,7 @@ def database_problems(url: str) -> list[str]:
 
 
 def _schema_problems(url: str) -> list[str]:
-    from summitcal.runtime import DatabaseUnavailable, schema_problem
+    from summitcal.app.runtime import DatabaseUnavailable, schema_problem
     from summitcal.summits.store import Store
 
     try:

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from summitcal import secret
-from summitcal.durations import format_duration, parse_duration
-from summitcal.errors import ConfigError
+from summitcal.app import secret
+from summitcal.core.durations import format_duration, parse_duration
+from summitcal.core.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,7 @@ class Config:
 
     def secret_key(self) -> str:
         """SUMMITCAL_SECRET_KEY, or the key generated into the data directory on first use
-        (``summitcal.secret``: atomic, never empty or short). ``ConfigError`` when the key
+        (``summitcal.app.secret``: atomic, never empty or short). ``ConfigError`` when the key
         file cannot be made or read, or holds a short key."""
         if self.secret_key_env:
             return self.secret_key_env
@@ -192,8 +192,8 @@ def _duration(value: Any) -> timedelta:
 
 
 def _offsets(value: Any) -> list[timedelta]:
-    """Reminder offsets: what a subscriber may choose (``summits.subscribers``' limits)."""
-    from summitcal.summits.subscribers import MAX_OFFSET, MAX_REMINDERS
+    """Reminder offsets: what a subscriber may choose (``subscriptions.subscribers``' limits)."""
+    from summitcal.subscriptions.subscribers import MAX_OFFSET, MAX_REMINDERS
 
     limit = format_duration(MAX_OFFSET)
     expected = (f"an array of 1–{MAX_REMINDERS} different ISO 8601 durations, each up to "

@@ -1,0 +1,1 @@
+"""summitcal.subscriptions: subscribers, what they follow, their tokens and tables."""
