@@ -14,19 +14,17 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
-from summitcal.app import metrics
+from sqlalchemy.engine import Engine
+
+from summitcal.core import metrics
 from summitcal.feeds.cache import FeedBuilder
 from summitcal.feeds.gzipped import GzipJoiner
 from summitcal.feeds.select import next_change, parse_name, select, title
 from summitcal.feeds.settings import FeedSettings
 from summitcal.feeds.versions import FeedVersions
+from summitcal.summits.snapshot import SnapshotFunction
 
-if TYPE_CHECKING:
-    from summitcal.app.runtime import Runtime
-
-UTC = UTC
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
@@ -65,12 +63,15 @@ class FeedResponse:
 
 
 class FeedService:
-    def __init__(self, runtime: Runtime, settings: FeedSettings,
+    """Feed responses for one process: ``snapshot`` gives the current schedule
+    (``summits.snapshot``), ``engine`` holds the ``feed_versions`` table."""
+
+    def __init__(self, snapshot: SnapshotFunction, engine: Engine, settings: FeedSettings,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        self.runtime = runtime
+        self.snapshot = snapshot
         self.settings = settings
         self.builder = FeedBuilder(settings)
-        self.versions = FeedVersions(runtime.store.engine)
+        self.versions = FeedVersions(engine)
         self.joiner = GzipJoiner()
         self.clock = clock
         self._responses: dict[str, FeedResponse] = {}
@@ -80,7 +81,7 @@ class FeedService:
         """The feed called ``name`` as of now; NotFound for an unknown feed. Requests that
         arrive together after a change share one build (the others wait for it)."""
         kind, ident = parse_name(name)
-        snapshot = self.runtime.snapshot()
+        snapshot = self.snapshot()
         cached = self._current(name, snapshot.version, self.clock())
         if cached is not None:
             return cached

@@ -52,18 +52,13 @@ from typing import Any, Self
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from summitcal.app import metrics
+from summitcal.core import metrics
 from summitcal.mail import outbox
 from summitcal.mail.outbox import Message, RetryPolicy
 from summitcal.mail.transport import PermanentFailure, RecipientRefused, TemporaryFailure, Transport
 from summitcal.scheduler.compose import message_id
+from summitcal.scheduler.messages import Skip
 from summitcal.scheduler.rawmail import RawEmail
-from summitcal.scheduler.renderers import (  # noqa: F401  (re-exported: delivery's public names)
-    default_renderers,
-    make_test_message,
-    make_test_renderer,
-    subscription_renderer,
-)
 from summitcal.subscriptions import subscribers
 
 log = logging.getLogger("summitcal.delivery")
@@ -79,15 +74,6 @@ HURRY, HURRY_FOR = 0.05, timedelta(seconds=3)
 
 ComposeFn = Callable[[Message, datetime], EmailMessage]
 Renderer = ComposeFn
-
-
-class Skip(Exception):
-    """Raised by a renderer: this message must not be sent any more (``status``
-    ``cancelled``, e.g. the subscriber left, or ``expired``, e.g. the session started)."""
-
-    def __init__(self, reason: str, status: str = "cancelled") -> None:
-        super().__init__(reason)
-        self.status = status
 
 
 class Composer:
@@ -310,7 +296,7 @@ class Delivery:
         policy: RetryPolicy = outbox.DEFAULT_POLICY,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
-        from summitcal.mail.transport import transport_from_config
+        from summitcal.mail.configured import transport_from_config
 
         self.engine = engine
         self.config = config

@@ -18,6 +18,17 @@ from summitcal.summits.model import Attendance, Schedule, Session
 NOTICE_KINDS = ("attendance", "schedule")
 
 
+class Skip(Exception):
+    """The one way to say "do not send this message": raised by a renderer, or by what it
+    calls to build the context, when the message no longer applies. Delivery records the
+    row as ``status``: ``cancelled`` (the subscriber left, the session moved or was
+    cancelled, the reader no longer asks for it) or ``expired`` (the session started)."""
+
+    def __init__(self, reason: str, status: str = "cancelled") -> None:
+        super().__init__(reason)
+        self.status = status
+
+
 @dataclass(frozen=True, slots=True)
 class Confirm:
     """Double opt-in: the link whose page confirms the subscription (with a POST)."""

@@ -43,7 +43,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -51,6 +51,7 @@ from sqlalchemy import JSON, CheckConstraint, Column, Index, Integer, String, Ta
 from sqlalchemy.engine import Connection
 
 from summitcal.mail import outbox
+from summitcal.mail.outbox import Message
 from summitcal.scheduler.messages import (
     AttendanceItem,
     AttendanceNotice,
@@ -58,15 +59,13 @@ from summitcal.scheduler.messages import (
     Context,
     ScheduleNotice,
     SessionChange,
+    Skip,
 )
+from summitcal.scheduler.sources import Sources
 from summitcal.summits import rows
 from summitcal.summits import tables as t
 from summitcal.summits.changes import Change
 from summitcal.summits.model import Attendance, Schedule, Session
-
-if TYPE_CHECKING:
-    from summitcal.app.runtime import Runtime
-    from summitcal.mail.outbox import Message
 
 log = logging.getLogger("summitcal.notices")
 
@@ -614,10 +613,10 @@ def notice_context(kind: str, payload: Mapping[str, Any], *, schedule: Schedule,
     raise ValueError(f"not a notice kind: {kind!r}")
 
 
-def notice_renderer(runtime: Runtime) -> Callable[[Message, datetime], EmailMessage]:
+def notice_renderer(sources: Sources) -> Callable[[Message, datetime], EmailMessage]:
     """The delivery renderer of ``attendance_change``, ``schedule_change`` and ``changes``
-    rows: the parts the subscriber still asks for (``Moot`` when none)."""
-    from summitcal.scheduler.plans import Moot, subscriber_message
+    rows: the parts the subscriber still asks for (``Skip`` when none)."""
+    from summitcal.scheduler.plans import subscriber_message
     from summitcal.subscriptions.subscribers import Subscriber
 
     wanted = {kind: (notice,) for notice, kind in KINDS.items()} | {MERGED: tuple(KINDS)}
@@ -626,13 +625,13 @@ def notice_renderer(runtime: Runtime) -> Callable[[Message, datetime], EmailMess
         def build(schedule: Schedule, subscriber: Subscriber, manage_url: str) -> Context:
             parts = [n for n in wanted[message.kind] if n in subscriber.preferences.notices]
             if not parts:
-                raise Moot(f"the subscriber no longer asks for {' or '.join(wanted[message.kind])}"
+                raise Skip(f"the subscriber no longer asks for {' or '.join(wanted[message.kind])}"
                            " notices")
             return notice_context(message.kind, message.payload, schedule=schedule,
                                   zone=subscriber.preferences.timezone, manage_url=manage_url,
                                   parts=parts)
 
-        return subscriber_message(runtime, message, now, build)
+        return subscriber_message(sources, message, now, build)
 
     return render
 

@@ -43,7 +43,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import CheckConstraint, Column, Index, Integer, String, Table, UniqueConstraint
@@ -51,18 +51,16 @@ from sqlalchemy.engine import Connection
 
 from summitcal.core.durations import format_duration, parse_duration
 from summitcal.mail import outbox
+from summitcal.mail.outbox import Message
 from summitcal.mail.tables import OPEN
 from summitcal.mail.tables import outbox as outbox_table
 from summitcal.scheduler.compose import compose
-from summitcal.scheduler.messages import Context, Reminder
+from summitcal.scheduler.messages import Context, Reminder, Skip
 from summitcal.scheduler.rawmail import RawEmail, compose_bytes
+from summitcal.scheduler.sources import Sources
 from summitcal.subscriptions import subscribers as subs
 from summitcal.summits import tables as t
 from summitcal.summits.model import Schedule, Session
-
-if TYPE_CHECKING:
-    from summitcal.app.runtime import Runtime
-    from summitcal.mail.outbox import Message
 
 log = logging.getLogger("summitcal.plans")
 
@@ -404,15 +402,6 @@ def payload(plan: Plan, sequence: int) -> dict[str, Any]:
 # --- rendering ------------------------------------------------------------------------------
 
 
-class Moot(ValueError):
-    """The message no longer applies: ``status`` says what its outbox row becomes
-    (``cancelled``: the session moved or was cancelled; ``expired``: it has started)."""
-
-    def __init__(self, message: str, status: str = "cancelled") -> None:
-        super().__init__(message)
-        self.status = status
-
-
 def reminder_context(payload: Mapping[str, Any], *, schedule: Schedule, zone: str,
                      manage_url: str, now: datetime | None = None) -> Reminder:
     """The ``Reminder`` a reminder row's payload stands for, with the session as it is now.
@@ -421,18 +410,18 @@ def reminder_context(payload: Mapping[str, Any], *, schedule: Schedule, zone: st
     or more has gone by since its time (a server outage, a backlog): it then names the
     start instead of "In 1 hour".
 
-    Raises ``Moot`` when the session is gone, cancelled or no longer starts at the
+    Raises ``Skip`` when the session is gone, cancelled or no longer starts at the
     instant the reminder was queued for (status ``cancelled``), or has started by ``now``
     (status ``expired``).
     """
     key = (payload["summit"], payload["session"])
     session: Session | None = schedule.sessions.get(key)
     if session is None or session.status == "cancelled":
-        raise Moot(f"session {key[0]}/{key[1]} was cancelled")
+        raise Skip(f"session {key[0]}/{key[1]} was cancelled")
     if session.starts_at != datetime.fromisoformat(payload["starts_at"]):
-        raise Moot(f"session {key[0]}/{key[1]} moved")
+        raise Skip(f"session {key[0]}/{key[1]} moved")
     if now is not None and session.starts_at <= now:
-        raise Moot(f"session {key[0]}/{key[1]} has started", "expired")
+        raise Skip(f"session {key[0]}/{key[1]} has started", "expired")
     offset = (timedelta(seconds=payload["offset_seconds"]) if "offset_seconds" in payload
               else parse_duration(payload["offset"]))
     late = now is not None and offset - (session.starts_at - now) >= min(ON_TIME, offset / 4)
@@ -448,8 +437,8 @@ class ReminderRenderer:
     checked against its subscriber as loaded then; a row not prepared loads its own).
     """
 
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
+    def __init__(self, sources: Sources) -> None:
+        self.sources = sources
         self._local = threading.local()
 
     def __call__(self, message: Message, now: datetime) -> EmailMessage:
@@ -460,11 +449,11 @@ class ReminderRenderer:
 
     def prepare(self, batch: list[Message]) -> None:
         ids = sorted({m.subscriber_id for m in batch if m.subscriber_id is not None})
-        with self.runtime.store.engine.connect() as connection:
+        with self.sources.engine.connect() as connection:
             found = subs.get_many(connection, ids)
         self._local.prepared = {m.id: found.get(m.subscriber_id) for m in batch
                                 if m.subscriber_id is not None}
-        self._local.schedule = self.runtime.snapshot().schedule
+        self._local.schedule = self.sources.snapshot().schedule
 
     def _subscriber(self, message: Message) -> tuple[Any, Schedule | None]:
         """(subscriber or None, schedule) as prepared for this row, or (_LOAD, None)."""
@@ -479,19 +468,19 @@ class ReminderRenderer:
                                        zone=subscriber.preferences.timezone,
                                        manage_url=manage_url, now=now)
             if context.offset not in subscriber.preferences.reminders:
-                raise Moot("the subscriber no longer asks for this reminder")
+                raise Skip("the subscriber no longer asks for this reminder")
             if not follows(subscriber.preferences.follows, context.session):
-                raise Moot("the subscriber no longer follows this session")
+                raise Skip("the subscriber no longer follows this session")
             return context
 
         subscriber, schedule = self._subscriber(message)
-        return subscriber_message(self.runtime, message, now, build, composer=composer,
+        return subscriber_message(self.sources, message, now, build, composer=composer,
                                   subscriber=subscriber, schedule=schedule)
 
 
-def reminder_renderer(runtime: Runtime) -> ReminderRenderer:
+def reminder_renderer(sources: Sources) -> ReminderRenderer:
     """The delivery renderer of ``reminder`` rows (see ``ReminderRenderer``)."""
-    return ReminderRenderer(runtime)
+    return ReminderRenderer(sources)
 
 
 def follows(specs: Iterable[str], session: Session) -> bool:
@@ -511,33 +500,28 @@ def follows(specs: Iterable[str], session: Session) -> bool:
 _LOAD = object()
 
 
-def subscriber_message(runtime: Runtime, message: Message, now: datetime,
+def subscriber_message(sources: Sources, message: Message, now: datetime,
                        build: Callable[[Schedule, subs.Subscriber, str], Context],
                        *, composer: Any = compose, subscriber: Any = _LOAD,
                        schedule: Schedule | None = None) -> Any:
     """Compose a row for its subscriber: their zone and links, the current schedule.
 
-    ``build(schedule, subscriber, manage_url)`` makes the context; ``Moot`` from it, or a
-    subscriber who is gone or no longer confirmed, becomes ``delivery.Skip``.
+    ``build(schedule, subscriber, manage_url)`` makes the context, or raises ``Skip``, as
+    a subscriber who is gone or no longer confirmed does.
     ``composer`` is ``compose`` (an ``EmailMessage``) or ``rawmail.compose_bytes``;
     ``subscriber``, when given (None: gone), spares the lookup, and ``schedule`` the
     snapshot (``ReminderRenderer.prepare`` loads both once per claimed batch).
     """
-    from summitcal.scheduler.delivery import Skip  # delivery imports the renderers' modules
-
     if subscriber is _LOAD:
         subscriber = None
         if message.subscriber_id is not None:
-            with runtime.store.engine.connect() as connection:
+            with sources.engine.connect() as connection:
                 subscriber = subs.get(connection, message.subscriber_id)
     if subscriber is None or subscriber.status != "confirmed":
         raise Skip("the subscriber is gone or no longer confirmed")
-    links = subscriber.links(runtime.config)
-    try:
-        context = build(schedule or runtime.snapshot().schedule, subscriber, links.manage)
-    except Moot as moot:
-        raise Skip(str(moot), moot.status) from None
-    return composer(context, sender=getattr(runtime.config.mail, "from"),
+    links = subscriber.links(sources.settings)
+    context = build(schedule or sources.snapshot().schedule, subscriber, links.manage)
+    return composer(context, sender=sources.sender,
                     recipient=message.recipient, key=message.key, date=now,
-                    base_url=runtime.config.service.base_url,
+                    base_url=sources.base_url,
                     unsubscribe_url=links.unsubscribe)

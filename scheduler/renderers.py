@@ -9,10 +9,11 @@ from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 from html import escape
-from typing import Any
 
 from summitcal.mail.outbox import Message
 from summitcal.scheduler.compose import POLICY, default_list_id, message_id
+from summitcal.scheduler.messages import Skip
+from summitcal.scheduler.sources import SenderSettings, Sources
 
 Renderer = Callable[[Message, datetime], EmailMessage]
 
@@ -43,51 +44,49 @@ def make_test_message(*, sender: str, recipient: str, key: str, date: datetime,
     return message
 
 
-def make_test_renderer(config: Any) -> Renderer:
-    """The renderer of kind ``test`` for a ``summitcal.app.config.Config``."""
+def make_test_renderer(config: SenderSettings) -> Renderer:
+    """The renderer of kind ``test``, from the sender and the service's URL."""
 
     def render(message: Message, now: datetime) -> EmailMessage:
-        return make_test_message(sender=getattr(config.mail, "from"),
+        return make_test_message(sender=config.mail.sender,
                                  recipient=message.recipient, key=message.key, date=now,
                                  base_url=config.service.base_url)
 
     return render
 
 
-def default_renderers(runtime: Any) -> dict[str, Renderer]:
-    """Renderers for a ``summitcal.app.runtime.Runtime``: ``test``, ``confirm`` and ``welcome``.
-    ``serve`` adds the clock's kinds (reminders, notices); ``deliver`` uses these."""
-    subscription = subscription_renderer(runtime)
-    return {"test": make_test_renderer(runtime.config), "confirm": subscription,
+def default_renderers(sources: Sources) -> dict[str, Renderer]:
+    """Renderers of ``test``, ``confirm`` and ``welcome``. ``serve`` adds the clock's
+    kinds (reminders, notices); ``deliver`` uses these."""
+    subscription = subscription_renderer(sources)
+    return {"test": make_test_renderer(sources.settings), "confirm": subscription,
             "welcome": subscription}
 
 
-def subscription_renderer(runtime: Any) -> Renderer:
+def subscription_renderer(sources: Sources) -> Renderer:
     """``confirm`` (to a pending subscriber) and ``welcome`` (to a confirmed one) rows,
     with links made now from the subscriber's current token versions. A subscriber who
     is gone or in another state by then gets nothing (``Skip``)."""
     from summitcal.scheduler.compose import compose
-    from summitcal.scheduler.delivery import Skip  # delivery imports this module
     from summitcal.scheduler.messages import Confirm, Welcome
     from summitcal.subscriptions import subscribers
 
     def render(message: Message, now: datetime) -> EmailMessage:
         subscriber = None
         if message.subscriber_id is not None:
-            with runtime.store.engine.connect() as connection:
+            with sources.engine.connect() as connection:
                 subscriber = subscribers.get(connection, message.subscriber_id)
         # A bouncing subscriber is sent a confirmation when they sign up again.
         wanted = ("pending", "bouncing") if message.kind == "confirm" else ("confirmed",)
         if subscriber is None or subscriber.status not in wanted:
             raise Skip(f"the subscriber is gone or no longer {' or '.join(wanted)}")
-        config, links, chosen = runtime.config, subscriber.links(runtime.config), \
-            subscriber.preferences
+        links, chosen = subscriber.links(sources.settings), subscriber.preferences
         context: Confirm | Welcome = Confirm(links.confirm) if message.kind == "confirm" else \
             Welcome(links.feed, links.manage, chosen.timezone, chosen.follows,
-                    chosen.reminders, chosen.notices, runtime.snapshot().schedule,
+                    chosen.reminders, chosen.notices, sources.snapshot().schedule,
                     message.payload.get("how", "confirmed"))
-        return compose(context, sender=getattr(config.mail, "from"),
+        return compose(context, sender=sources.sender,
                        recipient=message.recipient, key=message.key, date=now,
-                       base_url=config.service.base_url, unsubscribe_url=links.unsubscribe)
+                       base_url=sources.base_url, unsubscribe_url=links.unsubscribe)
 
     return render

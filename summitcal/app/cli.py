@@ -9,46 +9,11 @@ from pathlib import Path
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from summitcal import __version__
-from summitcal.app.config import Config, load_config
+from summitcal.app import cli_outbox, cli_roles, cli_subscribers  # noqa: F401  (their commands)
+from summitcal.app.cli_base import Obj, cli
 from summitcal.app.preflight import StartupError
-from summitcal.app.runtime import Runtime
 from summitcal.core.errors import Problem, ScheduleError, SummitcalError
 from summitcal.summits.model import MODES, Attendance
-
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-
-
-class Obj:
-    """Lazily opened configuration and runtime for a command."""
-
-    def __init__(self, config_path: str | None) -> None:
-        self.config_path = config_path
-        self._config: Config | None = None
-        self._runtime: Runtime | None = None
-
-    @property
-    def config(self) -> Config:
-        if self._config is None:
-            self._config = load_config(self.config_path)
-        return self._config
-
-    @property
-    def runtime(self) -> Runtime:
-        if self._runtime is None:
-            self._runtime = Runtime.open(self.config)
-        return self._runtime
-
-
-@click.group(context_settings=CONTEXT)
-@click.option("--config", "config_path", metavar="PATH", default=None,
-              help="Configuration file (default: $SUMMITCAL_CONFIG or ./config.toml).")
-@click.version_option(__version__, "--version", message="summitcal %(version)s")
-@click.pass_context
-def cli(ctx: click.Context, config_path: str | None) -> None:
-    """summitcal: summit schedules as calendar feeds, with email reminders and notices."""
-    ctx.obj = Obj(config_path)
-    ctx.call_on_close(lambda: ctx.obj._runtime and ctx.obj._runtime.close())
 
 
 @cli.command()
@@ -207,9 +172,6 @@ def _first_line(exc: SQLAlchemyError) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-import summitcal.app.cli_outbox  # noqa: E402,F401  (registers outbox, send-test, deliver)
-import summitcal.app.cli_roles  # noqa: E402,F401  (registers web, scheduler, worker, status)
-import summitcal.app.cli_subscribers  # noqa: E402,F401  (registers `subscribers`)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

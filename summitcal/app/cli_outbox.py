@@ -1,7 +1,7 @@
 """The outbox commands: ``outbox`` (list), ``outbox retry ID``, ``send-test EMAIL`` and
 the internal ``deliver`` (delivery workers alone, without the web app or the clock).
 
-Registered on ``summitcal.app.cli.cli`` by the import at the bottom of ``summitcal.app.cli``.
+Registered on ``summitcal.app.cli_base.cli`` when ``summitcal.app.cli`` imports this module.
 """
 
 from __future__ import annotations
@@ -15,12 +15,13 @@ from types import FrameType
 
 import click
 
-from summitcal.app.cli import Obj, cli
+from summitcal.app.cli_base import Obj, cli
 from summitcal.mail import outbox
+from summitcal.mail.configured import transport_from_config
 from summitcal.mail.outbox import Message
 from summitcal.mail.tables import STATUSES
-from summitcal.mail.transport import transport_from_config
-from summitcal.scheduler.delivery import Composer, Delivery, make_test_renderer, send_now
+from summitcal.scheduler.delivery import Composer, Delivery, send_now
+from summitcal.scheduler.renderers import make_test_renderer
 from summitcal.subscriptions.subscribers import normalize_email
 
 ERROR_WIDTH = 60

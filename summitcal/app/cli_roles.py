@@ -7,7 +7,7 @@ from datetime import datetime
 
 import click
 
-from summitcal.app.cli import Obj, cli
+from summitcal.app.cli_base import Obj, cli
 
 _HOST = click.option("--host", default=None, help="Listen address (default: http.host).")
 _PORT = click.option("--port", type=click.IntRange(1, 65535), default=None,

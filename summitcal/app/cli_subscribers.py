@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import click
 
-from summitcal.app.cli import Obj, cli
+from summitcal.app.cli_base import Obj, cli
 from summitcal.core import database
 from summitcal.core.durations import format_duration
 from summitcal.subscriptions import subscribers as subs

@@ -21,113 +21,46 @@ from urllib.parse import urlsplit
 from summitcal.app import secret
 from summitcal.core.durations import format_duration, parse_duration
 from summitcal.core.errors import ConfigError
+from summitcal.core.settings import (
+    SECTIONS,
+    DatabaseSection,
+    FeedsSection,
+    HttpSection,
+    Key,
+    MailSection,
+    NoticesSection,
+    RemindersSection,
+    SchedulesSection,
+    ServiceSection,
+    SmtpSection,
+    keys_of,
+)
 
-
-@dataclass(frozen=True)
-class Key:
-    default: Any
-    help: str
-    kind: str  # str | int | bool | duration | offsets | path | paths | url | choice | address
-    choices: tuple[str, ...] = ()
-    limits: tuple[int, int] = (1, 65535)  # kind int: the smallest and largest value
-
-
+#: ``{table: {key: Key}}``, from the typed sections (``summitcal.core.settings``), which
+#: are the one place for every key's type, default and help.
 SCHEMA: dict[str, dict[str, Key]] = {
-    "service": {
-        "base_url": Key("http://127.0.0.1:8080", "Public URL of the service: links in emails "
-                        "and pages, and the host part of every event UID.", "url"),
-        "data_dir": Key("data", "Where the SQLite database, the generated secret key and "
-                        "mail files live.", "path"),
-    },
-    "http": {
-        "host": Key("127.0.0.1", "Address `serve` listens on (also `serve --host`).", "str"),
-        "port": Key(8080, "Port `serve` listens on (also `serve --port`).", "int"),
-        "header_timeout": Key("PT10S", "How long a client may take to send a request's "
-                              "headers; slower connections are closed.", "duration"),
-    },
-    "database": {
-        "url": Key("", "SQLAlchemy URL; empty means SQLite at <data_dir>/summitcal.db. "
-                   "SUMMITCAL_DATABASE_URL overrides it.", "str"),
-    },
-    "schedules": {
-        "paths": Key(["schedules"], "Schedule files or directories that `load` and start-up "
-                     "read.", "paths"),
-        "load_on_start": Key(True, "Load `paths` when `serve` starts.", "bool"),
-    },
-    "feeds": {
-        "refresh_interval": Key("PT1H", "How often calendar apps should refresh "
-                                "(REFRESH-INTERVAL, X-PUBLISHED-TTL).", "duration"),
-        "cancelled_retention": Key("P30D", "How long a cancelled session stays in feeds "
-                                   "with STATUS:CANCELLED.", "duration"),
-        "max_age": Key("PT5M", "Cache-Control max-age of public feed responses.", "duration"),
-    },
-    "reminders": {
-        "default_offsets": Key(["P1D", "PT1H"], "Reminder offsets before a session's start "
-                               "for new subscribers (as many and as long as a subscriber may "
-                               "choose: at most 5, each up to P30D).", "offsets"),
-    },
-    "notices": {
-        "delay": Key("PT2M", "Merge window: changes to one session within this delay go "
-                     "out as one notice.", "duration"),
-    },
-    "mail": {
-        "transport": Key("file", "`file` (one .eml per message in file_dir) or `smtp`.",
-                         "choice", ("file", "smtp")),
-        "from": Key("summitcal <summitcal@localhost>", "From address of every message: "
-                    "an address, optionally with a name (`Desk <desk@example.org>`).",
-                    "address"),
-        "file_dir": Key("data/mail", "Folder for the file transport.", "path"),
-        "workers": Key(4, "Delivery threads, each with its own SMTP connection (1–32).",
-                       "int", limits=(1, 32)),
-        "bounce_threshold": Key(3, "Permanent refusals (5xx) of an address in a row after "
-                                "which its subscriber is marked bouncing and mailed no more "
-                                "until the address confirms again (1–100).", "int",
-                                limits=(1, 100)),
-        "signup_limit_window": Key("P1D", "The window the sign-up mail limits below count "
-                                   "in.", "duration"),
-        "signup_limit_mailbox": Key(5, "Sign-up mails (confirmation, or the links again) "
-                                    "per mailbox per window; sub-addresses (name+tag@) count "
-                                    "as their mailbox.", "int", limits=(1, 1_000_000)),
-        "signup_limit_client": Key(20, "Sign-up mails per client IP address per window.",
-                                   "int", limits=(1, 1_000_000)),
-        "signup_limit_total": Key(1000, "Sign-up mails in all per window.", "int",
-                                  limits=(1, 100_000_000)),
-    },
-    "mail.smtp": {
-        "host": Key("127.0.0.1", "SMTP server.", "str"),
-        "port": Key(25, "SMTP port.", "int"),
-        "security": Key("none", "`none`, `starttls` or `tls`.", "choice",
-                        ("none", "starttls", "tls")),
-        "username": Key("", "Login name; the password comes only from "
-                        "SUMMITCAL_SMTP_PASSWORD.", "str"),
-        "timeout": Key("PT30S", "Connection and command timeout.", "duration"),
-    },
+    table: {name: k for name, (_, k) in keys_of(section).items()}
+    for table, section in SECTIONS.items()
 }
-
-
-class Section:
-    """Attribute access to one section's checked values."""
-
-    def __init__(self, values: Mapping[str, Any]) -> None:
-        self.__dict__.update(values)
-
-    def __repr__(self) -> str:
-        return f"Section({self.__dict__!r})"
 
 
 @dataclass(frozen=True)
 class Config:
+    """The checked configuration: one typed section per table (``summitcal.core.settings``),
+    the file it came from, and what only the environment gives (secrets, the admin
+    token)."""
+
     path: Path | None
     root: Path
-    service: Section
-    http: Section
-    database: Section
-    schedules: Section
-    feeds: Section
-    reminders: Section
-    notices: Section
-    mail: Section
-    smtp: Section
+    service: ServiceSection
+    http: HttpSection
+    database: DatabaseSection
+    schedules: SchedulesSection
+    feeds: FeedsSection
+    reminders: RemindersSection
+    notices: NoticesSection
+    mail: MailSection
+    smtp: SmtpSection
     admin_token: str | None
     smtp_password: str | None
     secret_key_env: str | None
@@ -279,7 +212,7 @@ def _secret_from(env: Mapping[str, str]) -> str | None:
 
 
 def _sections(data: dict[str, Any], file: Path, root: Path,
-              env: Mapping[str, str]) -> dict[str, Section]:
+              env: Mapping[str, str]) -> dict[str, Any]:
     """Every section checked against the schema. Raises one ``ConfigError`` listing every
     problem, one per line, so an operator fixes them in one go."""
     mail_table = data.get("mail", {})
@@ -296,24 +229,26 @@ def _sections(data: dict[str, Any], file: Path, root: Path,
                                 f"(keys belong in one of: {sections})")
     if env.get("SUMMITCAL_DATABASE_URL"):
         tables["database"] = {**tables["database"], "url": env["SUMMITCAL_DATABASE_URL"]}
-    out: dict[str, Section] = {}
+    out: dict[str, Any] = {}
     for name, keys in SCHEMA.items():
         table = tables[name]
         if not isinstance(table, dict):
             problems.append(f"{file}: [{name}] must be a table")
             continue
         values = {}
-        for key_name, value in table.items():
+        names = keys_of(SECTIONS[name])
+        for key_name in table:
             if key_name not in keys and not (name == "mail" and key_name == "smtp"):
                 problems.append(f"{file}: unknown key {name}.{key_name} (expected one of: "
                                 f"{', '.join(keys)})")
-        for key_name, key in keys.items():
+        for key_name, (field_name, key) in names.items():
             value = table.get(key_name, key.default)
             try:
-                values[key_name] = _check(key.kind, value, key, root)
+                values[field_name] = _check(key.kind, value, key, root)
             except _Bad as bad:
                 problems.append(f"{file}: {name}.{key_name} = {value!r}: expected {bad}")
-        out["smtp" if name == "mail.smtp" else name] = Section(values)
+        if len(values) == len(names):
+            out["smtp" if name == "mail.smtp" else name] = SECTIONS[name](**values)
     if problems:
         raise ConfigError("\n".join(problems))
     return out

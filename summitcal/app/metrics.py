@@ -18,45 +18,12 @@ Names follow Prometheus conventions (base units, ``_total`` for counters, ``_sec
 
 from __future__ import annotations
 
-import os
-from datetime import datetime
 from typing import Any
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-
-HTTP_REQUESTS = Counter("summitcal_http_requests", "HTTP requests by route and status.",
-                        ["method", "route", "status"])
-MESSAGES_SENT = Counter("summitcal_messages_sent", "Messages the SMTP server accepted, by "
-                        "kind (reminder, change notices, confirm, welcome, test, …).", ["kind"])
-MESSAGES_FAILED = Counter("summitcal_messages_failed", "Messages given up as failed "
-                          "(a permanent refusal or a render error), by kind.", ["kind"])
-REMINDER_LATENESS = Histogram(
-    "summitcal_reminder_lateness_seconds",
-    "Reminders: the server's acceptance minus the instant the reminder was due.",
-    buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900))
-FEED_BUILD = Histogram(
-    "summitcal_feed_build_seconds", "Feed builds (a cache miss) by feed kind: how long each took.",
-    ["kind"], buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
-
-
-def message_done(kind: str, status: str | None, due_at: datetime, at: datetime) -> None:
-    """Count one delivery outcome (``sent``/``failed``; others are not counted here) and,
-    for a sent reminder, its lateness (``at - due_at``, seconds, 0 when early)."""
-    if status == "sent":
-        MESSAGES_SENT.labels(kind).inc()
-        if kind == "reminder":
-            REMINDER_LATENESS.observe(max(0.0, (at - due_at).total_seconds()))
-    elif status == "failed":
-        MESSAGES_FAILED.labels(kind).inc()
-
-
-def feed_built(kind: str, seconds: float) -> None:
-    """Count one feed build of ``kind`` (all, summits, …) that took ``seconds``."""
-    FEED_BUILD.labels(kind).observe(seconds)
+from summitcal.core.metrics import exposition as counted_exposition
 
 
 class DeploymentCollector(Collector):
@@ -122,14 +89,5 @@ class DeploymentCollector(Collector):
 
 def exposition(runtime: Any, roles: tuple[str, ...]) -> bytes:
     """The ``/metrics`` body: this process's (or, in multiprocess mode, all processes')
-    samples, then the deployment's gauges."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
-        counted = CollectorRegistry()
-        multiprocess.MultiProcessCollector(counted)
-    else:
-        counted = REGISTRY
-    database = CollectorRegistry()
-    database.register(DeploymentCollector(runtime, roles))
-    return generate_latest(counted) + generate_latest(database)
+    samples, then the deployment's gauges (``summitcal.core.metrics.exposition``)."""
+    return counted_exposition(DeploymentCollector(runtime, roles))

@@ -3,9 +3,7 @@ current schedule (re-read when another process makes a revision) and the feeds."
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from alembic.script import ScriptDirectory
@@ -17,30 +15,26 @@ from summitcal.core.database import alembic_config, current_revision
 from summitcal.core.errors import SummitcalError
 from summitcal.feeds.service import FeedService
 from summitcal.feeds.settings import FeedSettings
-from summitcal.summits.model import Attendance, Schedule
+from summitcal.summits.model import Attendance
 from summitcal.summits.schedule_file import load_files, load_text
-from summitcal.summits.store import Store
+from summitcal.summits.snapshot import Snapshot, Snapshots
+from summitcal.summits.store import Result, Store
 
 
 class DatabaseUnavailable(SummitcalError):
     """The configured database cannot be reached or opened."""
 
 
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """The schedule as of one revision."""
-
-    version: int
-    schedule: Schedule
-
-
 class Runtime:
+    """The wiring of one process: the configuration, the store, the current schedule
+    (``snapshot``) and the feeds. Lower layers are handed the parts they need (the
+    snapshot function, the engine, a typed config section), never this object."""
+
     def __init__(self, config: Config, store: Store) -> None:
         self.config = config
         self.store = store
-        self._lock = threading.Lock()
-        self._snapshot: Snapshot | None = None
-        self.feeds = FeedService(self, FeedSettings(
+        self.snapshots = Snapshots(store)
+        self.feeds = FeedService(self.snapshot, store.engine, FeedSettings(
             base_url=config.service.base_url,
             refresh_interval=config.feeds.refresh_interval,
             cancelled_retention=config.feeds.cancelled_retention,
@@ -74,56 +68,26 @@ class Runtime:
         self.store.close()
 
     def snapshot(self) -> Snapshot:
-        """The current schedule; one cheap query when nothing changed since last time.
+        """The current schedule (``summits.snapshot.Snapshots.current``)."""
+        return self.snapshots.current()
 
-        After a revision (made here or by another process) only the sessions it wrote
-        are read again. Unchanged sessions, and record tables that did not change, stay
-        the very same objects, which is what lets the feed cache recognise them at once.
-        """
-        version = self.store.version()
-        current = self._snapshot
-        if current is not None and current.version == version:
-            return current
-        with self._lock:
-            current = self._snapshot
-            if current is None:
-                version, schedule, _ = self.store.schedule_since(-1)
-                current = Snapshot(version, schedule)
-            elif current.version != version:
-                current = _caught_up(current, *self.store.schedule_since(current.version))
-            self._snapshot = current
-            return current
-
-    def load(self, paths: Sequence[str | Path], *, dry_run: bool = False, source: str = "load"):
+    def load(self, paths: Sequence[str | Path], *, dry_run: bool = False,
+             source: str = "load") -> Result:
         """Apply the schedule files under ``paths``: what each changed since it was last
         applied (``Store.apply_files``). Files whose bytes are unchanged since are not
         parsed again, but still take part in the cross-file checks."""
         loaded = load_files(paths, applied=self.store.applied_files())
         return self.store.apply_files(loaded, source, dry_run=dry_run)
 
-    def load_text(self, text: str, *, dry_run: bool = False, source: str = "api"):
+    def load_text(self, text: str, *, dry_run: bool = False, source: str = "api") -> Result:
         """Make the store look like one schedule document (the admin API's upload): a live
         edit, like ``set_attendance``, so it leaves the files' records alone."""
         return self.store.apply(load_text(text), source, dry_run=dry_run)
 
-    def set_attendance(self, summit: str, session: str, item: Attendance, *, source: str):
+    def set_attendance(self, summit: str, session: str, item: Attendance, *,
+                       source: str) -> Result:
+        """Record one participant's attendance of one session: a live edit."""
         return self.store.set_attendance(summit, session, item, source)
-
-
-def _caught_up(old: Snapshot, version: int, delta: Schedule, records: bool) -> Snapshot:
-    """``old`` with the sessions written since (and the records, when they changed)."""
-    before = old.schedule
-
-    def same(new: dict, known: dict) -> dict:
-        return new if records and new != known else known
-
-    schedule = Schedule(
-        summits=same(delta.summits, before.summits),
-        organizations=same(delta.organizations, before.organizations),
-        participants=same(delta.participants, before.participants),
-        sessions={**before.sessions, **delta.sessions},
-    )
-    return Snapshot(version, schedule)
 
 
 def schema_problem(store: Store) -> str | None:

@@ -36,7 +36,7 @@ class Scheduling:
         config = runtime.config
         self.election = election or election_for(runtime.store.engine, config.service.data_dir)
         self.clock = Clock(runtime.store, config.notices.delay, wake=wake,
-                           sign_up_limits=SignUpLimits.from_config(config),
+                           sign_up_limits=SignUpLimits.from_section(config.mail),
                            gate=self.election.still_leading)
         self.retry = retry
         self.leading_since: datetime | None = None

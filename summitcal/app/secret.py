@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from summitcal.core.errors import ConfigError
-from summitcal.mail.transport import sync_directory
+from summitcal.core.files import sync_directory
 
 MIN_LENGTH = 32
 _NEW_KEY_BYTES = 32  # 43 characters of URL-safe base64

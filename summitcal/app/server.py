@@ -26,16 +26,20 @@ import time
 from types import FrameType
 
 import uvicorn
+from fastapi import FastAPI
 
 from summitcal.app import preflight
 from summitcal.app.config import Config, load_config
 from summitcal.app.http_server import listen, protocol
+from summitcal.app.metrics import DeploymentCollector
 from summitcal.app.presence import ROLES, Presence
 from summitcal.app.runtime import Runtime
 from summitcal.app.scheduling import Scheduling
 from summitcal.feeds.kept import keep, restore
 from summitcal.scheduler.compose import check_templates
-from summitcal.scheduler.delivery import Composer, Delivery, Renderer, default_renderers
+from summitcal.scheduler.delivery import Composer, Delivery, Renderer
+from summitcal.scheduler.renderers import default_renderers
+from summitcal.scheduler.sources import Sources
 
 log = logging.getLogger("summitcal")
 PIECES_FILE = "feed-pieces.pickle"  # in service.data_dir: see feeds.kept
@@ -144,15 +148,13 @@ def _serve_http(runtime: Runtime, listener: socket.socket, host: str, port: int,
                 roles: tuple[str, ...], web_workers: int) -> None:
     """uvicorn on ``listener``: in this process, or in ``web_workers`` processes (each
     opening its own runtime from the same configuration: ``app_from_environment``)."""
-    from summitcal.web.app import create_app
-
     config = runtime.config
     options = {"host": host, "port": port, "log_level": "info", "proxy_headers": False,
                "server_header": False,
                "http": protocol(config.http.header_timeout.total_seconds())}
     log.info("listening on http://%s:%d", host, port)
     if web_workers <= 1:
-        uvicorn.Server(uvicorn.Config(create_app(runtime, roles), **options)).run(
+        uvicorn.Server(uvicorn.Config(web_app(runtime, roles), **options)).run(
             sockets=[listener])
         return
     from uvicorn.supervisors import Multiprocess
@@ -165,16 +167,22 @@ def _serve_http(runtime: Runtime, listener: socket.socket, host: str, port: int,
     Multiprocess(settings, sockets=[listener]).run()
 
 
-def app_from_environment():  # type: ignore[no-untyped-def]
+def app_from_environment() -> FastAPI:
     """The web app of one ``summitcal web --workers N`` process: the configuration from
     ``$SUMMITCAL_CONFIG`` (set by the parent) and the environment, a runtime of its own."""
-    from summitcal.web.app import create_app
-
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     runtime = Runtime.open(load_config())
     roles = tuple(os.environ.get(ROLES_ENV, "web").split(","))
-    return create_app(runtime, roles)
+    return web_app(runtime, roles)
+
+
+def web_app(runtime: Runtime, roles: tuple[str, ...] = ("web",)) -> FastAPI:
+    """The web app of ``runtime``, its ``/metrics`` with the deployment's gauges read
+    from the database (``summitcal.app.metrics.DeploymentCollector``)."""
+    from summitcal.web.app import create_app
+
+    return create_app(runtime, roles, [DeploymentCollector(runtime, roles)])
 
 
 def _wait_for_stop() -> None:
@@ -208,8 +216,15 @@ def renderers(runtime: Runtime) -> dict[str, Renderer]:
     from summitcal.scheduler.notices import MESSAGE_KINDS, notice_renderer
     from summitcal.scheduler.plans import reminder_renderer
 
-    found = default_renderers(runtime)
-    found.setdefault("reminder", reminder_renderer(runtime))
+    sources = render_sources(runtime)
+    found = default_renderers(sources)
+    found.setdefault("reminder", reminder_renderer(sources))
     for kind in MESSAGE_KINDS:
-        found.setdefault(kind, notice_renderer(runtime))
+        found.setdefault(kind, notice_renderer(sources))
     return found
+
+
+def render_sources(runtime: Runtime) -> Sources:
+    """What the renderers read, from ``runtime``: its engine, snapshot function and
+    configuration."""
+    return Sources(runtime.store.engine, runtime.snapshot, runtime.config)

@@ -11,8 +11,6 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, available_timezones
 
-UTC = UTC
-
 
 class LocalTimeError(ValueError):
     """A wall time that cannot be placed on the time line as written."""

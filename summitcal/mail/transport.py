@@ -26,9 +26,10 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import getaddresses
 from pathlib import Path
-from typing import Any, Protocol, Self
+from typing import Protocol, Self
 
 from summitcal.core.errors import SummitcalError
+from summitcal.core.files import sync_directory
 
 
 class DeliveryError(SummitcalError):
@@ -138,30 +139,3 @@ class FileTransport:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def sync_directory(directory: Path) -> None:
-    """Make a new name in ``directory`` durable after a rename or link (POSIX: fsync the
-    directory); silently skipped where directories cannot be opened."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def transport_from_config(config: Any) -> Transport:
-    """The transport ``[mail]`` asks for (a ``summitcal.app.config.Config``)."""
-    if config.mail.transport == "file":
-        return FileTransport(config.mail.file_dir)
-    from summitcal.mail.smtp import SmtpTransport  # it needs this module's exceptions
-
-    smtp = config.smtp
-    return SmtpTransport(smtp.host, smtp.port, smtp.security, smtp.username or None,
-                         config.smtp_password, smtp.timeout.total_seconds())
-

@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
@@ -36,12 +36,11 @@ from sqlalchemy.engine import Connection, Row
 from summitcal.core.durations import format_duration, parse_duration
 from summitcal.core.errors import InvalidInput, NotFound
 from summitcal.core.localtime import known_zone
+from summitcal.core.settings import MailSection, ServiceSection
+from summitcal.mail import outbox
 from summitcal.subscriptions.tokens import make_token, read_token
 from summitcal.summits import tables as t
 from summitcal.summits.model import Schedule
-
-if TYPE_CHECKING:
-    from summitcal.app.config import Config
 
 NOTICE_KINDS = t.NOTICE_KINDS
 LANGUAGES = ("en",)
@@ -221,7 +220,18 @@ class Links:
         return "webcal://" + self.feed.split("://", 1)[1]
 
 
-def links(config: Config, subscriber_id: int, feed_version: int, manage_version: int) -> Links:
+class LinkSettings(Protocol):
+    """What links are made from (``summitcal.app.config.Config`` is one): the secret key
+    that signs tokens and the service's public URL."""
+
+    @property
+    def service(self) -> ServiceSection: ...
+
+    def secret_key(self) -> str: ...
+
+
+def links(config: LinkSettings, subscriber_id: int, feed_version: int,
+          manage_version: int) -> Links:
     """Every link of one subscriber, as in emails and pages."""
     secret, base = config.secret_key(), config.service.base_url
 
@@ -254,7 +264,7 @@ class Subscriber:
     manage_token_version: int
     bounces: int = 0
 
-    def links(self, config: Config) -> Links:
+    def links(self, config: LinkSettings) -> Links:
         return links(config, self.id, self.feed_token_version, self.manage_token_version)
 
 
@@ -407,8 +417,6 @@ def rotate_feed(connection: Connection, subscriber: Subscriber, now: datetime) -
 
 def _queue(connection: Connection, kind: str, key: str, subscriber_id: int, email: str,
            now: datetime, expiry: timedelta, how: str | None = None) -> bool:
-    from summitcal.mail import outbox  # the scheduler builds on summits; import at call time
-
     payload: dict[str, Any] = {"subscriber_id": subscriber_id}
     if how is not None:
         payload["how"] = how
@@ -529,8 +537,6 @@ def remove(connection: Connection, email: str, now: datetime) -> Subscriber:
 
 def _cancel_mail(connection: Connection, subscriber_id: int, reason: str,
                  now: datetime) -> None:
-    from summitcal.mail import outbox
-
     outbox.cancel_for_subscriber(connection, subscriber_id, reason, now)
 
 
@@ -591,8 +597,8 @@ class SignUpLimits:
     window: timedelta = timedelta(days=1)
 
     @classmethod
-    def from_config(cls, config: Config) -> SignUpLimits:
-        mail = config.mail
+    def from_section(cls, mail: MailSection) -> SignUpLimits:
+        """The limits ``[mail]`` sets (``signup_limit_*``)."""
         return cls(mail.signup_limit_mailbox, mail.signup_limit_client,
                    mail.signup_limit_total, mail.signup_limit_window)
 

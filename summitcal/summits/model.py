@@ -20,7 +20,6 @@ MODE_LABELS = {
     "unknown": "attendance unknown",
 }
 STATUSES = ("confirmed", "tentative", "cancelled")
-UTC = UTC
 
 
 @dataclass(frozen=True, slots=True)

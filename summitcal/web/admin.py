@@ -7,15 +7,15 @@ import hmac
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from summitcal.app.runtime import Runtime
 from summitcal.summits.model import Attendance
 from summitcal.web.errors import ApiError
 from summitcal.web.schemas import ApplyResult, AttendanceIn, ChangeOut
+from summitcal.web.service import Service
 
 MAX_SCHEDULE_BYTES = 1_000_000
 
 
-def _require_token(runtime: Runtime):
+def _require_token(runtime: Service):
     def check(request: Request) -> None:
         token = runtime.config.admin_token
         if not token:
@@ -37,7 +37,7 @@ def _result(result, dry_run: bool = False) -> ApplyResult:
         for c in result.changes])
 
 
-def router(runtime: Runtime) -> APIRouter:
+def router(runtime: Service) -> APIRouter:
     routes = APIRouter(prefix="/api/admin", tags=["admin"],
                        dependencies=[Depends(_require_token(runtime))])
 

@@ -8,9 +8,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from summitcal.app.runtime import Runtime
 from summitcal.mail import outbox
 from summitcal.web.admin import _require_token
+from summitcal.web.service import Service
 
 Status = Literal["pending", "sending", "sent", "failed", "expired", "cancelled"]
 
@@ -37,7 +37,7 @@ class OutboxMessageOut(BaseModel):
     updated_at: datetime
 
 
-def router(runtime: Runtime) -> APIRouter:
+def router(runtime: Service) -> APIRouter:
     routes = APIRouter(prefix="/api/admin", tags=["admin"],
                        dependencies=[Depends(_require_token(runtime))])
 

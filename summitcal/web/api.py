@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query
 
-from summitcal.app.runtime import Runtime
 from summitcal.core.errors import NotFound
 from summitcal.web.schemas import SessionOut, SummitDetail, SummitOut, session_out, summit_out
+from summitcal.web.service import Service
 
 
-def router(runtime: Runtime) -> APIRouter:
+def router(runtime: Service) -> APIRouter:
     routes = APIRouter(prefix="/api", tags=["public"])
     base_url = runtime.config.service.base_url
 

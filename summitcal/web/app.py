@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 
 from summitcal import __version__
-from summitcal.app.runtime import Runtime
 from summitcal.feeds import routes as feed_routes
 from summitcal.web import admin, admin_outbox, api, errors, hardening, pages, subscriptions
 from summitcal.web.head import HeadAsGet
 from summitcal.web.metrics import CONTENT_TYPE, Metrics
+from summitcal.web.service import Service
 
 
 class _Wrapped:
@@ -25,9 +28,12 @@ class _Wrapped:
         await self._app(scope, receive, send)
 
 
-def create_app(runtime: Runtime, roles: tuple[str, ...] = ("web",)) -> FastAPI:
-    """The app for ``runtime``; ``roles`` are what this process runs (``/healthz``,
-    ``/metrics``): ``web`` alone, or with ``scheduler`` and ``worker`` under ``serve``."""
+def create_app(runtime: Service, roles: tuple[str, ...] = ("web",),
+               collectors: Sequence[Collector] = ()) -> FastAPI:
+    """The app for ``runtime``; ``roles`` are what this process runs (``/healthz``):
+    ``web`` alone, or with ``scheduler`` and ``worker`` under ``serve``. ``/metrics``
+    shows the process's counters and what ``collectors`` yield at each scrape (the shell
+    gives the deployment's gauges: ``summitcal.app.server.web_app``)."""
     app = FastAPI(
         title="summitcal",
         version=__version__,
@@ -38,7 +44,7 @@ def create_app(runtime: Runtime, roles: tuple[str, ...] = ("web",)) -> FastAPI:
     app.state.runtime = runtime
     errors.install(app)
     hardening.install_unknown_paths(app, runtime.config.service.base_url)
-    metrics = Metrics(runtime, roles)
+    metrics = Metrics(collectors)
     app.add_middleware(HeadAsGet)  # inside the metrics, which count HEAD as HEAD
     app.add_middleware(_Wrapped, wrap=metrics.wrap)
     app.add_middleware(_Wrapped, wrap=hardening.security_headers)
@@ -65,7 +71,7 @@ def create_app(runtime: Runtime, roles: tuple[str, ...] = ("web",)) -> FastAPI:
 
     @app.get("/metrics", tags=["service"], response_class=Response)
     def prometheus() -> Response:
-        """Prometheus text exposition (``summitcal.app.metrics``)."""
+        """Prometheus text exposition (``summitcal.web.metrics``)."""
         return Response(metrics.render(), media_type=CONTENT_TYPE)
 
     return app

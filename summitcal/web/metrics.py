@@ -1,21 +1,25 @@
-"""``/metrics``: HTTP requests counted by route and status (an ASGI middleware), and the
-rest of ``summitcal.app.metrics`` (the deployment's gauges read from the database, delivery
-and feed counters), in Prometheus text."""
+"""``/metrics``: HTTP requests counted by route and status (an ASGI middleware), the
+other counters of ``summitcal.core.metrics`` (delivery, feed builds) and whatever
+collectors the app is given (the shell gives the deployment's gauges read from the
+database, ``summitcal.app.metrics``), in Prometheus text."""
 
 from __future__ import annotations
 
-from summitcal.app.metrics import CONTENT_TYPE, HTTP_REQUESTS, exposition
+from collections.abc import Sequence
+
+from prometheus_client.registry import Collector
+
+from summitcal.core.metrics import CONTENT_TYPE, HTTP_REQUESTS, exposition
 
 __all__ = ["CONTENT_TYPE", "Metrics"]
 
 
 class Metrics:
     """Counts requests; ``wrap`` is a plain ASGI middleware (cheap on the feed hot path).
-    ``roles`` are this process's (``web``, and ``scheduler``/``worker`` under ``serve``)."""
+    ``collectors`` are read at each scrape, after the process's own counters."""
 
-    def __init__(self, runtime, roles: tuple[str, ...] = ("web",)) -> None:
-        self.runtime = runtime
-        self.roles = roles
+    def __init__(self, collectors: Sequence[Collector] = ()) -> None:
+        self.collectors = tuple(collectors)
 
     def wrap(self, app):
         async def middleware(scope, receive, send):
@@ -37,5 +41,5 @@ class Metrics:
         return middleware
 
     def render(self) -> bytes:
-        """The Prometheus text exposition (``summitcal.app.metrics.exposition``)."""
-        return exposition(self.runtime, self.roles)
+        """The Prometheus text exposition (``summitcal.core.metrics.exposition``)."""
+        return exposition(*self.collectors)

@@ -17,15 +17,14 @@ import pytz
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 
-from summitcal.app.runtime import Runtime
 from summitcal.core.durations import format_duration
 from summitcal.core.templating import environment
 from summitcal.summits.changes import Change, Revision
 from summitcal.summits.model import Schedule
 from summitcal.web.changelog import revision_views
+from summitcal.web.service import Service
 from summitcal.web.views import all_feeds, feed_count, feed_links, summit_views
 
-UTC = UTC
 STATIC = Path(__file__).resolve().parent / "static"
 REMINDER_CHOICES = [("P7D", "1 week"), ("P1D", "1 day"), ("PT3H", "3 hours"),
                     ("PT1H", "1 hour"), ("PT15M", "15 minutes")]
@@ -77,7 +76,7 @@ class SignupForm:
     errors: list[str] = field(default_factory=list)
 
 
-def signup_form(runtime: Runtime, **values) -> SignupForm:
+def signup_form(runtime: Service, **values) -> SignupForm:
     schedule = runtime.snapshot().schedule
     follows = [("all", "Every summit")]
     follows += [(f"summit:{s.id}", s.name) for s in sorted(schedule.summits.values(), key=lambda s: s.id)]
@@ -92,7 +91,7 @@ def signup_form(runtime: Runtime, **values) -> SignupForm:
     return SignupForm(follows, choices, list(pytz.common_timezones), **values)
 
 
-def router(runtime: Runtime) -> APIRouter:
+def router(runtime: Service) -> APIRouter:
     routes = APIRouter(tags=["pages"], include_in_schema=False)
     env = environment("web")
     base_url = runtime.config.service.base_url

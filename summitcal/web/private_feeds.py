@@ -27,7 +27,7 @@ from summitcal.feeds.service import EPOCH, FeedResponse
 from summitcal.subscriptions import subscribers as subs
 
 if TYPE_CHECKING:
-    from summitcal.app.runtime import Runtime
+    from summitcal.web.service import Service
 
 TITLE = "My summit sessions"
 _DOC: dict = {200: {"content": {"text/calendar": {}}, "description": "iCalendar feed"},
@@ -38,7 +38,7 @@ _DOC: dict = {200: {"content": {"text/calendar": {}}, "description": "iCalendar 
 class PrivateFeeds:
     """Private feed responses, built on the runtime's public feed service."""
 
-    def __init__(self, runtime: Runtime, max_entries: int = 4096) -> None:
+    def __init__(self, runtime: Service, max_entries: int = 4096) -> None:
         self.runtime = runtime
         self.max_entries = max_entries
         self._responses: OrderedDict[int, tuple[Hashable, FeedResponse]] = OrderedDict()
@@ -83,7 +83,7 @@ class PrivateFeeds:
         return response
 
 
-def router(runtime: Runtime, max_age: int) -> APIRouter:
+def router(runtime: Service, max_age: int) -> APIRouter:
     """The private feed route; include it before the public feed routes."""
     feeds = PrivateFeeds(runtime)
     routes = APIRouter(tags=["feeds"])

@@ -31,7 +31,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
-from summitcal.app.runtime import Runtime
 from summitcal.core import database
 from summitcal.core.durations import format_duration
 from summitcal.core.errors import InvalidInput
@@ -41,6 +40,7 @@ from summitcal.subscriptions import subscribers as subs
 from summitcal.summits.model import Schedule
 from summitcal.web import private_feeds as private
 from summitcal.web.errors import ApiError
+from summitcal.web.service import Service
 
 T = TypeVar("T")
 log = logging.getLogger("summitcal.subscriptions")
@@ -94,7 +94,7 @@ class Form:
     language: str = "en"
 
 
-def router(runtime: Runtime) -> APIRouter:
+def router(runtime: Service) -> APIRouter:
     """Every subscription route; include it before the public feed routes (the private
     feed's path would otherwise match theirs)."""
     max_age = int(runtime.config.feeds.max_age.total_seconds())
@@ -109,23 +109,23 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _writing(runtime: Runtime, work: Callable[[Connection], T]) -> T:
+def _writing(runtime: Service, work: Callable[[Connection], T]) -> T:
     with database.writing(runtime.store.engine) as connection:
         return work(connection)
 
 
-def _queue_sign_up(runtime: Runtime, email: str, prefs: subs.Preferences,
+def _queue_sign_up(runtime: Service, email: str, prefs: subs.Preferences,
                    request_client: str | None) -> None:
     """What a sign-up request does with a valid address: queue it (one INSERT)."""
     with runtime.store.engine.begin() as connection:
         subs.request_sign_up(connection, email, prefs, request_client, _now())
 
 
-def process_sign_ups(runtime: Runtime) -> int:
+def process_sign_ups(runtime: Service) -> int:
     """Handle every queued sign-up (this request's and any left behind), after the answer
     went out; returns how many. A database error is logged: the requests stay queued for
     the next sign-up or the clock's housekeeping."""
-    limits = subs.SignUpLimits.from_config(runtime.config)
+    limits = subs.SignUpLimits.from_section(runtime.config.mail)
     handled = 0
     try:
         while True:
@@ -149,12 +149,12 @@ def _client(request: Request) -> str | None:
     return request.client.host if request.client is not None else None
 
 
-def _preferences(runtime: Runtime, schedule: Schedule, **raw: Any) -> subs.Preferences:
+def _preferences(runtime: Service, schedule: Schedule, **raw: Any) -> subs.Preferences:
     return subs.check_preferences(
         schedule, default_reminders=runtime.config.reminders.default_offsets, **raw)
 
 
-def _api(runtime: Runtime) -> APIRouter:
+def _api(runtime: Service) -> APIRouter:
     routes = APIRouter(prefix="/api", tags=["public"])
 
     @routes.post("/subscriptions", status_code=202, response_model=Accepted,
@@ -222,7 +222,7 @@ def _split(text: str) -> list[str]:
 
 
 class _Pages:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Service) -> None:
         self.runtime = runtime
         env = environment("web")
         self.templates = {name: env.get_template(name) for name in PAGES}  # checked at start

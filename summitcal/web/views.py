@@ -4,15 +4,13 @@ values for the templates (no markup here; templates autoescape everything)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from urllib.parse import quote, urlencode
 
 from summitcal.core.localtime import format_offset, zone
 from summitcal.feeds import links
 from summitcal.scheduler.wording import day_range, long_date
 from summitcal.summits.model import Schedule, Session, Summit, mode_label
-
-UTC = UTC
 
 
 @dataclass(frozen=True)

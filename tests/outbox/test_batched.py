@@ -11,8 +11,9 @@ from email.policy import default
 from summitcal.mail import outbox
 from summitcal.mail.outbox import Message, RetryPolicy
 from summitcal.mail.smtp import SmtpTransport
-from summitcal.scheduler.delivery import Composer, Delivery, make_test_message
+from summitcal.scheduler.delivery import Composer, Delivery
 from summitcal.scheduler.rawmail import RawEmail
+from summitcal.scheduler.renderers import make_test_message
 from tests.outbox.conftest import queue, smtp_section, statuses
 
 FAST = RetryPolicy(first=timedelta(seconds=0.05), cap=timedelta(seconds=0.4))

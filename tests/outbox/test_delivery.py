@@ -17,7 +17,9 @@ from summitcal.mail import outbox
 from summitcal.mail.outbox import RetryPolicy
 from summitcal.mail.smtp import SmtpTransport
 from summitcal.mail.transport import FileTransport
-from summitcal.scheduler.delivery import Composer, Delivery, Skip, make_test_renderer
+from summitcal.scheduler.delivery import Composer, Delivery
+from summitcal.scheduler.messages import Skip
+from summitcal.scheduler.renderers import make_test_renderer
 from tests.outbox.conftest import queue, smtp_section, statuses
 
 FAST = RetryPolicy(first=timedelta(seconds=0.05), cap=timedelta(seconds=0.4))

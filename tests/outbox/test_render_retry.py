@@ -5,7 +5,8 @@ transient: the message is tried again, not failed for good. On a fresh install t
 from __future__ import annotations
 
 from summitcal.mail import outbox
-from summitcal.scheduler.delivery import Composer, Delivery, make_test_renderer
+from summitcal.scheduler.delivery import Composer, Delivery
+from summitcal.scheduler.renderers import make_test_renderer
 from tests.outbox.conftest import statuses
 from tests.outbox.test_delivery import FAST, queue_now, settled, wait_for
 

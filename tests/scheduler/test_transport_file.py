@@ -11,13 +11,9 @@ from pathlib import Path
 import pytest
 
 from summitcal.app.config import load_config
+from summitcal.mail.configured import transport_from_config
 from summitcal.mail.smtp import SmtpTransport
-from summitcal.mail.transport import (
-    FileTransport,
-    TemporaryFailure,
-    envelope,
-    transport_from_config,
-)
+from summitcal.mail.transport import FileTransport, TemporaryFailure, envelope
 from summitcal.scheduler import samples
 from summitcal.scheduler.compose import compose
 from summitcal.scheduler.messages import Reminder

@@ -18,14 +18,13 @@ from fastapi.testclient import TestClient
 
 from summitcal.app.config import load_config
 from summitcal.app.runtime import Runtime
-from summitcal.app.server import renderers
+from summitcal.app.server import renderers, web_app
 from summitcal.core import database
 from summitcal.mail.outbox import RetryPolicy
 from summitcal.mail.smtp import SmtpTransport
 from summitcal.mail.tables import outbox
 from summitcal.scheduler.delivery import Composer, Delivery
 from summitcal.subscriptions import subscribers as subs
-from summitcal.web.app import create_app
 from tests.scheduler.conftest import (  # noqa: F401  (the fault-injecting SMTP server)
     SmtpServer,
     make_smtp_server,
@@ -57,7 +56,7 @@ def runtime(tmp_path: Path, database_url: str) -> Iterator[Runtime]:
 
 @pytest.fixture
 def client(runtime: Runtime) -> Iterator[TestClient]:
-    with TestClient(create_app(runtime)) as client:
+    with TestClient(web_app(runtime)) as client:
         yield client
 
 

@@ -112,7 +112,7 @@ def test_bad_value_names_file_key_value_and_expectation(tmp_path, text, words):
 def test_from_addresses_that_are_accepted(tmp_path, value):
     path = tmp_path / "c.toml"
     path.write_text(f"[mail]\nfrom = '{value}'\n")
-    assert getattr(load_config(path, env={}).mail, "from") == value
+    assert load_config(path, env={}).mail.sender == value
 
 
 def test_named_config_that_does_not_exist(tmp_path):

@@ -12,7 +12,6 @@ from summitcal.summits.schedule_file import load_paths, load_text
 from tests.summits.broken_cases import BASE, CASES, Case
 
 ROOT = Path(__file__).resolve().parents[2]
-UTC = UTC
 
 
 def load_one(tmp_path: Path, text: str, name: str = "s.toml"):

@@ -17,7 +17,6 @@ from summitcal.summits.schedule_file import load_text
 
 ZONES = ["Europe/Madrid", "America/New_York", "Asia/Almaty", "Asia/Dushanbe",
          "Australia/Lord_Howe", "America/Havana", "Europe/London"]
-UTC = UTC
 
 # Transitions happen on the hour or half hour: bias the minutes towards them.
 wall_times = st.builds(

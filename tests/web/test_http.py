@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 
 from summitcal.app.config import load_config
 from summitcal.app.runtime import Runtime
+from summitcal.app.server import web_app
 from summitcal.summits.schedule_file import load_paths
 from summitcal.summits.store import Store
-from summitcal.web.app import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
 BEFORE = ROOT / "history" / "dushanbe-2021-before-announcement.toml"
@@ -38,7 +38,7 @@ def runtime(tmp_path, database_url):
 
 @pytest.fixture
 def client(runtime):
-    with TestClient(create_app(runtime)) as client:
+    with TestClient(web_app(runtime)) as client:
         yield client
 
 
@@ -161,7 +161,7 @@ def test_change_from_another_process_shows_at_once(client, runtime, database_url
 def test_replay_over_http(tmp_path, database_url):
     runtime = make_runtime(tmp_path, database_url)
     runtime.load([BEFORE], source="test")
-    with TestClient(create_app(runtime)) as client:
+    with TestClient(web_app(runtime)) as client:
         before = client.get("/feeds/summits/dushanbe-2021.ics", headers={"accept-encoding": "identity"})
         sequences = {s["id"]: s["sequence"] for s in client.get(
             "/api/sessions", params={"summit": "dushanbe-2021"}).json()}
@@ -238,7 +238,7 @@ def test_admin_token(client, tmp_path, database_url):
 
 def test_admin_off_without_a_token(tmp_path, database_url):
     runtime = make_runtime(tmp_path, database_url, admin=False)
-    with TestClient(create_app(runtime)) as client:
+    with TestClient(web_app(runtime)) as client:
         response = client.post("/api/admin/schedules", content=b"",
                                headers={"authorization": "Bearer anything"})
         assert_error(response, 403, "admin_disabled")
