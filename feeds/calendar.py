@@ -85,7 +85,9 @@ def event_calendar(
     """One session as a calendar of its own: the feeds' VEVENT (same UID, SEQUENCE and
     times) and the VTIMEZONE its times need, from the same generator as the feeds'."""
     parts = [event_header_bytes(prodid)]
-    parts.extend(vtimezone(zone, first, last) for zone, (first, last) in zone_spans([session]).items())
+    parts.extend(
+        vtimezone(zone, first, last) for zone, (first, last) in zone_spans([session]).items()
+    )
     parts.append(event(session))
     parts.append(FOOTER)
     return b"".join(parts)

@@ -77,9 +77,9 @@ def _store(connection: Connection, name: str, digest: str, modified: datetime,
     values = {"name": name, "digest": digest, "modified": modified}
     if expected is None:
         insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-        statement = insert(feed_versions).values(values).on_conflict_do_nothing(
+        first = insert(feed_versions).values(values).on_conflict_do_nothing(
             index_elements=[feed_versions.c.name])
-        return connection.execute(statement).rowcount == 1
+        return connection.execute(first).rowcount == 1
     statement = (sa.update(feed_versions)
                  .where(feed_versions.c.name == name, feed_versions.c.digest == expected)
                  .values(digest=digest, modified=modified))

@@ -31,7 +31,8 @@ attendance — the participant whose attendance changed, and — for schedule ch
 participant listed (before or after). Rows expire 24 hours after they are queued; their
 idempotency key names the kind, the subscriber and the windows (``notice_key``), and the
 windows are closed in the transaction that queues the messages, so a re-run queues
-nothing twice and a window is in at most one message per subscriber. The payload is JSON that ``notice_context`` turns back into a message.
+nothing twice and a window is in at most one message per subscriber. The payload is JSON
+that ``notice_context`` turns back into a message.
 """
 
 from __future__ import annotations
@@ -604,11 +605,12 @@ def notice_context(kind: str, payload: Mapping[str, Any], *, schedule: Schedule,
             for i in payload["items"])
         return AttendanceNotice(items, _with(schedule, sessions.values()), zone, manage_url)
     if kind == KINDS["schedule"]:
-        changes = tuple(
+        session_changes = tuple(
             SessionChange(from_state(i["before"]) if i["before"] else None,
                           from_state(i["after"]))
             for i in payload["items"])
-        return ScheduleNotice(changes, _with(schedule, [c.after for c in changes]), zone,
+        return ScheduleNotice(session_changes,
+                              _with(schedule, [c.after for c in session_changes]), zone,
                               manage_url)
     raise ValueError(f"not a notice kind: {kind!r}")
 

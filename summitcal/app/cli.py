@@ -98,14 +98,19 @@ def attendance(obj: Obj, where: str, participant: str, mode: str, note: str | No
     """Record how PARTICIPANT attends a session: in_person, video, delegated, absent, unknown."""
     summit, _, session = where.partition("/")
     if not summit or not session:
-        raise click.UsageError(f"{where!r}: expected SUMMIT/SESSION, e.g. dushanbe-2021/sco-council")
+        raise click.UsageError(
+            f"{where!r}: expected SUMMIT/SESSION, e.g. dushanbe-2021/sco-council"
+        )
     day: date | None = announced.date() if announced else None
     item = Attendance(participant, mode, delegate, note, day)
     result = obj.runtime.set_attendance(summit, session, item, source="cli attendance")
     for change in result.changes:
         click.echo(str(change))
-    click.echo(f"revision {result.revision}: {len(result.changes)} change(s)"
-               if result.changes else "no changes")
+    click.echo(
+        f"revision {result.revision}: {len(result.changes)} change(s)"
+        if result.changes
+        else "no changes"
+    )
 
 
 @cli.command()
@@ -170,7 +175,6 @@ def main(argv: list[str] | None = None) -> int:
 def _first_line(exc: SQLAlchemyError) -> str:
     text = str(getattr(exc, "orig", None) or exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
-
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -60,7 +60,7 @@ def table(messages: list[Message]) -> list[str]:
         rows.append((str(m.id), m.kind, m.recipient, m.status,
                      f"{m.due_at:%Y-%m-%d %H:%M:%S}", str(m.attempts), error))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
             for row in rows]
 
 

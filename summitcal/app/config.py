@@ -120,7 +120,7 @@ def _duration(value: Any) -> timedelta:
     except ValueError:
         result = None
     if result is None or result <= timedelta(0):
-        _fail("a positive ISO 8601 duration such as \"PT2M\" or \"P1D\"")
+        return _fail("a positive ISO 8601 duration such as \"PT2M\" or \"P1D\"")
     return result
 
 

@@ -9,10 +9,10 @@ loaded (roles with ``scheduler``, when ``schedules.load_on_start``), delivery an
 clock started, and HTTP served on the bound socket. Any failure up to there is one line
 and exit status 1 (``StartupError`` and the other ``SummitcalError``). On shutdown
 (SIGTERM, Ctrl-C) uvicorn returns (or, without ``web``, the wait ends) and the clock stops
-first (no new rows), then delivery (messages in flight finish, the rest are given back). With ``web``, feed pieces
-kept by the last clean stop are restored before serving, /feeds/all.ics is built in the
-background while serving starts, and the pieces are kept in the data folder again on
-shutdown (``feeds.kept``).
+first (no new rows), then delivery (messages in flight finish, the rest are given back).
+With ``web``, feed pieces kept by the last clean stop are restored before serving,
+/feeds/all.ics is built in the background while serving starts, and the pieces are kept
+in the data folder again on shutdown (``feeds.kept``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 from types import FrameType
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -60,7 +62,9 @@ def serve(config: Config, host: str | None = None, port: int | None = None, *,
     host, port = host or config.http.host, port or config.http.port
     listener = listen(host, port) if "web" in roles else None
     # Logging from here on: a start refused above is its error lines alone.
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per tick otherwise
     log.info("email templates checked: %d sample messages composed", composed)
     try:
@@ -93,7 +97,7 @@ def _warm(runtime: Runtime) -> None:
 
     def build() -> None:
         try:
-            runtime.feeds.get("all").gzipped
+            _ = runtime.feeds.get("all").gzipped  # the build is what is wanted
         except Exception:  # the first request will build it (and report) as usual
             log.exception("warming /feeds/all.ics failed")
 
@@ -104,20 +108,39 @@ def _load(runtime: Runtime) -> None:
     result = runtime.load(runtime.config.schedules.paths, source="serve start-up")
     for override in result.overrides:
         log.warning("schedule file overrides a live edit: %s", override)
-    log.info("schedules loaded: %s", f"revision {result.revision}, "
-             f"{len(result.changes)} change(s)" if result.changes else "no changes")
+    log.info(
+        "schedules loaded: %s",
+        f"revision {result.revision}, {len(result.changes)} change(s)"
+        if result.changes
+        else "no changes",
+    )
 
 
-def _run(runtime: Runtime, listener: socket.socket | None, host: str, port: int,
-         roles: tuple[str, ...], web_workers: int) -> None:
+def _run(
+    runtime: Runtime,
+    listener: socket.socket | None,
+    host: str,
+    port: int,
+    roles: tuple[str, ...],
+    web_workers: int,
+) -> None:
     config = runtime.config
-    delivery = (Delivery(runtime.store.engine, config, Composer(renderers(runtime)))
-                if "worker" in roles else None)
-    scheduling = (Scheduling(runtime, wake=delivery.wake if delivery else None)
-                  if "scheduler" in roles else None)
-    presence = Presence(runtime.store.engine, roles,
-                        leading=lambda: scheduling.leading_since if scheduling else None,
-                        last_tick=lambda: scheduling.last_tick() if scheduling else None)
+    delivery = (
+        Delivery(runtime.store.engine, config, Composer(renderers(runtime)))
+        if "worker" in roles
+        else None
+    )
+    scheduling = (
+        Scheduling(runtime, wake=delivery.wake if delivery else None)
+        if "scheduler" in roles
+        else None
+    )
+    presence = Presence(
+        runtime.store.engine,
+        roles,
+        leading=lambda: scheduling.leading_since if scheduling else None,
+        last_tick=lambda: scheduling.last_tick() if scheduling else None,
+    )
     previous = _exit_on_sigterm()
     presence.start()
     try:
@@ -144,34 +167,46 @@ def _run(runtime: Runtime, listener: socket.socket | None, host: str, port: int,
             signal.signal(signal.SIGTERM, previous)
 
 
-def _serve_http(runtime: Runtime, listener: socket.socket, host: str, port: int,
-                roles: tuple[str, ...], web_workers: int) -> None:
+def _serve_http(
+    runtime: Runtime,
+    listener: socket.socket,
+    host: str,
+    port: int,
+    roles: tuple[str, ...],
+    web_workers: int,
+) -> None:
     """uvicorn on ``listener``: in this process, or in ``web_workers`` processes (each
     opening its own runtime from the same configuration: ``app_from_environment``)."""
     config = runtime.config
-    options = {"host": host, "port": port, "log_level": "info", "proxy_headers": False,
-               "server_header": False,
-               "http": protocol(config.http.header_timeout.total_seconds())}
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "info",
+        "proxy_headers": False,
+        "server_header": False,
+        "http": protocol(config.http.header_timeout.total_seconds()),
+    }
     log.info("listening on http://%s:%d", host, port)
     if web_workers <= 1:
-        uvicorn.Server(uvicorn.Config(web_app(runtime, roles), **options)).run(
-            sockets=[listener])
+        uvicorn.Server(uvicorn.Config(web_app(runtime, roles), **options)).run(sockets=[listener])
         return
     from uvicorn.supervisors import Multiprocess
 
     if config.path is not None:
         os.environ["SUMMITCAL_CONFIG"] = str(config.path.resolve())
     os.environ[ROLES_ENV] = ",".join(roles)
-    settings = uvicorn.Config("summitcal.app.server:app_from_environment", factory=True,
-                              workers=web_workers, **options)
+    settings = uvicorn.Config(
+        "summitcal.app.server:app_from_environment", factory=True, workers=web_workers, **options
+    )
     Multiprocess(settings, sockets=[listener]).run()
 
 
 def app_from_environment() -> FastAPI:
     """The web app of one ``summitcal web --workers N`` process: the configuration from
     ``$SUMMITCAL_CONFIG`` (set by the parent) and the environment, a runtime of its own."""
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     runtime = Runtime.open(load_config())
     roles = tuple(os.environ.get(ROLES_ENV, "web").split(","))
     return web_app(runtime, roles)
@@ -194,7 +229,7 @@ def _wait_for_stop() -> None:
         log.info("interrupted: stopping")
 
 
-def _exit_on_sigterm() -> signal.Handlers | object | None:
+def _exit_on_sigterm() -> Callable[[int, FrameType | None], Any] | int | None:
     """Make SIGTERM unwind (``SystemExit(0)``) rather than kill the process.
 
     uvicorn handles SIGTERM itself while it serves; after its graceful shutdown it puts the

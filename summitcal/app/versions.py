@@ -20,5 +20,7 @@ def versions() -> list[tuple[str, str]]:
             rows.append((name, version(name)))
         except PackageNotFoundError:
             rows.append((name, "not installed"))
-    rows.append(("tzdata", f"{tzdata.IANA_VERSION} (IANA tz database, package {version('tzdata')})"))
+    rows.append(
+        ("tzdata", f"{tzdata.IANA_VERSION} (IANA tz database, package {version('tzdata')})")
+    )
     return rows

@@ -35,7 +35,9 @@ def known_zone(name: object) -> bool:
 @lru_cache(maxsize=512)
 def zone(name: str) -> ZoneInfo:
     if not known_zone(name):
-        raise LocalTimeError(f"unknown time zone {name!r} (expected an IANA name such as 'Asia/Dushanbe')")
+        raise LocalTimeError(
+            f"unknown time zone {name!r} (expected an IANA name such as 'Asia/Dushanbe')"
+        )
     return ZoneInfo(name)
 
 

@@ -173,7 +173,8 @@ def _header(data: bytes, offset: int) -> tuple:
     return (magic, version, *counts)
 
 
-def _v1_size(isutcnt: int, isstdcnt: int, leapcnt: int, timecnt: int, typecnt: int, charcnt: int) -> int:
+def _v1_size(isutcnt: int, isstdcnt: int, leapcnt: int, timecnt: int, typecnt: int,
+             charcnt: int) -> int:
     return timecnt * 5 + typecnt * 6 + charcnt + leapcnt * 8 + isstdcnt + isutcnt
 
 
@@ -206,7 +207,9 @@ def parse_tz_string(text: str) -> _Rule:
     standard = LocalTimeType(-_duration(match["stdoff"]), False, match["std"].strip("<>"))
     if match["dst"] is None:
         return _Rule(standard)
-    dst_offset = -_duration(match["dstoff"]) if match["dstoff"] else standard.offset + timedelta(hours=1)
+    dst_offset = (
+        -_duration(match["dstoff"]) if match["dstoff"] else standard.offset + timedelta(hours=1)
+    )
     return _Rule(
         standard=standard,
         daylight=LocalTimeType(dst_offset, True, match["dst"].strip("<>")),

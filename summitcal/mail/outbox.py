@@ -18,9 +18,10 @@ Fan-out (one row per follower, from one ``INSERT … SELECT``): ``enqueue_select
 Delivery (``scheduler.delivery``) calls ``claim``, then ``mark_sent`` (``mark_sent_many``
 for a batch)/``mark_retry``/``mark_failed`` per row. ``claim`` is atomic: ``FOR UPDATE
 SKIP LOCKED`` on PostgreSQL (claimers never wait for each other), one guarded UPDATE
-inside ``BEGIN IMMEDIATE`` on SQLite. The outcome functions are guarded by the lease owner: a worker whose lease ran
-out (and whose row someone else claimed) cannot put the row back to ``pending``; but
-``mark_sent`` always records a send, because the server did take the message.
+inside ``BEGIN IMMEDIATE`` on SQLite. The outcome functions are guarded by the lease
+owner: a worker whose lease ran out (and whose row someone else claimed) cannot put the
+row back to ``pending``; but ``mark_sent`` always records a send, because the server did
+take the message.
 
 Every function taking ``now`` defaults it to the current time; all instants are aware.
 """

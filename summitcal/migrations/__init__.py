@@ -1,1 +1,2 @@
-"""Alembic migrations, shipped inside the package so an installed summitcal can upgrade its database."""
+"""Alembic migrations, shipped inside the package so that an installed summitcal can
+upgrade its database."""

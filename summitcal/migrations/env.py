@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 from alembic import context
+from sqlalchemy.engine import Connection
 
 import summitcal.feeds.versions  # noqa: F401  (these modules add their tables to the metadata)
 import summitcal.mail.tables  # noqa: F401
@@ -14,7 +15,7 @@ import summitcal.scheduler.plans  # noqa: F401
 from summitcal.summits.tables import metadata
 
 
-def _configure(connection: object) -> None:
+def _configure(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,

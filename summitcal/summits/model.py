@@ -11,6 +11,10 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+#: ``date`` under another name, for annotations in ``Session``, whose field ``date``
+#: hides the type there.
+Day = date
+
 MODES = ("in_person", "video", "delegated", "absent", "unknown")
 MODE_LABELS = {
     "in_person": "in person",
@@ -72,7 +76,7 @@ class Session:
     start: datetime | None = None
     end: datetime | None = None
     date: date | None = None
-    end_date: date | None = None
+    end_date: Day | None = None
     venue: str | None = None
     status: str = "confirmed"
     description: str | None = None
@@ -96,14 +100,14 @@ class Session:
         return self.start is None
 
     @property
-    def first_day(self) -> date:
+    def first_day(self) -> Day:
         if self.start is not None:
             return self.start.date()
         assert self.date is not None
         return self.date
 
     @property
-    def last_day(self) -> date:
+    def last_day(self) -> Day:
         """Last local day the session touches (inclusive)."""
         if self.start is not None:
             end = self.end or self.start

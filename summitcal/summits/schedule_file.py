@@ -216,10 +216,10 @@ def combine(docs: Sequence[Document | Declared], problems: list[Problem]) -> Sch
     return schedule
 
 
-def _check_event_keys(docs: list[Document], problems: list[Problem]) -> None:
+def _check_event_keys(docs: Sequence[Document | Declared], problems: list[Problem]) -> None:
     """No two sessions of the files may share an event key (their calendar UID):
     the second one met is reported, naming the first one's file and field."""
-    first: dict[str, tuple[Document, str, Session]] = {}
+    first: dict[str, tuple[Document | Declared, str, Session]] = {}
     for doc in docs:
         for path, session in doc.sessions:
             known = first.setdefault(session.event_key, (doc, path, session))
@@ -258,7 +258,8 @@ def _merge_records(docs: Sequence[Document | Declared], into: dict, key: str,
 
 def _check_sessions(doc: Document | Declared, schedule: Schedule, problems: list[Problem]) -> None:
     """References to records no file declares, and session ids used twice in the file."""
-    known = {"organisation": schedule.organizations, "participant": schedule.participants}
+    known: dict[str, Mapping[str, object]] = {"organisation": schedule.organizations,
+                                              "participant": schedule.participants}
     if isinstance(doc, Declared) and all(ids <= known[kind].keys()
                                          for kind, ids in doc.referenced.items()):
         return  # a file found unchanged, whose references are all still declared

@@ -109,7 +109,7 @@ class Document:
         if value is None:
             return None
         value = texts.optional(value, lines=lines)
-        if required and not value.strip():
+        if required and not (value or "").strip():
             self.problem(f"{path}.{key}" if path else key, "must not be empty")
             return None
         return value

@@ -8,7 +8,9 @@ shape and no traceback. An unknown page (outside ``/api/`` and the machine paths
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from functools import cache
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -57,7 +59,7 @@ def not_found_page(what: str) -> HTMLResponse:
     return HTMLResponse(body, status_code=404)
 
 
-def _field(loc: tuple | list) -> str:
+def _field(loc: Sequence[Any]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts)
 
@@ -81,7 +83,8 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 404 and wants_page(request.url.path):
             return not_found_page(f"There is no page at {request.url.path}.")
         code = _HTTP_CODES.get(exc.status_code, "error")
-        return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+        return error_response(exc.status_code, code, str(exc.detail),
+                              headers=dict(exc.headers) if exc.headers else None)
 
     @app.exception_handler(NotFound)
     async def _not_found(request: Request, exc: NotFound):

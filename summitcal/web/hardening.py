@@ -16,7 +16,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from fastapi import FastAPI
@@ -24,6 +24,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Match
+from starlette.types import Receive, Send
 
 Scope = dict[str, Any]
 ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
@@ -73,7 +74,7 @@ def install_unknown_paths(app: FastAPI, base_url: str) -> None:
     router = app.router
     router.redirect_slashes = False
 
-    async def unmatched(scope: Scope, receive: Any, send: Any) -> None:
+    async def unmatched(scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             target = _slash_twin(router.routes, scope)
             if target is not None:
@@ -89,7 +90,7 @@ def install_unknown_paths(app: FastAPI, base_url: str) -> None:
     router.default = unmatched
 
 
-def _slash_twin(routes: list[Any], scope: Scope) -> str | None:
+def _slash_twin(routes: list[Any], scope: MutableMapping[str, Any]) -> str | None:
     """The request's path as sent (percent-encoded), with the trailing slash toggled, when
     a route matches that; else None."""
     path = scope["path"]

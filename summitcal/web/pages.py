@@ -79,9 +79,17 @@ class SignupForm:
 def signup_form(runtime: Service, **values) -> SignupForm:
     schedule = runtime.snapshot().schedule
     follows = [("all", "Every summit")]
-    follows += [(f"summit:{s.id}", s.name) for s in sorted(schedule.summits.values(), key=lambda s: s.id)]
-    follows += [(f"organization:{o.id}", o.name) for o in sorted(schedule.organizations.values(), key=lambda o: o.id)]
-    follows += [(f"participant:{p.id}", p.name) for p in sorted(schedule.participants.values(), key=lambda p: p.id)]
+    follows += [
+        (f"summit:{s.id}", s.name) for s in sorted(schedule.summits.values(), key=lambda s: s.id)
+    ]
+    follows += [
+        (f"organization:{o.id}", o.name)
+        for o in sorted(schedule.organizations.values(), key=lambda o: o.id)
+    ]
+    follows += [
+        (f"participant:{p.id}", p.name)
+        for p in sorted(schedule.participants.values(), key=lambda p: p.id)
+    ]
     defaults = [format_duration(d) for d in runtime.config.reminders.default_offsets]
     choices = list(REMINDER_CHOICES)
     for value in defaults:
@@ -111,9 +119,12 @@ def router(runtime: Service) -> APIRouter:
             shown = views[:INDEX_SUMMITS]
             feeds = all_feeds(schedule, base_url, INDEX_FEEDS, [v.summit.id for v in shown])
             return env.get_template("index.html").render(
-                summits=shown, more=views[INDEX_SUMMITS:], feeds=feeds,
+                summits=shown,
+                more=views[INDEX_SUMMITS:],
+                feeds=feeds,
                 every_feed=len(feeds) == feed_count(schedule),
-                form=signup_form(runtime))
+                form=signup_form(runtime),
+            )
 
         return HTMLResponse(cache.get("/", snapshot.version, render))
 
@@ -128,15 +139,30 @@ def router(runtime: Service) -> APIRouter:
             view = summit_views(schedule, base_url, datetime.now(UTC), only=summit_id)[0]
             sessions = [schedule.sessions[s.summit, s.id] for s in view.sessions]
             feeds = [view.feed] + [
-                feed_links(base_url, f"/feeds/organizations/{o}.ics",
-                           f"Sessions of the {schedule.organizations[o].name}")
-                for o in sorted({o for s in sessions for o in s.organizations})]
+                feed_links(
+                    base_url,
+                    f"/feeds/organizations/{o}.ics",
+                    f"Sessions of the {schedule.organizations[o].name}",
+                )
+                for o in sorted({o for s in sessions for o in s.organizations})
+            ]
             if feed_count(schedule) > INDEX_FEEDS:  # the front page does not list them
-                people = sorted({a.participant for s in sessions for a in s.attendance
-                                 if a.participant in schedule.participants})
-                feeds += [feed_links(base_url, f"/feeds/participants/{p}.ics",
-                                     f"Sessions with {schedule.participants[p].name}")
-                          for p in people]
+                people = sorted(
+                    {
+                        a.participant
+                        for s in sessions
+                        for a in s.attendance
+                        if a.participant in schedule.participants
+                    }
+                )
+                feeds += [
+                    feed_links(
+                        base_url,
+                        f"/feeds/participants/{p}.ics",
+                        f"Sessions with {schedule.participants[p].name}",
+                    )
+                    for p in people
+                ]
             return env.get_template("summit.html").render(view=view, feeds=feeds)
 
         return HTMLResponse(cache.get(f"/summits/{summit_id}", snapshot.version, render))
@@ -156,18 +182,30 @@ def router(runtime: Service) -> APIRouter:
     return routes
 
 
-def atom(history: list[tuple[Revision, list[Change]]], schedule: Schedule,
-         base_url: str) -> str:
+def atom(history: list[tuple[Revision, list[Change]]], schedule: Schedule, base_url: str) -> str:
     """The change log as an Atom feed (RFC 4287): one entry per revision, newest first,
     its content one line per change."""
     views = revision_views(history, schedule)
-    entries = [{"revision": v.revision, "lines": v.lines,
-                "updated": _atom_time(v.revision.created_at),
-                "title": _entry_title(v)} for v in views]
+    entries = [
+        {
+            "revision": v.revision,
+            "lines": v.lines,
+            "updated": _atom_time(v.revision.created_at),
+            "title": _entry_title(v),
+        }
+        for v in views
+    ]
     updated = entries[0]["updated"] if entries else _atom_time(datetime(2000, 1, 1, tzinfo=UTC))
-    return environment("web").get_template("changes.atom.xml").render(
-        revisions=entries, updated=updated, base_url=base_url,
-        host=urlsplit(base_url).hostname or "localhost")
+    return (
+        environment("web")
+        .get_template("changes.atom.xml")
+        .render(
+            revisions=entries,
+            updated=updated,
+            base_url=base_url,
+            host=urlsplit(base_url).hostname or "localhost",
+        )
+    )
 
 
 def _atom_time(moment: datetime) -> str:
@@ -175,12 +213,14 @@ def _atom_time(moment: datetime) -> str:
 
 
 def _count_subjects(subjects: list[str]) -> str:
-    """"1 summit and 4 sessions": what the subjects of a revision are, counted by kind
+    """ "1 summit and 4 sessions": what the subjects of a revision are, counted by kind
     (summit, organisation and participant subjects carry their kind as a prefix)."""
     kinds = {"Summit: ": "summit", "Organisation: ": "organisation", "Participant: ": "participant"}
     counts = dict.fromkeys([*kinds.values(), "session"], 0)
     for subject in subjects:
-        kind = next((name for prefix, name in kinds.items() if subject.startswith(prefix)), "session")
+        kind = next(
+            (name for prefix, name in kinds.items() if subject.startswith(prefix)), "session"
+        )
         counts[kind] += 1
     parts = [f"{n} {kind}{'' if n == 1 else 's'}" for kind, n in counts.items() if n]
     return " and ".join(filter(None, [", ".join(parts[:-1]), parts[-1]]))
@@ -194,4 +234,8 @@ def _entry_title(view) -> str:
     if len(view.lines) == 1:
         line = view.lines[0]
         return f"{line.subject}: {line.what}"
-    return f"{len(view.lines)} changes: " + "; ".join(subjects[:3]) + ("…" if len(subjects) > 3 else "")
+    return (
+        f"{len(view.lines)} changes: "
+        + "; ".join(subjects[:3])
+        + ("…" if len(subjects) > 3 else "")
+    )

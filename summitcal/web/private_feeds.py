@@ -1,6 +1,7 @@
 """Private feeds: a subscriber's own selection, with one VALARM per reminder offset.
 
-``GET /feeds/private/{token}.ics`` (and HEAD, see ``web.head``) with a ``feed`` token (see ``subscriptions.tokens``).
+``GET /feeds/private/{token}.ics`` (and HEAD, see ``web.head``) with a ``feed`` token
+(see ``subscriptions.tokens``).
 A rotated, unknown or forged token, or one of a subscriber who is not confirmed, is a
 404 like any unknown feed. Responses are cached per subscriber and replaced when the key
 moves: (feed token version, follows, offsets, schedule revision), or when a cancelled

@@ -84,18 +84,24 @@ def venue_time(session: Session, city: str) -> str:
     end = session.end
     text = f"{long_date(start.date())}, {start:%H:%M}"
     if end is not None:
-        text += f"–{end:%H:%M}" if end.date() == start.date() else f" – {long_date(end.date())}, {end:%H:%M}"
+        text += (
+            f"–{end:%H:%M}"
+            if end.date() == start.date()
+            else f" – {long_date(end.date())}, {end:%H:%M}"
+        )
     offsets = format_offset(start.utcoffset())
     if end is not None and end.utcoffset() != start.utcoffset():
         offsets += f" → {format_offset(end.utcoffset())}"
     return f"{text} {city} ({offsets})"
 
 
-def session_view(session: Session, schedule: Schedule, now: datetime,
-                 base_url: str) -> SessionView:
+def session_view(session: Session, schedule: Schedule, now: datetime, base_url: str) -> SessionView:
     summit = schedule.summits.get(session.summit)
-    city = summit.city if summit and session.timezone == summit.timezone else \
-        session.timezone.rsplit("/", 1)[-1].replace("_", " ")
+    city = (
+        summit.city
+        if summit and session.timezone == summit.timezone
+        else session.timezone.rsplit("/", 1)[-1].replace("_", " ")
+    )
     place = session.venue or (f"{summit.city}, {summit.country}" if summit else "")
     anchor = links.anchor(session.summit, session.id)
     badges = []
@@ -105,23 +111,45 @@ def session_view(session: Session, schedule: Schedule, now: datetime,
         if item.mode == "delegated" and item.delegate:
             delegate = schedule.participants.get(item.delegate)
             label = f"delegated to {delegate.name if delegate else item.delegate}"
-        badges.append(Badge(person.name if person else item.participant,
-                            person.role if person else "", item.mode, label, item.note,
-                            item.announced, f"{anchor}.{item.participant}"))
+        badges.append(
+            Badge(
+                person.name if person else item.participant,
+                person.role if person else "",
+                item.mode,
+                label,
+                item.note,
+                item.announced,
+                f"{anchor}.{item.participant}",
+            )
+        )
     timed = session.start is not None
     return SessionView(
-        summit=session.summit, id=session.id, anchor=anchor,
-        ics_url=links.ics_url(session, base_url), title=session.title, status=session.status,
-        venue_time=venue_time(session, city), place=place,
+        summit=session.summit,
+        id=session.id,
+        anchor=anchor,
+        ics_url=links.ics_url(session, base_url),
+        title=session.title,
+        status=session.status,
+        venue_time=venue_time(session, city),
+        place=place,
         start_utc=session.starts_at.isoformat().replace("+00:00", "Z") if timed else None,
-        end_utc=session.ends_at.isoformat().replace("+00:00", "Z") if timed and session.end else None,
-        badges=badges, description=session.description, video_url=session.video_url,
+        end_utc=session.ends_at.isoformat().replace("+00:00", "Z")
+        if timed and session.end
+        else None,
+        badges=badges,
+        description=session.description,
+        video_url=session.video_url,
         upcoming=session.ends_at > now,
     )
 
 
-def summit_views(schedule: Schedule, base_url: str, now: datetime,
-                 only: str | None = None, preview: int | None = None) -> list[SummitView]:
+def summit_views(
+    schedule: Schedule,
+    base_url: str,
+    now: datetime,
+    only: str | None = None,
+    preview: int | None = None,
+) -> list[SummitView]:
     """Upcoming summits first (soonest first), then past ones (most recent first); with
     ``only``, just that summit's view. With ``preview``, each view shows at most that
     many sessions (the next ones, or the last ones of a past summit) and ``total``.
@@ -139,14 +167,18 @@ def summit_views(schedule: Schedule, base_url: str, now: datetime,
         last = max((s.last_day for s in sessions), default=None)
         upcoming = any(s.ends_at > now for s in sessions)
         shown = sessions if preview is None else _preview(sessions, now, preview)
-        view = SummitView(summit, day_range(first, last) if first and last else "dates to come",
-                          upcoming, [session_view(s, schedule, now, base_url) for s in shown],
-                          feed_links(base_url, f"/feeds/summits/{summit.id}.ics", summit.name),
-                          len(sessions))
+        view = SummitView(
+            summit,
+            day_range(first, last) if first and last else "dates to come",
+            upcoming,
+            [session_view(s, schedule, now, base_url) for s in shown],
+            feed_links(base_url, f"/feeds/summits/{summit.id}.ics", summit.name),
+            len(sessions),
+        )
         views.append((first or date.max, view))
-    upcoming = sorted((v for v in views if v[1].upcoming), key=lambda v: v[0])
+    coming = sorted((v for v in views if v[1].upcoming), key=lambda v: v[0])
     past = sorted((v for v in views if not v[1].upcoming), key=lambda v: v[0], reverse=True)
-    return [v for _, v in upcoming + past]
+    return [v for _, v in coming + past]
 
 
 def _preview(sessions: list[Session], now: datetime, count: int) -> list[Session]:
@@ -160,26 +192,36 @@ def feed_count(schedule: Schedule) -> int:
     return 1 + len(schedule.summits) + len(schedule.organizations) + len(schedule.participants)
 
 
-def all_feeds(schedule: Schedule, base_url: str, limit: int | None = None,
-              summits: list[str] | None = None) -> list[FeedLinks]:
+def all_feeds(
+    schedule: Schedule, base_url: str, limit: int | None = None, summits: list[str] | None = None
+) -> list[FeedLinks]:
     """Every feed: all sessions, each summit, organisation and participant. With ``limit``
     and more feeds than that, only all sessions, the organisations and ``summits`` (a
     summit's page lists its own feed and those of its participants)."""
     if limit is not None and feed_count(schedule) > limit:
         feeds = [feed_links(base_url, "/feeds/all.ics", "Every summit session")]
-        feeds += [feed_links(base_url, f"/feeds/summits/{s}.ics", schedule.summits[s].name)
-                  for s in summits or []]
-        feeds += [feed_links(base_url, f"/feeds/organizations/{o.id}.ics",
-                             f"Sessions of the {o.name}")
-                  for o in sorted(schedule.organizations.values(), key=lambda o: o.id)]
+        feeds += [
+            feed_links(base_url, f"/feeds/summits/{s}.ics", schedule.summits[s].name)
+            for s in summits or []
+        ]
+        feeds += [
+            feed_links(base_url, f"/feeds/organizations/{o.id}.ics", f"Sessions of the {o.name}")
+            for o in sorted(schedule.organizations.values(), key=lambda o: o.id)
+        ]
         return feeds
     feeds = [feed_links(base_url, "/feeds/all.ics", "Every summit session")]
     for summit in sorted(schedule.summits.values(), key=lambda s: s.id):
         feeds.append(feed_links(base_url, f"/feeds/summits/{summit.id}.ics", summit.name))
     for org in sorted(schedule.organizations.values(), key=lambda o: o.id):
-        feeds.append(feed_links(base_url, f"/feeds/organizations/{org.id}.ics",
-                                f"Sessions of the {org.name}"))
+        feeds.append(
+            feed_links(
+                base_url, f"/feeds/organizations/{org.id}.ics", f"Sessions of the {org.name}"
+            )
+        )
     for person in sorted(schedule.participants.values(), key=lambda p: p.id):
-        feeds.append(feed_links(base_url, f"/feeds/participants/{person.id}.ics",
-                                f"Sessions with {person.name}"))
+        feeds.append(
+            feed_links(
+                base_url, f"/feeds/participants/{person.id}.ics", f"Sessions with {person.name}"
+            )
+        )
     return feeds

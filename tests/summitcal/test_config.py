@@ -157,7 +157,7 @@ def test_regression_the_secret_key_made_by_many_threads_at_once_is_one_whole_key
         keys: list[str] = []
         errors: list[BaseException] = []
 
-        def read(config) -> None:
+        def read(config, start=start, keys=keys, errors=errors) -> None:
             start.wait()
             try:
                 keys.append(config.secret_key())

@@ -56,7 +56,7 @@ def test_processes_editing_different_sessions_lose_nothing(store, dushanbe):
         stored = store.session("dushanbe-2021", session)
         assert stored.sequence == ROUNDS
         assert stored.attendance_of(participant).mode == MODES[(ROUNDS - 1) % 2]
-    for revision, changes in store.revisions(limit=100)[:-1]:
+    for _revision, changes in store.revisions(limit=100)[:-1]:
         assert [c.kind for c in changes] == ["attendance_changed"]
 
 

@@ -12,7 +12,7 @@ Create Date: 2026-11-30
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -47,7 +47,7 @@ def _json(value: Any) -> Any:
 
 
 # table → (key columns, {column: rule}); JSON columns take _json.
-TEXT_COLUMNS = {
+TEXT_COLUMNS: dict[str, tuple[tuple[str, ...], dict[str, Callable[[Any], Any]]]] = {
     "summits": (("id",), {"name": _line, "city": _line, "country": _line}),
     "organizations": (("id",), {"name": _line}),
     "participants": (("id",), {"name": _line, "role": _line}),
@@ -59,8 +59,8 @@ TEXT_COLUMNS = {
 JSON_COLUMNS = {("changes", "old"), ("changes", "new")}
 
 
-def _table(name: str, keys: tuple[str, ...], columns: dict) -> sa.Table:
-    def column(col: str) -> sa.Column:
+def _table(name: str, keys: tuple[str, ...], columns: dict[str, Any]) -> sa.TableClause:
+    def column(col: str) -> sa.ColumnClause[Any]:
         return sa.Column(col, sa.JSON(none_as_null=True) if (name, col) in JSON_COLUMNS
                          else sa.Text())
     return sa.table(name, *(sa.column(k) for k in keys), *(column(c) for c in columns))

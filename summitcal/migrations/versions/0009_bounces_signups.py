@@ -42,11 +42,11 @@ def _statuses(old: str, new: str) -> None:
         op.create_check_constraint(CHECK, "subscribers", f"status IN ({new})")
         return
     sql = bind.exec_driver_sql(
-        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'subscribers'").scalar()
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'subscribers'").scalar_one()
     before = f"status IN ({old})"
     if before not in sql:
         raise RuntimeError(f"subscribers: expected the check {before!r} in {sql!r}")
-    version = bind.exec_driver_sql("PRAGMA schema_version").scalar()
+    version = bind.exec_driver_sql("PRAGMA schema_version").scalar_one()
     bind.exec_driver_sql("PRAGMA writable_schema = ON")
     bind.exec_driver_sql(
         "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = 'subscribers'",
