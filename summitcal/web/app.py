@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from summitcal.feeds import routes as feed_routes
 from summitcal import __version__
 from summitcal.runtime import Runtime
-from summitcal.web import admin, admin_outbox, api, errors, hardening, pages, subscriptions
+from summitcal.web import admin, admin_outbox, api, docs, errors, hardening, pages, subscriptions
 from summitcal.web.head import HeadAsGet
 from summitcal.web.metrics import CONTENT_TYPE, Metrics
 
@@ -32,7 +32,7 @@ def create_app(runtime: Runtime, roles: tuple[str, ...] = ("web",)) -> FastAPI:
         title="summitcal",
         version=__version__,
         description="Summit schedules as timezone-correct calendar feeds.",
-        docs_url="/docs",
+        docs_url=None,  # web.docs serves /docs with Swagger UI's files from this process
         redoc_url=None,
     )
     app.state.runtime = runtime
@@ -49,6 +49,7 @@ def create_app(runtime: Runtime, roles: tuple[str, ...] = ("web",)) -> FastAPI:
     app.include_router(admin.router(runtime))
     app.include_router(admin_outbox.router(runtime))
     app.include_router(pages.router(runtime))
+    docs.install(app)  # before /static: it mounts /static/swagger-ui
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
 
     @app.get("/healthz", tags=["service"])
