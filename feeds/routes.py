@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 
 from fastapi import APIRouter, Request, Response
+from werkzeug.datastructures import Accept
+from werkzeug.http import parse_accept_header
 
 from summitcal.feeds.service import FeedResponse, FeedService
 
@@ -45,15 +47,48 @@ def router(service: FeedService, max_age: int) -> APIRouter:
 
 
 def wants_gzip(request: Request) -> bool:
-    for part in request.headers.get("accept-encoding", "").split(","):
-        coding, _, params = part.strip().partition(";")
-        if coding.strip().lower() in ("gzip", "*"):
-            q = params.strip().removeprefix("q=").strip() if params else "1"
-            try:
-                return float(q) > 0
-            except ValueError:
-                return False
-    return False
+    """Whether to send the feed gzipped: :func:`content_coding` of the request's
+    Accept-Encoding fields (several are one comma-separated list, RFC 9110 5.3)."""
+    fields = request.headers.getlist("accept-encoding")
+    return content_coding(", ".join(fields) if fields else None) == "gzip"
+
+
+def content_coding(accept_encoding: str | None) -> str:
+    """``"gzip"`` or ``"identity"``: the coding to send a feed in, for an Accept-Encoding
+    field value (None: the request had none). Never raises.
+
+    The rule is RFC 9110 12.5.3: codings and the ``q`` parameter are case-insensitive;
+    ``*`` stands for every coding the field does not name; ``q=0`` means not acceptable;
+    ``identity`` is acceptable unless excluded (``identity;q=0``, or ``*;q=0`` without an
+    ``identity`` entry); ``x-gzip`` is ``gzip`` (8.4.1.3). gzip is sent when it is
+    acceptable and not weighted below identity; identity has a weight only where an
+    ``identity`` or ``*`` entry gives it one (``GZIP;Q=0.5`` alone is gzip, ``gzip;q=0.5,
+    identity`` is not). When gzip is not acceptable the feed goes out uncompressed, also
+    when identity is excluded too: 12.5.3 has a server with no acceptable coding send
+    no coding rather than fail (we never answer 406). No field, or an empty one (12.5.3:
+    "does not want any content coding"), means identity.
+
+    Parsing is werkzeug's (``werkzeug.http.parse_accept_header``): a well-kept parser of
+    the Accept-* grammar (quoted strings, parameters, case-insensitive ``q``, a malformed
+    or out-of-range weight drops its entry), whose ``Accept`` orders entries by
+    specificity, so a named coding is weighed before ``*``. Starlette has none of its own.
+    """
+    if accept_encoding is None:
+        return "identity"
+    accept = parse_accept_header(accept_encoding)
+    gzip = _weight(accept, ("gzip", "x-gzip"), default=0.0)
+    identity = _weight(accept, ("identity",), default=0.0)
+    return "gzip" if gzip > 0 and gzip >= identity else "identity"
+
+
+def _weight(accept: Accept, names: tuple[str, ...], default: float) -> float:
+    """The weight of the first of ``names`` the field lists, else of ``*``, else
+    ``default``."""
+    listed = {value.lower() for value in accept.values()}
+    for name in names:
+        if name in listed:
+            return accept.quality(name)
+    return accept.quality("*") if "*" in listed else default
 
 
 def not_modified(request: Request, feed: FeedResponse, now: datetime) -> bool:

@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from summitcal import __version__
 from summitcal.feeds import routes as feed_routes
-from summitcal.web import admin, admin_outbox, api, errors, hardening, pages, subscriptions
+from summitcal.web import admin, admin_outbox, api, docs, errors, hardening, pages, subscriptions
 from summitcal.web.head import HeadAsGet
 from summitcal.web.metrics import CONTENT_TYPE, Metrics
 from summitcal.web.service import Service
@@ -38,7 +38,7 @@ def create_app(runtime: Service, roles: tuple[str, ...] = ("web",),
         title="summitcal",
         version=__version__,
         description="Summit schedules as timezone-correct calendar feeds.",
-        docs_url="/docs",
+        docs_url=None,  # web.docs serves /docs with Swagger UI's files from this process
         redoc_url=None,
     )
     app.state.runtime = runtime
@@ -55,6 +55,7 @@ def create_app(runtime: Service, roles: tuple[str, ...] = ("web",),
     app.include_router(admin.router(runtime))
     app.include_router(admin_outbox.router(runtime))
     app.include_router(pages.router(runtime))
+    docs.install(app)  # before /static: it mounts /static/swagger-ui
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
 
     @app.get("/healthz", tags=["service"])

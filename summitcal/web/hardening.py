@@ -5,8 +5,9 @@
   DENY`` and CSP ``frame-ancestors 'none'`` (no page inside another site's frame:
   clickjacking of the sign-up and manage buttons), and a ``Content-Security-Policy``
   allowing only the site's own scripts, styles and form targets — the pages have no
-  inline script or style (W3C CSP Level 3). ``/docs`` (Swagger UI, loaded from its CDN)
-  gets the policy that page needs.
+  inline script or style (W3C CSP Level 3). ``/docs`` (Swagger UI, served from here by
+  ``web.docs``) gets the policy that page needs: its inline set-up script and inline
+  styles, and still nothing from another origin.
 * A path with or without a trailing slash that a route has the other way is redirected
   (308) to ``service.base_url`` plus that path — never to the request's ``Host`` header,
   which anybody can set (the answer may be cached and shown to others).
@@ -32,9 +33,8 @@ ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
 PAGE_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
                "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
                "base-uri 'none'; object-src 'none'")
-DOCS_POLICY = ("default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-               "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-               "img-src 'self' data: https://fastapi.tiangolo.com; connect-src 'self'; "
+DOCS_POLICY = ("default-src 'self'; script-src 'self' 'unsafe-inline'; "
+               "style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; "
                "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
 DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect"})
 #: Paths whose 404 stays JSON: the API, feeds and the service's machine endpoints.

@@ -7,17 +7,23 @@ A rotated, unknown or forged token, or one of a subscriber who is not confirmed,
 moves: (feed token version, follows, offsets, schedule revision), or when a cancelled
 session drops out. Event bytes come from the public feeds' ``FeedBuilder``, so a private
 feed costs one subscriber read and a concatenation when the public ones are warm.
+
+The responses are kept in a ``cachetools.LRUCache`` of ``max_entries`` subscribers (the
+least recently served goes first). cachetools' caches are not thread-safe, and a read
+moves the entry to the front (a write), so every access, reads included, holds
+``PrivateFeeds._lock``; the build itself runs outside it, so two requests for one cold
+feed may both build it (the same bytes; the last one stays).
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
-from collections import OrderedDict
 from collections.abc import Hashable
 from functools import cache
 from typing import TYPE_CHECKING
 
+from cachetools import LRUCache
 from fastapi import APIRouter, Request, Response
 
 from summitcal.core import database
@@ -37,13 +43,14 @@ _DOC: dict = {200: {"content": {"text/calendar": {}}, "description": "iCalendar 
 
 
 class PrivateFeeds:
-    """Private feed responses, built on the runtime's public feed service."""
+    """Private feed responses, built on the runtime's public feed service; the last
+    ``max_entries`` subscribers' responses are kept (see the module doc for the lock)."""
 
     def __init__(self, runtime: Service, max_entries: int = 4096) -> None:
         self.runtime = runtime
         self.max_entries = max_entries
-        self._responses: OrderedDict[int, tuple[Hashable, FeedResponse]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._responses: LRUCache[int, tuple[Hashable, FeedResponse]] = LRUCache(max_entries)
+        self._lock = threading.Lock()  # guards _responses (cachetools is not thread-safe)
         self._secret = cache(runtime.config.secret_key)
 
     def subscriber(self, token: str) -> subs.Subscriber:
@@ -66,7 +73,6 @@ class PrivateFeeds:
             cached = self._responses.get(subscriber.id)
             if cached is not None and cached[0] == key and (
                     cached[1].expires is None or now < cached[1].expires):
-                self._responses.move_to_end(subscriber.id)
                 return cached[1]
         retention = service.settings.cancelled_retention
         sessions = follows(snapshot.schedule, prefs.follows, now, retention)
@@ -77,10 +83,7 @@ class PrivateFeeds:
             name, body, f'"{digest}"', service.versions.modified(name, digest, now, shown),
             snapshot.version, next_change(sessions, now, retention))
         with self._lock:
-            self._responses[subscriber.id] = (key, response)
-            self._responses.move_to_end(subscriber.id)
-            while len(self._responses) > self.max_entries:
-                self._responses.popitem(last=False)
+            self._responses[subscriber.id] = (key, response)  # evicts the least recent
         return response
 
 

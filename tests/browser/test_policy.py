@@ -75,3 +75,21 @@ def test_regression_no_other_site_can_frame_a_page(served, make_browser, other_s
         time.sleep(0.1)
     assert not url.startswith(server.base), "the page showed inside another site's frame"
     assert driver.find_elements(By.TAG_NAME, "form") == []
+
+
+def test_api_docs_render_from_this_site_alone(served, make_browser):
+    """/docs shows the API's operations under its policy, and every resource the page
+    loaded came from this site (Swagger UI's files are served here: web.docs)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    server = served()
+    driver = make_browser()
+    driver.get(server.base + "/docs")
+    operations = WebDriverWait(driver, 20).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, ".opblock-summary-path"))
+    paths = {element.text.replace("\u200b", "") for element in operations}
+    assert "/api/summits" in paths and "/feeds/all.ics" in paths
+    loaded = driver.execute_script(
+        "return performance.getEntriesByType('resource').map(e => e.name)")
+    assert loaded and all(url.startswith(server.base + "/") for url in loaded), loaded
+    assert refusals(driver) == []

@@ -7,8 +7,11 @@ from datetime import timedelta
 import pytest
 from icalendar import Calendar
 
+from summitcal.core import database
+from summitcal.subscriptions import subscribers as subs
 from summitcal.subscriptions.tokens import make_token
-from tests.subscriptions.conftest import SECRET, path, sign_up, subscriber
+from summitcal.web.private_feeds import PrivateFeeds
+from tests.subscriptions.conftest import NOW, SECRET, path, sign_up, subscriber
 from tests.subscriptions.test_pages import manage_form
 
 EMAIL = "reader@example.org"
@@ -98,3 +101,22 @@ def test_pending_subscribers_have_no_feed(client, runtime):
 def test_the_private_route_does_not_shadow_public_feeds(client):
     assert client.get("/feeds/summits/astana-2024.ics").status_code == 200
     assert client.get("/feeds/private/x.ics").status_code == 404
+
+
+def test_responses_are_kept_for_the_most_recently_served_subscribers(runtime):
+    """``PrivateFeeds`` keeps ``max_entries`` responses, least recently served out first
+    (a ``cachetools.LRUCache``): a kept response is handed out again as it is."""
+    prefs = subs.check_preferences(runtime.store.schedule(), timezone="UTC", follow=["all"],
+                                   reminders=["PT1H"], notices=[])
+    with database.writing(runtime.store.engine) as connection:
+        readers = [subs.add(connection, f"r{n}@example.org", prefs, NOW, confirmed=True)
+                   for n in range(3)]
+    a, b, c = (reader.links(runtime.config).feed.rsplit("/", 1)[1].removesuffix(".ics")
+               for reader in readers)
+    feeds = PrivateFeeds(runtime, max_entries=2)
+    first_a, first_b = feeds.get(a), feeds.get(b)
+    assert feeds.get(a) is first_a  # served from the cache, and now the most recent
+    feeds.get(c)  # a third subscriber: b, the least recently served, goes
+    assert feeds.get(a) is first_a
+    again_b = feeds.get(b)
+    assert again_b is not first_b and again_b.body == first_b.body
