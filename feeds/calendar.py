@@ -9,7 +9,7 @@ everything afresh; both give the same bytes for the same inputs.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from icalendar import Calendar, vDuration, vUnknown
 
@@ -142,9 +142,3 @@ def feed_bytes(
         return event_bytes(session, schedule, settings.base_url, participant, alarms)
 
     return assemble(name, sessions, settings, event, vtimezone_bytes)
-
-
-def latest_change(sessions: Iterable[Session]) -> datetime | None:
-    """The most recent ``last_modified`` among the sessions (for HTTP Last-Modified)."""
-    stamps = [s.last_modified for s in sessions if s.last_modified is not None]
-    return max(stamps) if stamps else None

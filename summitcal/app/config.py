@@ -173,10 +173,6 @@ def _address(value: Any) -> str:
     return value.strip()
 
 
-def default_path() -> Path:
-    return Path(os.environ.get("SUMMITCAL_CONFIG") or "config.toml")
-
-
 def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
     """Read, check and return the configuration. ``path=None``: $SUMMITCAL_CONFIG or
     ./config.toml, which may be missing (then every default applies)."""

@@ -203,19 +203,6 @@ class Store:
         with database.reading(self.engine) as connection:
             return rows.read_revisions(connection, query, summit)
 
-    def revisions_after(
-        self, revision: int, limit: int = 1000
-    ) -> list[tuple[Revision, list[Change]]]:
-        """Revisions newer than ``revision``, oldest first (for followers of ``version()``)."""
-        query = (
-            sa.select(t.revisions)
-            .where(t.revisions.c.id > revision)
-            .order_by(t.revisions.c.id)
-            .limit(limit)
-        )
-        with database.reading(self.engine) as connection:
-            return rows.read_revisions(connection, query)
-
     def _commit(
         self,
         connection: Connection,

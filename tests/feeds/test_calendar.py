@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from icalendar import Calendar
 
-from summitcal.feeds.calendar import feed_bytes, header_bytes, latest_change, ordered, zone_spans
+from summitcal.feeds.calendar import feed_bytes, header_bytes, ordered, zone_spans
 from summitcal.feeds.settings import FeedSettings
 from summitcal.summits.model import Schedule
 from tests.feeds import samples
@@ -128,11 +128,9 @@ def test_empty_feed_is_a_valid_calendar(settings: FeedSettings) -> None:
     assert Calendar.from_ical(data)["NAME"] == "Nothing yet"
 
 
-def test_ordering_and_latest_change(schedule: Schedule) -> None:
+def test_ordering(schedule: Schedule) -> None:
     chosen = ordered(schedule.sessions_of("dushanbe-2021"))
     assert [s.id for s in chosen] == ["arrivals", "csto-council", "sco-council"]
-    assert latest_change(chosen) == samples.CHANGED
-    assert latest_change([]) is None
 
 
 def test_refresh_interval_from_settings(schedule: Schedule) -> None:

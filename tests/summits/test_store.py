@@ -259,11 +259,6 @@ def test_revisions_newest_first_by_summit_and_after(store, dushanbe, edit):
     assert store.revisions(summit="astana-2024") == []
     [(_, changes)] = store.revisions(summit="dushanbe-2021")[2:]
     assert [c.session for c in changes] == [None, "arrivals", "csto-council", "sco-council"]
-    assert [(r.source, len(c)) for r, c in store.revisions_after(1)] == [
-        ("second", 1),
-        ("third", 1),
-    ]
-    assert store.revisions_after(3) == []
 
 
 def test_session_lookup(store, dushanbe):
