@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
+from functools import lru_cache
 
 from fastapi import APIRouter, Request, Response
 from werkzeug.datastructures import Accept
@@ -53,6 +54,7 @@ def wants_gzip(request: Request) -> bool:
     return content_coding(", ".join(fields) if fields else None) == "gzip"
 
 
+@lru_cache(maxsize=256)
 def content_coding(accept_encoding: str | None) -> str:
     """``"gzip"`` or ``"identity"``: the coding to send a feed in, for an Accept-Encoding
     field value (None: the request had none). Never raises.
@@ -72,6 +74,8 @@ def content_coding(accept_encoding: str | None) -> str:
     the Accept-* grammar (quoted strings, parameters, case-insensitive ``q``, a malformed
     or out-of-range weight drops its entry), whose ``Accept`` orders entries by
     specificity, so a named coding is weighed before ``*``. Starlette has none of its own.
+    Parsing costs some microseconds, and clients send few distinct values, so answers
+    are remembered (at most 256 values, least recently used out).
     """
     if accept_encoding is None:
         return "identity"

@@ -230,8 +230,8 @@ def test_emails_are_unchanged(site):
         "confirm", "welcome", "reminder", "attendance_change", "schedule_change", "changes"}
     outputs: dict[str, bytes] = {}
     for name, context in contexts.items():
-        arguments = dict(sender=SENDER, recipient=RECIPIENT, key=f"golden:{name}",
-                         date=MAIL_AT, base_url=BASE_URL, unsubscribe_url=UNSUBSCRIBE)
+        arguments = {"sender": SENDER, "recipient": RECIPIENT, "key": f"golden:{name}",
+                     "date": MAIL_AT, "base_url": BASE_URL, "unsubscribe_url": UNSUBSCRIBE}
         outputs[f"{name}.eml"] = normalise(compose(context, **arguments).as_bytes())
         outputs[f"{name}.wire.eml"] = normalise(compose_bytes(context, **arguments).data)
     test = make_test_message(sender=SENDER, recipient=RECIPIENT, key="golden:test",

@@ -43,7 +43,7 @@ pytestmark = pytest.mark.wheel
 
 def run(*argv: str | Path, cwd: Path, env: dict[str, str], timeout: float = 120) -> str:
     done = subprocess.run([str(a) for a in argv], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, check=False)
     assert done.returncode == 0, f"{argv}: exit {done.returncode}\n{done.stdout}\n{done.stderr}"
     return done.stdout
 
