@@ -52,8 +52,11 @@ class FeedResponse:
         if self._gzipped is None:
             with self._lock:
                 if self._gzipped is None:
-                    self._gzipped = (self.joiner.gzip(self.parts, self.body) if self.joiner is not None
-                                     else gzip.compress(self.body, compresslevel=6, mtime=0))
+                    self._gzipped = (
+                        self.joiner.gzip(self.parts, self.body)
+                        if self.joiner is not None
+                        else gzip.compress(self.body, compresslevel=6, mtime=0)
+                    )
                     self.parts = ()
         return self._gzipped
 
@@ -66,8 +69,13 @@ class FeedService:
     """Feed responses for one process: ``snapshot`` gives the current schedule
     (``summits.snapshot``), ``engine`` holds the ``feed_versions`` table."""
 
-    def __init__(self, snapshot: SnapshotFunction, engine: Engine, settings: FeedSettings,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self,
+        snapshot: SnapshotFunction,
+        engine: Engine,
+        settings: FeedSettings,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.snapshot = snapshot
         self.settings = settings
         self.builder = FeedBuilder(settings)
@@ -91,22 +99,34 @@ class FeedService:
             if cached is not None:  # built while this request waited
                 return cached
             started = time.perf_counter()
-            sessions = select(snapshot.schedule, kind, ident, now, self.settings.cancelled_retention)
+            sessions = select(
+                snapshot.schedule, kind, ident, now, self.settings.cancelled_retention
+            )
             if kind == "sessions":
                 parts: tuple[bytes, ...] = (self.builder.single(sessions[0], snapshot.schedule),)
             else:
-                parts = tuple(self.builder.parts(
-                    title(snapshot.schedule, kind, ident), sessions, snapshot.schedule,
-                    participant=ident if kind == "participants" else None))
+                parts = tuple(
+                    self.builder.parts(
+                        title(snapshot.schedule, kind, ident),
+                        sessions,
+                        snapshot.schedule,
+                        participant=ident if kind == "participants" else None,
+                    )
+                )
             body = b"".join(parts)
             metrics.feed_built(kind, time.perf_counter() - started)
             digest = hashlib.sha256(body).hexdigest()[:32]
             shown = max((s.last_modified for s in sessions if s.last_modified), default=EPOCH)
-            response = FeedResponse(name, body, f'"{digest}"',
-                                    self.versions.modified(name, digest, now, shown),
-                                    snapshot.version,
-                                    next_change(sessions, now, self.settings.cancelled_retention),
-                                    parts, self.joiner)
+            response = FeedResponse(
+                name,
+                body,
+                f'"{digest}"',
+                self.versions.modified(name, digest, now, shown),
+                snapshot.version,
+                next_change(sessions, now, self.settings.cancelled_retention),
+                parts,
+                self.joiner,
+            )
             if len(self._responses) > 4096:
                 self._responses.clear()
             self._responses[name] = response
@@ -114,7 +134,10 @@ class FeedService:
 
     def _current(self, name: str, version: int, now: datetime) -> FeedResponse | None:
         cached = self._responses.get(name)
-        if cached is not None and cached.version >= version and (
-                cached.expires is None or now < cached.expires):
+        if (
+            cached is not None
+            and cached.version >= version
+            and (cached.expires is None or now < cached.expires)
+        ):
             return cached
         return None

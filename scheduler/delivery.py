@@ -278,8 +278,9 @@ class Delivery:
     ``transport_factory()`` gives each worker its own transport (default: the one
     ``[mail]`` configures). ``batch`` rows are claimed at a time with a ``lease`` (default
     ``LEASE``), renewed every third of it by a thread for all rows the workers hold (in
-    ``run_once``, with no such thread, between messages when half of it is gone). Idle workers look for due rows every ``poll`` seconds, sooner when the
-    next row is due sooner, and at once on ``wake()``.
+    ``run_once``, with no such thread, between messages when half of it is gone). Idle
+    workers look for due rows every ``poll`` seconds, sooner when the next row is due
+    sooner, and at once on ``wake()``.
     """
 
     def __init__(
@@ -478,7 +479,11 @@ class Delivery:
                 done = {id for id, _ in sent}
                 who = [m.subscriber_id for m in batch
                        if m.id in done and m.subscriber_id is not None]
-                also = lambda connection: subscribers.clear_bounces(connection, who)
+
+                def clear(connection: Any, who: list[int] = who) -> None:
+                    subscribers.clear_bounces(connection, who)
+
+                also = clear
             _record(outbox.mark_sent_many, self.engine, list(sent), self.clock(), also=also)
             for _ in sent:
                 self.stats.count("sent")

@@ -193,8 +193,8 @@ def _attachment(ics: bytes, filename: str) -> bytes:
 
 class _Renders:
     """Reminder bodies rendered once per (session version, schedule, zone, offset, on time
-    or late, base URL, templates) with stand-ins for the recipient and their links, which each message
-    then puts in (HTML-escaped in the HTML). ``views.reminder_vars`` depends on nothing
+    or late, base URL, templates) with stand-ins for the recipient and their links, which
+    each message then puts in (HTML-escaped in the HTML). ``views.reminder_vars`` depends on nothing
     else (not on the Date). A group is checked when first seen: the stand-in render with
     the real values put in must equal a direct render, or the group is always rendered
     directly (a template that transforms a link, say)."""
