@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from summitcal.core.errors import NotFound
+from summitcal.summits.follow import Follow, Scope
 from summitcal.summits.model import Schedule, Session
 
 KINDS = ("all", "summits", "organizations", "participants", "sessions")
@@ -132,25 +133,18 @@ def follows(
     """A private feed's sessions: the union of a subscriber's follows.
 
     ``follow`` items are ``all``, ``summit:ID``, ``session:SUMMIT/SESSION``,
-    ``organization:ID``, ``participant:ID``. Follows of things that no longer exist
-    select nothing rather than failing the whole feed.
+    ``organization:ID``, ``participant:ID`` (``summits.follow.Follow``). Follows of things
+    that no longer exist, or that do not parse, select nothing rather than failing the
+    whole feed.
     """
     chosen: dict[tuple[str, str], Session] = {}
+    scopes = [(session, Scope.of(session)) for session in schedule.sessions.values()]
     for item in follow:
-        for session in _followed(schedule, item):
-            chosen[session.key] = session
+        try:
+            parsed = Follow.parse(item)
+        except ValueError:
+            continue
+        for session, scope in scopes:
+            if parsed.covers_scope(scope):
+                chosen[session.key] = session
     return [s for s in chosen.values() if not expired(s, now, retention)]
-
-
-def _followed(schedule: Schedule, item: str) -> list[Session]:
-    if item == "all":
-        return list(schedule.sessions.values())
-    kind, _, ident = item.partition(":")
-    if kind == "session":
-        summit, _, session = ident.partition("/")
-        found = schedule.sessions.get((summit, session))
-        return [found] if found is not None else []
-    plural = kind + "s"
-    if plural not in _NOUNS:
-        return []
-    return [s for s in schedule.sessions.values() if _matches(plural, ident, s)]

@@ -65,6 +65,7 @@ from summitcal.scheduler.sources import Sources
 from summitcal.summits import rows
 from summitcal.summits import tables as t
 from summitcal.summits.changes import Change
+from summitcal.summits.follow import AnyOf, Follow, FollowColumns, Scope, covers_any, follow_sql
 from summitcal.summits.model import Attendance, Schedule, Session
 
 log = logging.getLogger("summitcal.notices")
@@ -480,7 +481,7 @@ def _mode(entry: Attendance | None) -> tuple[str, str | None] | None:
     return None if entry is None else (entry.mode, entry.delegate)
 
 
-Follows = set[tuple[str, str | None, str | None]]
+Follows = set[Follow]
 
 
 def _recipients(connection: Connection, found: Sequence[_Found]
@@ -488,17 +489,8 @@ def _recipients(connection: Connection, found: Sequence[_Found]
     """(subscriber id, email, notice kinds, follows) of every confirmed subscriber who
     follows anything the windows concern."""
     f, sub = t.subscriber_follows, t.subscribers
-    summits = {item.key[0] for item in found}
-    organizations = set().union(*(item.organizations() for item in found))
-    participants = set().union(*(item.participants() for item in found))
-    concern = sa.or_(
-        f.c.kind == "all",
-        sa.and_(f.c.kind == "summit", f.c.target.in_(summits)),
-        sa.and_(f.c.kind == "session", sa.tuple_(f.c.summit, f.c.target).in_(
-            [item.key for item in found])),
-        sa.and_(f.c.kind == "organization", f.c.target.in_(organizations)),
-        sa.and_(f.c.kind == "participant", f.c.target.in_(participants)),
-    )
+    concern = follow_sql(FollowColumns.of(f), AnyOf(tuple(
+        Scope(*item.key, item.organizations(), item.participants()) for item in found)))
     query = (sa.select(sub.c.id, sub.c.email, sub.c.notices, f.c.kind, f.c.summit, f.c.target)
              .join(f, f.c.subscriber_id == sub.c.id)
              .where(sub.c.status == "confirmed", concern)
@@ -506,23 +498,14 @@ def _recipients(connection: Connection, found: Sequence[_Found]
     people: dict[int, tuple[int, str, set[str], Follows]] = {}
     for row in connection.execute(query):
         entry = people.setdefault(row.id, (row.id, row.email, set(row.notices or ()), set()))
-        entry[3].add((row.kind, row.summit, row.target))
+        entry[3].add(Follow.of_row(row))
     return list(people.values())
 
 
 def _covers(follows: Follows, item: _Found, participants: Iterable[str]) -> bool:
-    summit, session = item.key
-    if ("all", None, None) in follows:
-        return True
-    if any(kind == "summit" and target == summit for kind, _, target in follows):
-        return True
-    if ("session", summit, session) in follows:
-        return True
-    organizations = item.organizations()
-    people = set(participants)
-    return any((kind == "organization" and target in organizations)
-               or (kind == "participant" and target in people)
-               for kind, _, target in follows)
+    """Whether ``follows`` cover the window's session, with its organisations before and
+    after and ``participants`` (those the notice is about)."""
+    return covers_any(follows, Scope(*item.key, item.organizations(), set(participants)))
 
 
 def _messages(found: Sequence[_Found], wanted: set[str], follows: Follows

@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
@@ -40,6 +40,7 @@ from summitcal.core.settings import MailSection, ServiceSection
 from summitcal.mail import outbox
 from summitcal.subscriptions.tokens import make_token, read_token
 from summitcal.summits import tables as t
+from summitcal.summits.follow import Follow, FollowKind
 from summitcal.summits.model import Schedule
 
 NOTICE_KINDS = t.NOTICE_KINDS
@@ -68,47 +69,16 @@ def normalize_email(text: object) -> str:
         raise InvalidInput(f"email: {text!r} is not a valid address: {error}", "email") from None
 
 
-class Follow(NamedTuple):
-    """One follow as stored: see ``summits.tables.subscriber_follows``."""
-
-    kind: str
-    summit: str | None
-    target: str | None
-
-    def __str__(self) -> str:
-        if self.kind == "all":
-            return "all"
-        if self.kind == "session":
-            return f"session:{self.summit}/{self.target}"
-        return f"{self.kind}:{self.target}"
-
-
-def parse_follow(text: object) -> Follow:
-    """``"session:astana-2024/sco-council"`` → ``Follow("session", "astana-2024", …)``."""
-    if text == "all":
-        return Follow("all", None, None)
-    kind, colon, ident = text.partition(":") if isinstance(text, str) else ("", "", "")
-    if not colon or kind not in t.FOLLOW_KINDS or kind == "all" or not ident:
-        raise ValueError(f"{text!r} is not one of all, summit:ID, session:SUMMIT/SESSION, "
-                         "organization:ID, participant:ID")
-    if kind == "session":
-        summit, slash, session = ident.partition("/")
-        if not slash or not summit or not session:
-            raise ValueError(f"{text!r}: expected session:SUMMIT/SESSION")
-        return Follow(kind, summit, session)
-    return Follow(kind, ident if kind == "summit" else None, ident)
-
-
 def _check_exists(schedule: Schedule, follow: Follow) -> None:
     known: dict[str, Any] = {
         "summit": schedule.summits,
         "organization": schedule.organizations,
         "participant": schedule.participants,
     }
-    if follow.kind == "session":
+    if follow.kind == FollowKind.SESSION:
         if (follow.summit, follow.target) not in schedule.sessions:
             raise ValueError(f"unknown session {follow.summit}/{follow.target}")
-    elif follow.kind != "all" and follow.target not in known[follow.kind]:
+    elif follow.kind != FollowKind.ALL and follow.target not in known[follow.kind]:
         raise ValueError(f"unknown {follow.kind} {follow.target!r}")
 
 
@@ -164,7 +134,7 @@ def _check_follows(schedule: Schedule, follow: object) -> tuple[str, ...]:
     chosen: dict[str, None] = {}
     for index, item in enumerate(follow):
         try:
-            parsed = parse_follow(item)
+            parsed = Follow.parse(item)
             _check_exists(schedule, parsed)
         except ValueError as error:
             raise InvalidInput(f"follow.{index}: {error}", f"follow.{index}") from None
@@ -291,7 +261,7 @@ def _follows_of(connection: Connection, ids: Sequence[int]) -> dict[int, list[st
         query = query.where(f.c.subscriber_id == ids[0])
     for row in connection.execute(query):
         if row.subscriber_id in found:
-            found[row.subscriber_id].append(str(Follow(row.kind, row.summit, row.target)))
+            found[row.subscriber_id].append(str(Follow.of_row(row)))
     return found
 
 
@@ -317,7 +287,7 @@ def get_many(connection: Connection, ids: Sequence[int]) -> dict[int, Subscriber
     for row in connection.execute(
             sa.select(f.c.subscriber_id, f.c.kind, f.c.summit, f.c.target)
             .where(f.c.subscriber_id.in_(ids)).order_by(f.c.id)):
-        follows[row.subscriber_id].append(str(Follow(row.kind, row.summit, row.target)))
+        follows[row.subscriber_id].append(str(Follow.of_row(row)))
     return {row.id: _subscriber(row, follows[row.id]) for row in rows}
 
 
@@ -378,7 +348,7 @@ def _store_choices(connection: Connection, subscriber_id: int, prefs: Preference
     connection.execute(sa.delete(f).where(f.c.subscriber_id == subscriber_id))
     connection.execute(sa.delete(o).where(o.c.subscriber_id == subscriber_id))
     connection.execute(sa.insert(f), [
-        {"subscriber_id": subscriber_id, **parse_follow(text)._asdict()}
+        {"subscriber_id": subscriber_id, **Follow.parse(text).as_row()}
         for text in prefs.follows])
     if prefs.reminders:
         connection.execute(sa.insert(o), [

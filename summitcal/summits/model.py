@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 MODES = ("in_person", "video", "delegated", "absent", "unknown")
@@ -20,6 +21,17 @@ MODE_LABELS = {
     "unknown": "attendance unknown",
 }
 STATUSES = ("confirmed", "tentative", "cancelled")
+
+
+class FollowKind(StrEnum):
+    """What a subscriber follows (``summits.follow.Follow``); the values are the
+    ``subscriber_follows.kind`` column's."""
+
+    ALL = "all"
+    SUMMIT = "summit"
+    SESSION = "session"
+    ORGANIZATION = "organization"
+    PARTICIPANT = "participant"
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,7 @@ from sqlalchemy import (
 )
 
 from summitcal.summits.changes import KINDS
-from summitcal.summits.model import MODES, STATUSES
+from summitcal.summits.model import MODES, STATUSES, FollowKind
 
 metadata = MetaData(
     naming_convention={
@@ -73,7 +73,7 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
 
 
 revisions = Table(
@@ -208,7 +208,7 @@ schedule_files = Table(
 #: ``bouncing``: confirmed, but permanent refusals (5xx) reached ``mail.bounce_threshold``
 #: in a row; nothing is mailed until the address confirms again.
 SUBSCRIBER_STATUSES = ("pending", "confirmed", "unsubscribed", "bouncing")
-FOLLOW_KINDS = ("all", "summit", "session", "organization", "participant")
+FOLLOW_KINDS = tuple(FollowKind)
 NOTICE_KINDS = ("attendance", "schedule")
 
 subscribers = Table(
