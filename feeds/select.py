@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from summitcal.core.errors import NotFound
 from summitcal.summits.follow import Follow, Scope
-from summitcal.summits.model import Schedule, Session
+from summitcal.summits.model import Schedule, Session, SessionStatus
 
 KINDS = ("all", "summits", "organizations", "participants", "sessions")
 _NOUNS = {"summits": "summit", "organizations": "organization", "participants": "participant",
@@ -49,7 +49,8 @@ def select(
     if kind != "all":
         _check_known(schedule, kind, ident)
     wanted = [s for s in schedule.sessions.values() if _matches(kind, ident, s)]
-    return [s for s in wanted if s.status != "cancelled" or not expired(s, now, retention)]
+    return [s for s in wanted
+            if s.status != SessionStatus.CANCELLED or not expired(s, now, retention)]
 
 
 def _matches(kind: str, ident: str | None, session: Session) -> bool:
@@ -104,7 +105,7 @@ def dropped_at(session: Session, retention: timedelta) -> datetime | None:
     The cancellation time is ``cancelled_at``, else ``last_modified`` (the change that
     cancelled it); a cancelled session with neither is kept.
     """
-    if session.status != "cancelled":
+    if session.status != SessionStatus.CANCELLED:
         return None
     since = session.cancelled_at or session.last_modified
     return since + retention if since is not None else None
@@ -122,7 +123,7 @@ def next_change(
 
     Pass a feed's selected sessions; an HTTP cache for that feed should expire then.
     """
-    times = [t for s in sessions if s.status == "cancelled"
+    times = [t for s in sessions if s.status == SessionStatus.CANCELLED
              and (t := dropped_at(s, retention)) is not None and t > now]
     return min(times) if times else None
 

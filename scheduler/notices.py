@@ -66,7 +66,14 @@ from summitcal.summits import rows
 from summitcal.summits import tables as t
 from summitcal.summits.changes import Change
 from summitcal.summits.follow import AnyOf, Follow, FollowColumns, Scope, covers_any, follow_sql
-from summitcal.summits.model import Attendance, Schedule, Session
+from summitcal.summits.model import (
+    Attendance,
+    AttendanceMode,
+    Schedule,
+    Session,
+    SessionStatus,
+)
+from summitcal.summits.tables import SubscriberStatus
 
 log = logging.getLogger("summitcal.notices")
 
@@ -159,7 +166,8 @@ def from_state(data: Mapping[str, Any]) -> Session:
         organizations=tuple(data["organizations"]),
         start=wall(data["start"], data["start_fold"]), end=wall(data["end"], data["end_fold"]),
         date=_day(data["date"]), end_date=_day(data["end_date"]), venue=data["venue"],
-        status=data["status"], description=data["description"], video_url=data["video_url"],
+        status=SessionStatus(data["status"]), description=data["description"],
+        video_url=data["video_url"],
         attendance=tuple(_attendance(a) for a in data["attendance"]),
         sequence=data["sequence"],
         last_modified=_instant(data["last_modified"]),
@@ -177,8 +185,8 @@ def _entry_state(entry: Attendance | None) -> dict[str, Any] | None:
 def _entry(data: Mapping[str, Any] | None) -> Attendance | None:
     if data is None:
         return None
-    return Attendance(data["participant"], data["mode"], data.get("delegate"),
-                      data.get("note"), _day(data.get("announced")))
+    return Attendance(data["participant"], AttendanceMode(data["mode"]),
+                      data.get("delegate"), data.get("note"), _day(data.get("announced")))
 
 
 def _attendance(data: Mapping[str, Any]) -> Attendance:
@@ -357,7 +365,7 @@ def revert(session: Session, changes: Sequence[Change]) -> Session:
                 attendance.pop(person, None)
             else:
                 note = change.note if change.new is None else None
-                attendance[person] = Attendance(person, change.old, note=note)
+                attendance[person] = Attendance(person, AttendanceMode(change.old), note=note)
                 if person not in order:
                     order.append(person)
         elif change.field == "attendance" and isinstance(change.old, list):
@@ -460,7 +468,7 @@ def _compare(window: int, before: Session | None, after: Session | None) -> _Fou
     if after is None:
         return None
     if before is None:
-        if after.status == "cancelled":
+        if after.status == SessionStatus.CANCELLED:
             return None  # added and removed again within the window
         return _Found(window, None, after, (), True)
     old = {a.participant: a for a in before.attendance}
@@ -493,7 +501,7 @@ def _recipients(connection: Connection, found: Sequence[_Found]
         Scope(*item.key, item.organizations(), item.participants()) for item in found)))
     query = (sa.select(sub.c.id, sub.c.email, sub.c.notices, f.c.kind, f.c.summit, f.c.target)
              .join(f, f.c.subscriber_id == sub.c.id)
-             .where(sub.c.status == "confirmed", concern)
+             .where(sub.c.status == SubscriberStatus.CONFIRMED, concern)
              .order_by(sub.c.id))
     people: dict[int, tuple[int, str, set[str], Follows]] = {}
     for row in connection.execute(query):

@@ -61,7 +61,8 @@ from summitcal.scheduler.sources import Sources
 from summitcal.subscriptions import subscribers as subs
 from summitcal.summits import tables as t
 from summitcal.summits.follow import Follow, FollowColumns, FollowKind, Stored, follow_sql
-from summitcal.summits.model import Schedule, Session
+from summitcal.summits.model import Schedule, Session, SessionStatus
+from summitcal.summits.tables import SubscriberStatus
 
 log = logging.getLogger("summitcal.plans")
 
@@ -147,9 +148,9 @@ def _followed_pairs(now: datetime) -> sa.CompoundSelect[Any]:
     chosen = (sa.select(f.c.kind, f.c.summit, f.c.target, o.c.offset_seconds)
               .join(sub, sub.c.id == f.c.subscriber_id)
               .join(o, o.c.subscriber_id == f.c.subscriber_id)
-              .where(sub.c.status == "confirmed")
+              .where(sub.c.status == SubscriberStatus.CONFIRMED)
               .distinct().subquery("chosen"))
-    upcoming = sa.and_(s.c.status != "cancelled", s.c.starts_at > now)
+    upcoming = sa.and_(s.c.status != SessionStatus.CANCELLED, s.c.starts_at > now)
     columns, stored = FollowColumns.of(chosen), Stored(s.c.summit, s.c.id)
 
     def pairs(kind: FollowKind) -> sa.Select[Any]:
@@ -255,7 +256,7 @@ def cancel_stale_reminders(connection: Connection, sessions: Mapping[tuple[str, 
         summit, _, session_id = (topic or "").partition("/")
         session = sessions.get((summit, session_id))
         where = [o.c.kind == "reminder", o.c.topic == topic]
-        if session is None or session.status == "cancelled":
+        if session is None or session.status == SessionStatus.CANCELLED:
             reason = "the session was cancelled"
         else:
             where.append(sa.not_(o.c.key.startswith(
@@ -295,7 +296,7 @@ def fire(connection: Connection, plan_id: int, now: datetime) -> int | None:
     plan = Plan.from_row(row)
     session = connection.execute(sa.select(s.c.starts_at, s.c.status, s.c.sequence).where(
         s.c.summit == plan.summit, s.c.id == plan.session)).first()
-    if session is None or session.status == "cancelled":
+    if session is None or session.status == SessionStatus.CANCELLED:
         _set_status(connection, plan.id, "cancelled", now)
         return None
     if session.starts_at <= now:
@@ -333,7 +334,7 @@ def _followers(plan: Plan) -> sa.Select[Any]:
                 sub.c.id.label("subscriber_id"))
             .join(o, sa.and_(o.c.subscriber_id == sub.c.id,
                              o.c.offset_seconds == plan.offset_seconds))
-            .where(sub.c.status == "confirmed", follows))
+            .where(sub.c.status == SubscriberStatus.CONFIRMED, follows))
 
 
 def _key_prefix(summit: str, session: str, start: datetime) -> str:
@@ -374,7 +375,7 @@ def reminder_context(payload: Mapping[str, Any], *, schedule: Schedule, zone: st
     """
     key = (payload["summit"], payload["session"])
     session: Session | None = schedule.sessions.get(key)
-    if session is None or session.status == "cancelled":
+    if session is None or session.status == SessionStatus.CANCELLED:
         raise Skip(f"session {key[0]}/{key[1]} was cancelled")
     if session.starts_at != datetime.fromisoformat(payload["starts_at"]):
         raise Skip(f"session {key[0]}/{key[1]} moved")
@@ -462,7 +463,7 @@ def subscriber_message(sources: Sources, message: Message, now: datetime,
         if message.subscriber_id is not None:
             with sources.engine.connect() as connection:
                 subscriber = subs.get(connection, message.subscriber_id)
-    if subscriber is None or subscriber.status != "confirmed":
+    if subscriber is None or subscriber.status != SubscriberStatus.CONFIRMED:
         raise Skip("the subscriber is gone or no longer confirmed")
     links = subscriber.links(sources.settings)
     context = build(schedule or sources.snapshot().schedule, subscriber, links.manage)

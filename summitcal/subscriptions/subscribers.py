@@ -42,6 +42,7 @@ from summitcal.subscriptions.tokens import make_token, read_token
 from summitcal.summits import tables as t
 from summitcal.summits.follow import Follow, FollowKind
 from summitcal.summits.model import Schedule
+from summitcal.summits.tables import SubscriberStatus
 
 NOTICE_KINDS = t.NOTICE_KINDS
 LANGUAGES = ("en",)
@@ -223,7 +224,7 @@ def links(config: LinkSettings, subscriber_id: int, feed_version: int,
 class Subscriber:
     id: int
     email: str
-    status: str
+    status: SubscriberStatus
     preferences: Preferences
     created_at: datetime
     updated_at: datetime
@@ -240,7 +241,7 @@ class Subscriber:
 
 def _subscriber(row: Row, follows: Iterable[str]) -> Subscriber:
     return Subscriber(
-        id=row.id, email=row.email, status=row.status,
+        id=row.id, email=row.email, status=SubscriberStatus(row.status),
         preferences=Preferences(
             timezone=row.timezone, follows=tuple(follows),
             reminders=tuple(parse_duration(r) for r in row.reminders),
@@ -318,7 +319,7 @@ def by_token(connection: Connection, secret: str, purpose: str, token: str) -> S
         return subscriber if version == subscriber.feed_token_version else None
     if version == subscriber.manage_token_version:
         return subscriber
-    if purpose == "unsubscribe" and subscriber.status == "unsubscribed" \
+    if purpose == "unsubscribe" and subscriber.status == SubscriberStatus.UNSUBSCRIBED \
             and version < subscriber.manage_token_version:
         return subscriber
     return None
@@ -363,7 +364,7 @@ def _set(connection: Connection, subscriber_id: int, **values: Any) -> None:
 
 def _insert(connection: Connection, email: str, prefs: Preferences, now: datetime) -> int:
     subscriber_id = connection.execute(sa.insert(t.subscribers).values(
-        email=email, status="pending", created_at=now, updated_at=now,
+        email=email, status=SubscriberStatus.PENDING, created_at=now, updated_at=now,
         **_preference_values(prefs)).returning(t.subscribers.c.id)).scalar_one()
     _store_choices(connection, subscriber_id, prefs)
     return subscriber_id
@@ -427,14 +428,14 @@ def sign_up(connection: Connection, email: str, prefs: Preferences, now: datetim
             return "limited"
         _prompt(connection, subscriber_id, email, "confirm", 1, now)
         return "created"
-    if existing.status in ("pending", "unsubscribed"):
+    if existing.status in (SubscriberStatus.PENDING, SubscriberStatus.UNSUBSCRIBED):
         update(connection, existing, prefs, now)
-        _set(connection, existing.id, status="pending")
+        _set(connection, existing.id, status=SubscriberStatus.PENDING)
     if not _may_prompt(existing, now):
         return "throttled"
     if not _within(connection, email, client, now, limits):
         return "limited"
-    if existing.status == "confirmed":
+    if existing.status == SubscriberStatus.CONFIRMED:
         _prompt(connection, existing.id, email, "welcome", existing.manage_token_version, now)
         return "reminded"
     _prompt(connection, existing.id, email, "confirm", existing.manage_token_version, now)
@@ -446,12 +447,12 @@ def confirm(connection: Connection, subscriber: Subscriber, now: datetime,
     """Pending (or bouncing) → confirmed, with the welcome mail; bounces forgotten. False
     (and nothing done) otherwise. ``how`` (``WELCOME_REASONS``) tells the welcome mail
     what happened: the subscriber confirmed, or an operator added them confirmed."""
-    if subscriber.status not in ("pending", "bouncing"):
+    if subscriber.status not in (SubscriberStatus.PENDING, SubscriberStatus.BOUNCING):
         return False
-    _set(connection, subscriber.id, status="confirmed", confirmed_at=now, updated_at=now,
-         bounces=0)
+    _set(connection, subscriber.id, status=SubscriberStatus.CONFIRMED, confirmed_at=now,
+         updated_at=now, bounces=0)
     key = f"welcome:{subscriber.id}:v{subscriber.manage_token_version}"
-    if subscriber.status == "bouncing":
+    if subscriber.status == SubscriberStatus.BOUNCING:
         key += f":{now.strftime('%Y%m%dT%H%M%S.%fZ')}"  # confirmed again: a welcome again
     _queue(connection, "welcome", key, subscriber.id, subscriber.email, now, WELCOME_EXPIRY,
            how)
@@ -460,9 +461,9 @@ def confirm(connection: Connection, subscriber: Subscriber, now: datetime,
 
 def unsubscribe(connection: Connection, subscriber: Subscriber, now: datetime) -> bool:
     """Unsubscribed at once; every older link dies. False when it already was."""
-    if subscriber.status == "unsubscribed":
+    if subscriber.status == SubscriberStatus.UNSUBSCRIBED:
         return False
-    _set(connection, subscriber.id, status="unsubscribed", unsubscribed_at=now,
+    _set(connection, subscriber.id, status=SubscriberStatus.UNSUBSCRIBED, unsubscribed_at=now,
          updated_at=now, manage_token_version=subscriber.manage_token_version + 1,
          feed_token_version=subscriber.feed_token_version + 1)
     _cancel_mail(connection, subscriber.id, "the subscriber unsubscribed", now)
@@ -476,14 +477,14 @@ def add(connection: Connection, email: str, prefs: Preferences, now: datetime,
     known one is an error."""
     email = normalize_email(email)
     existing = _one(connection, t.subscribers.c.email == email)
-    if existing is not None and existing.status != "unsubscribed":
+    if existing is not None and existing.status != SubscriberStatus.UNSUBSCRIBED:
         raise InvalidInput(f"{email} is already a subscriber ({existing.status})", "email")
     if existing is None:
         subscriber_id, version = _insert(connection, email, prefs, now), 1
     else:
         subscriber_id, version = existing.id, existing.manage_token_version
         update(connection, existing, prefs, now)
-        _set(connection, subscriber_id, status="pending")
+        _set(connection, subscriber_id, status=SubscriberStatus.PENDING)
     pending = get(connection, subscriber_id)
     assert pending is not None
     if confirmed:
@@ -524,9 +525,9 @@ def record_bounce(connection: Connection, subscriber_id: int, error: str, now: d
         bounces=s.c.bounces + 1, bounced_at=now, last_bounce=error[:2000]))
     row = connection.execute(sa.select(s.c.status, s.c.bounces)
                              .where(s.c.id == subscriber_id)).first()
-    if row is None or row.status != "confirmed" or row.bounces < threshold:
+    if row is None or row.status != SubscriberStatus.CONFIRMED or row.bounces < threshold:
         return False
-    _set(connection, subscriber_id, status="bouncing", updated_at=now)
+    _set(connection, subscriber_id, status=SubscriberStatus.BOUNCING, updated_at=now)
     _cancel_mail(connection, subscriber_id,
                  f"the address is bouncing ({row.bounces} permanent refusals in a row)", now)
     return True
@@ -540,7 +541,7 @@ def clear_bounces(connection: Connection, subscriber_ids: Iterable[int]) -> int:
         return 0
     s = t.subscribers
     return connection.execute(sa.update(s).where(s.c.id.in_(ids), s.c.bounces > 0,
-                                                 s.c.status != "bouncing")
+                                                 s.c.status != SubscriberStatus.BOUNCING)
                               .values(bounces=0)).rowcount
 
 
