@@ -155,7 +155,7 @@ def _session_changes(before: Session | None, after: Session, note: str | None) -
             kind = "reinstated"
         else:
             kind = "details_changed"
-        changes.append(change(kind, "status", before.status, after.status))
+        changes.append(change(kind, "status", str(before.status), str(after.status)))
     for kind, fields in (
         ("time_changed", TIME_FIELDS),
         ("venue_changed", ("venue",)),
@@ -199,8 +199,8 @@ def _attendance_change(
         session.id,
         participant=participant,
         field=_attendance_field(was, now),
-        old=was.mode if was else None,
-        new=now.mode if now else None,
+        old=str(was.mode) if was else None,  # JSON values: plain strings
+        new=str(now.mode) if now else None,
         note=entry.note if (entry := now or was) else None,
     )
 

@@ -274,7 +274,7 @@ def _check_attendance(attendance: Attendance) -> None:
         )
     if attendance.delegate is not None and attendance.mode != AttendanceMode.DELEGATED:
         raise InvalidInput(
-            f"a delegate is only allowed with mode 'delegated', not {attendance.mode!r}",
+            f"a delegate is only allowed with mode 'delegated', not {str(attendance.mode)!r}",
             "delegate",
         )
     if attendance.mode == AttendanceMode.DELEGATED and not attendance.delegate:
