@@ -14,9 +14,9 @@ from icalendar import Alarm, Conference, Event, vCategory, vText
 
 from summitcal.feeds import wording
 from summitcal.feeds.links import session_url
-from summitcal.summits.model import Schedule, Session
+from summitcal.summits.model import Schedule, Session, SessionStatus
 
-STATUSES = {"confirmed": "CONFIRMED", "tentative": "TENTATIVE", "cancelled": "CANCELLED"}
+STATUSES = {status: status.upper() for status in SessionStatus}  # RFC 5545 3.8.1.11
 
 
 def event_bytes(
@@ -68,7 +68,7 @@ def build_event(
         event.add("CATEGORIES", categories)
     if session.video_url:
         event.conferences = [Conference(session.video_url, feature="VIDEO", label="Video link")]
-    if session.status != "cancelled":
+    if session.status != SessionStatus.CANCELLED:
         for offset in alarms:
             event.add_component(_alarm(offset, title))
     return event

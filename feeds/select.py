@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from summitcal.core.errors import NotFound
-from summitcal.summits.model import Schedule, Session
+from summitcal.summits.follow import Follow, Scope
+from summitcal.summits.model import Schedule, Session, SessionStatus
 
 KINDS = ("all", "summits", "organizations", "participants", "sessions")
 _NOUNS = {"summits": "summit", "organizations": "organization", "participants": "participant",
@@ -48,7 +49,8 @@ def select(
     if kind != "all":
         _check_known(schedule, kind, ident)
     wanted = [s for s in schedule.sessions.values() if _matches(kind, ident, s)]
-    return [s for s in wanted if s.status != "cancelled" or not expired(s, now, retention)]
+    return [s for s in wanted
+            if s.status != SessionStatus.CANCELLED or not expired(s, now, retention)]
 
 
 def _matches(kind: str, ident: str | None, session: Session) -> bool:
@@ -103,7 +105,7 @@ def dropped_at(session: Session, retention: timedelta) -> datetime | None:
     The cancellation time is ``cancelled_at``, else ``last_modified`` (the change that
     cancelled it); a cancelled session with neither is kept.
     """
-    if session.status != "cancelled":
+    if session.status != SessionStatus.CANCELLED:
         return None
     since = session.cancelled_at or session.last_modified
     return since + retention if since is not None else None
@@ -121,7 +123,7 @@ def next_change(
 
     Pass a feed's selected sessions; an HTTP cache for that feed should expire then.
     """
-    times = [t for s in sessions if s.status == "cancelled"
+    times = [t for s in sessions if s.status == SessionStatus.CANCELLED
              and (t := dropped_at(s, retention)) is not None and t > now]
     return min(times) if times else None
 
@@ -132,25 +134,18 @@ def follows(
     """A private feed's sessions: the union of a subscriber's follows.
 
     ``follow`` items are ``all``, ``summit:ID``, ``session:SUMMIT/SESSION``,
-    ``organization:ID``, ``participant:ID``. Follows of things that no longer exist
-    select nothing rather than failing the whole feed.
+    ``organization:ID``, ``participant:ID`` (``summits.follow.Follow``). Follows of things
+    that no longer exist, or that do not parse, select nothing rather than failing the
+    whole feed.
     """
     chosen: dict[tuple[str, str], Session] = {}
+    scopes = [(session, Scope.of(session)) for session in schedule.sessions.values()]
     for item in follow:
-        for session in _followed(schedule, item):
-            chosen[session.key] = session
+        try:
+            parsed = Follow.parse(item)
+        except ValueError:
+            continue
+        for session, scope in scopes:
+            if parsed.covers_scope(scope):
+                chosen[session.key] = session
     return [s for s in chosen.values() if not expired(s, now, retention)]
-
-
-def _followed(schedule: Schedule, item: str) -> list[Session]:
-    if item == "all":
-        return list(schedule.sessions.values())
-    kind, _, ident = item.partition(":")
-    if kind == "session":
-        summit, _, session = ident.partition("/")
-        found = schedule.sessions.get((summit, session))
-        return [found] if found is not None else []
-    plural = kind + "s"
-    if plural not in _NOUNS:
-        return []
-    return [s for s in schedule.sessions.values() if _matches(plural, ident, s)]

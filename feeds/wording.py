@@ -7,7 +7,14 @@ to icalendar; this module only makes text that iCalendar can carry (see :func:`c
 from __future__ import annotations
 
 from summitcal.summits import text as texts
-from summitcal.summits.model import Attendance, Schedule, Session, mode_label
+from summitcal.summits.model import (
+    Attendance,
+    AttendanceMode,
+    Schedule,
+    Session,
+    SessionStatus,
+    mode_label,
+)
 
 CANCELLED_PREFIX = "Cancelled: "
 
@@ -31,7 +38,7 @@ def participant_name(schedule: Schedule, participant: str) -> str:
 
 def mode_phrase(schedule: Schedule, attendance: Attendance) -> str:
     """How someone takes part: "video link", "delegated to Sergei Lavrov", …"""
-    if attendance.mode == "delegated" and attendance.delegate:
+    if attendance.mode == AttendanceMode.DELEGATED and attendance.delegate:
         return f"delegated to {participant_name(schedule, attendance.delegate)}"
     return mode_label(attendance.mode)
 
@@ -43,7 +50,7 @@ def summary(session: Session, schedule: Schedule, participant: str | None = None
     if participant and attendance is not None:
         who = short_name(participant_name(schedule, participant))
         text = f"{text} ({who}: {mode_phrase(schedule, attendance)})"
-    if session.status == "cancelled":
+    if session.status == SessionStatus.CANCELLED:
         text = CANCELLED_PREFIX + text
     return clean(text)
 
@@ -62,9 +69,9 @@ def location(session: Session, schedule: Schedule) -> str:
 def description(session: Session, schedule: Schedule) -> str:
     """The DESCRIPTION: text, attendance list, video link, sources — blocks apart."""
     blocks: list[str] = []
-    if session.status == "cancelled":
+    if session.status == SessionStatus.CANCELLED:
         blocks.append("This session has been cancelled.")
-    elif session.status == "tentative":
+    elif session.status == SessionStatus.TENTATIVE:
         blocks.append("This session is tentative.")
     text = clean(session.description or "").strip("\n")
     if text:

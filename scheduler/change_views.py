@@ -24,7 +24,7 @@ from summitcal.scheduler.messages import (
     ScheduleNotice,
     SessionChange,
 )
-from summitcal.summits.model import Attendance, Schedule, Session
+from summitcal.summits.model import Attendance, Schedule, Session, SessionStatus
 
 Vars = dict[str, Any]
 
@@ -203,8 +203,8 @@ def _tags_and_lines(item: SessionChange, schedule: Schedule,
     tags: list[str] = []
     lines: list[Vars] = []
     if before.status != after.status:
-        tags.append("cancelled" if after.status == "cancelled" else
-                    "reinstated" if before.status == "cancelled" else "details")
+        tags.append("cancelled" if after.status == SessionStatus.CANCELLED else
+                    "reinstated" if before.status == SessionStatus.CANCELLED else "details")
         lines.append(_line("Status", before.status, after.status))
     if _time_key(before) != _time_key(after):
         tags.append("moved")

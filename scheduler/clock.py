@@ -37,6 +37,7 @@ from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import
 
 from summitcal.core import database
 from summitcal.mail import outbox
+from summitcal.mail.tables import OutboxStatus
 from summitcal.mail.tables import outbox as outbox_table
 from summitcal.scheduler import notices, plans
 from summitcal.subscriptions import subscribers as subs
@@ -249,7 +250,7 @@ class Clock:
     def _close(self, now: datetime) -> tuple[int, int, int]:
         """Expire plans and rows whose time passed; close due notice windows."""
         p, o, w = plans.reminder_plans, outbox_table, notices.notice_windows
-        late_rows = sa.and_(o.c.status == "pending", o.c.expires_at <= now)
+        late_rows = sa.and_(o.c.status == OutboxStatus.PENDING, o.c.expires_at <= now)
         with self.engine.connect() as connection:
             found = connection.execute(sa.select(
                 sa.select(p.c.id).where(p.c.status == "pending", p.c.starts_at <= now)
@@ -283,7 +284,7 @@ class Clock:
                 plans.next_fire(connection, now),
                 notices.next_due(connection, now),
                 connection.scalar(sa.select(sa.func.min(o.c.next_attempt_at)).where(
-                    o.c.status == "pending", o.c.next_attempt_at > now)),
+                    o.c.status == OutboxStatus.PENDING, o.c.next_attempt_at > now)),
             ]
         found = [_aware(c) for c in candidates if c is not None]
         return min(found) if found else None

@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import ClassVar
 
 from summitcal.summits.changes import Change
-from summitcal.summits.model import Attendance, Schedule, Session
+from summitcal.summits.model import Attendance, AttendanceMode, Schedule, Session
 
 NOTICE_KINDS = ("attendance", "schedule")
 
@@ -101,8 +101,9 @@ class AttendanceItem:
         elif now is not None and now.mode == change.new:
             new = now
         else:
-            new = Attendance(change.participant, change.new, note=change.note)
-        old = Attendance(change.participant, change.old) if change.old is not None else None
+            new = Attendance(change.participant, AttendanceMode(change.new), note=change.note)
+        old = (Attendance(change.participant, AttendanceMode(change.old))
+               if change.old is not None else None)
         return cls(session, change.participant, old, new)
 
 

@@ -66,7 +66,15 @@ from summitcal.scheduler.sources import Sources
 from summitcal.summits import rows
 from summitcal.summits import tables as t
 from summitcal.summits.changes import Change
-from summitcal.summits.model import Attendance, Schedule, Session
+from summitcal.summits.follow import AnyOf, Follow, FollowColumns, Scope, covers_any, follow_sql
+from summitcal.summits.model import (
+    Attendance,
+    AttendanceMode,
+    Schedule,
+    Session,
+    SessionStatus,
+)
+from summitcal.summits.tables import SubscriberStatus
 
 log = logging.getLogger("summitcal.notices")
 
@@ -159,7 +167,8 @@ def from_state(data: Mapping[str, Any]) -> Session:
         organizations=tuple(data["organizations"]),
         start=wall(data["start"], data["start_fold"]), end=wall(data["end"], data["end_fold"]),
         date=_day(data["date"]), end_date=_day(data["end_date"]), venue=data["venue"],
-        status=data["status"], description=data["description"], video_url=data["video_url"],
+        status=SessionStatus(data["status"]), description=data["description"],
+        video_url=data["video_url"],
         attendance=tuple(_attendance(a) for a in data["attendance"]),
         sequence=data["sequence"],
         last_modified=_instant(data["last_modified"]),
@@ -177,8 +186,8 @@ def _entry_state(entry: Attendance | None) -> dict[str, Any] | None:
 def _entry(data: Mapping[str, Any] | None) -> Attendance | None:
     if data is None:
         return None
-    return Attendance(data["participant"], data["mode"], data.get("delegate"),
-                      data.get("note"), _day(data.get("announced")))
+    return Attendance(data["participant"], AttendanceMode(data["mode"]),
+                      data.get("delegate"), data.get("note"), _day(data.get("announced")))
 
 
 def _attendance(data: Mapping[str, Any]) -> Attendance:
@@ -357,7 +366,7 @@ def revert(session: Session, changes: Sequence[Change]) -> Session:
                 attendance.pop(person, None)
             else:
                 note = change.note if change.new is None else None
-                attendance[person] = Attendance(person, change.old, note=note)
+                attendance[person] = Attendance(person, AttendanceMode(change.old), note=note)
                 if person not in order:
                     order.append(person)
         elif change.field == "attendance" and isinstance(change.old, list):
@@ -460,7 +469,7 @@ def _compare(window: int, before: Session | None, after: Session | None) -> _Fou
     if after is None:
         return None
     if before is None:
-        if after.status == "cancelled":
+        if after.status == SessionStatus.CANCELLED:
             return None  # added and removed again within the window
         return _Found(window, None, after, (), True)
     old = {a.participant: a for a in before.attendance}
@@ -481,7 +490,7 @@ def _mode(entry: Attendance | None) -> tuple[str, str | None] | None:
     return None if entry is None else (entry.mode, entry.delegate)
 
 
-Follows = set[tuple[str, str | None, str | None]]
+Follows = set[Follow]
 
 
 def _recipients(connection: Connection, found: Sequence[_Found]
@@ -489,41 +498,23 @@ def _recipients(connection: Connection, found: Sequence[_Found]
     """(subscriber id, email, notice kinds, follows) of every confirmed subscriber who
     follows anything the windows concern."""
     f, sub = t.subscriber_follows, t.subscribers
-    summits = {item.key[0] for item in found}
-    organizations = set().union(*(item.organizations() for item in found))
-    participants = set().union(*(item.participants() for item in found))
-    concern = sa.or_(
-        f.c.kind == "all",
-        sa.and_(f.c.kind == "summit", f.c.target.in_(summits)),
-        sa.and_(f.c.kind == "session", sa.tuple_(f.c.summit, f.c.target).in_(
-            [item.key for item in found])),
-        sa.and_(f.c.kind == "organization", f.c.target.in_(organizations)),
-        sa.and_(f.c.kind == "participant", f.c.target.in_(participants)),
-    )
+    concern = follow_sql(FollowColumns.of(f), AnyOf(tuple(
+        Scope(*item.key, item.organizations(), item.participants()) for item in found)))
     query = (sa.select(sub.c.id, sub.c.email, sub.c.notices, f.c.kind, f.c.summit, f.c.target)
              .join(f, f.c.subscriber_id == sub.c.id)
-             .where(sub.c.status == "confirmed", concern)
+             .where(sub.c.status == SubscriberStatus.CONFIRMED, concern)
              .order_by(sub.c.id))
     people: dict[int, tuple[int, str, set[str], Follows]] = {}
     for row in connection.execute(query):
         entry = people.setdefault(row.id, (row.id, row.email, set(row.notices or ()), set()))
-        entry[3].add((row.kind, row.summit, row.target))
+        entry[3].add(Follow.of_row(row))
     return list(people.values())
 
 
 def _covers(follows: Follows, item: _Found, participants: Iterable[str]) -> bool:
-    summit, session = item.key
-    if ("all", None, None) in follows:
-        return True
-    if any(kind == "summit" and target == summit for kind, _, target in follows):
-        return True
-    if ("session", summit, session) in follows:
-        return True
-    organizations = item.organizations()
-    people = set(participants)
-    return any((kind == "organization" and target in organizations)
-               or (kind == "participant" and target in people)
-               for kind, _, target in follows)
+    """Whether ``follows`` cover the window's session, with its organisations before and
+    after and ``participants`` (those the notice is about)."""
+    return covers_any(follows, Scope(*item.key, item.organizations(), set(participants)))
 
 
 def _messages(found: Sequence[_Found], wanted: set[str], follows: Follows

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -60,7 +60,9 @@ from summitcal.scheduler.rawmail import RawEmail, compose_bytes
 from summitcal.scheduler.sources import Sources
 from summitcal.subscriptions import subscribers as subs
 from summitcal.summits import tables as t
-from summitcal.summits.model import Schedule, Session
+from summitcal.summits.follow import Follow, FollowColumns, FollowKind, Stored, follow_sql
+from summitcal.summits.model import Schedule, Session, SessionStatus
+from summitcal.summits.tables import SubscriberStatus
 
 log = logging.getLogger("summitcal.plans")
 
@@ -134,72 +136,30 @@ class Replanned:
 # --- who follows what ---------------------------------------------------------------------
 
 
-def follows_session(
-    summit: str,
-    session: str,
-    organizations: Iterable[str] = (),
-    participants: Iterable[str] = (),
-) -> sa.ColumnElement[bool]:
-    """A condition on ``subscriber_follows``: the follow covers this session (``all``, its
-    summit, the session itself, one of its organisations or one of ``participants``)."""
-    f = t.subscriber_follows
-    conditions = [
-        f.c.kind == "all",
-        sa.and_(f.c.kind == "summit", f.c.target == summit),
-        sa.and_(f.c.kind == "session", f.c.summit == summit, f.c.target == session),
-    ]
-    organizations, participants = list(organizations), list(participants)
-    if organizations:
-        conditions.append(sa.and_(f.c.kind == "organization", f.c.target.in_(organizations)))
-    if participants:
-        conditions.append(sa.and_(f.c.kind == "participant", f.c.target.in_(participants)))
-    return sa.or_(*conditions)
-
-
-def _session_people(connection: Connection, summit: str, session: str
-                    ) -> tuple[list[str], list[str]]:
-    so, a = t.session_organizations, t.attendance
-    organizations = connection.scalars(sa.select(so.c.organization).where(
-        so.c.summit == summit, so.c.session == session)).all()
-    participants = connection.scalars(sa.select(a.c.participant).where(
-        a.c.summit == summit, a.c.session == session)).all()
-    return list(organizations), list(participants)
-
-
 def _followed_pairs(now: datetime) -> sa.CompoundSelect[Any]:
     """(summit, session, offset_seconds) of every upcoming, not cancelled session that a
     confirmed subscriber with that offset follows.
 
-    Distinct (follow, offset) pairs are found first, then joined to the sessions, so the
-    cost grows with follows + sessions × distinct offsets, not followers × sessions.
+    Distinct (follow, offset) pairs are found first, then joined to the sessions (on
+    ``summits.follow.follow_sql``), so the cost grows with follows + sessions × distinct
+    offsets, not followers × sessions.
     """
     f, sub, o, s = t.subscriber_follows, t.subscribers, t.subscriber_offsets, t.sessions
     chosen = (sa.select(f.c.kind, f.c.summit, f.c.target, o.c.offset_seconds)
               .join(sub, sub.c.id == f.c.subscriber_id)
               .join(o, o.c.subscriber_id == f.c.subscriber_id)
-              .where(sub.c.status == "confirmed")
+              .where(sub.c.status == SubscriberStatus.CONFIRMED)
               .distinct().subquery("chosen"))
-    upcoming = sa.and_(s.c.status != "cancelled", s.c.starts_at > now)
-    so, a = t.session_organizations, t.attendance
+    upcoming = sa.and_(s.c.status != SessionStatus.CANCELLED, s.c.starts_at > now)
+    columns, stored = FollowColumns.of(chosen), Stored(s.c.summit, s.c.id)
 
-    def pairs(*joins: tuple[Any, Any], on: Any) -> sa.Select[Any]:
-        query = sa.select(s.c.summit, s.c.id.label("session"), chosen.c.offset_seconds)
-        source: Any = s
-        for table, condition in joins:
-            source = source.join(table, condition)
-        return query.select_from(source.join(chosen, on)).where(upcoming)
+    def pairs(kind: FollowKind) -> sa.Select[Any]:
+        return (sa.select(s.c.summit, s.c.id.label("session"), chosen.c.offset_seconds)
+                .select_from(s.join(chosen, follow_sql(columns, stored, [kind])))
+                .where(upcoming))
 
-    return sa.union(
-        pairs(on=chosen.c.kind == "all"),
-        pairs(on=sa.and_(chosen.c.kind == "summit", chosen.c.target == s.c.summit)),
-        pairs(on=sa.and_(chosen.c.kind == "session", chosen.c.summit == s.c.summit,
-                         chosen.c.target == s.c.id)),
-        pairs((so, sa.and_(so.c.summit == s.c.summit, so.c.session == s.c.id)),
-              on=sa.and_(chosen.c.kind == "organization",
-                         chosen.c.target == so.c.organization)),
-        pairs((a, sa.and_(a.c.summit == s.c.summit, a.c.session == s.c.id)),
-              on=sa.and_(chosen.c.kind == "participant", chosen.c.target == a.c.participant)),
-    )
+    # One SELECT per kind: each joins on its own simple condition (see ``follow_sql``).
+    return sa.union(*(pairs(kind) for kind in FollowKind))
 
 
 # --- planning -----------------------------------------------------------------------------
@@ -296,7 +256,7 @@ def cancel_stale_reminders(connection: Connection, sessions: Mapping[tuple[str, 
         summit, _, session_id = (topic or "").partition("/")
         session = sessions.get((summit, session_id))
         where = [o.c.kind == "reminder", o.c.topic == topic]
-        if session is None or session.status == "cancelled":
+        if session is None or session.status == SessionStatus.CANCELLED:
             reason = "the session was cancelled"
         else:
             where.append(sa.not_(o.c.key.startswith(
@@ -336,7 +296,7 @@ def fire(connection: Connection, plan_id: int, now: datetime) -> int | None:
     plan = Plan.from_row(row)
     session = connection.execute(sa.select(s.c.starts_at, s.c.status, s.c.sequence).where(
         s.c.summit == plan.summit, s.c.id == plan.session)).first()
-    if session is None or session.status == "cancelled":
+    if session is None or session.status == SessionStatus.CANCELLED:
         _set_status(connection, plan.id, "cancelled", now)
         return None
     if session.starts_at <= now:
@@ -344,10 +304,9 @@ def fire(connection: Connection, plan_id: int, now: datetime) -> int | None:
         return None
     if session.starts_at != plan.starts_at:
         return None  # moved since the last replan: the next one moves the plan
-    organizations, participants = _session_people(connection, plan.summit, plan.session)
     written = outbox.enqueue_select(
         connection,
-        _followers(plan, organizations, participants),
+        _followers(plan),
         kind="reminder",
         topic=f"{plan.summit}/{plan.session}",
         payload=payload(plan, session.sequence),
@@ -360,13 +319,13 @@ def fire(connection: Connection, plan_id: int, now: datetime) -> int | None:
     return written
 
 
-def _followers(plan: Plan, organizations: list[str], participants: list[str]) -> sa.Select[Any]:
+def _followers(plan: Plan) -> sa.Select[Any]:
     """Key, recipient and subscriber of every confirmed follower with the plan's offset."""
     sub, o, f = t.subscribers, t.subscriber_offsets, t.subscriber_follows
     prefix = _key_prefix(plan.summit, plan.session, plan.starts_at)
     follows = (sa.select(f.c.subscriber_id)
                .where(f.c.subscriber_id == sub.c.id,
-                      follows_session(plan.summit, plan.session, organizations, participants))
+                      follow_sql(FollowColumns.of(f), Stored(plan.summit, plan.session)))
                .exists())
     return (sa.select(
                 (sa.literal(prefix) + sa.cast(sub.c.id, sa.String)
@@ -375,7 +334,7 @@ def _followers(plan: Plan, organizations: list[str], participants: list[str]) ->
                 sub.c.id.label("subscriber_id"))
             .join(o, sa.and_(o.c.subscriber_id == sub.c.id,
                              o.c.offset_seconds == plan.offset_seconds))
-            .where(sub.c.status == "confirmed", follows))
+            .where(sub.c.status == SubscriberStatus.CONFIRMED, follows))
 
 
 def _key_prefix(summit: str, session: str, start: datetime) -> str:
@@ -416,7 +375,7 @@ def reminder_context(payload: Mapping[str, Any], *, schedule: Schedule, zone: st
     """
     key = (payload["summit"], payload["session"])
     session: Session | None = schedule.sessions.get(key)
-    if session is None or session.status == "cancelled":
+    if session is None or session.status == SessionStatus.CANCELLED:
         raise Skip(f"session {key[0]}/{key[1]} was cancelled")
     if session.starts_at != datetime.fromisoformat(payload["starts_at"]):
         raise Skip(f"session {key[0]}/{key[1]} moved")
@@ -469,7 +428,8 @@ class ReminderRenderer:
                                        manage_url=manage_url, now=now)
             if context.offset not in subscriber.preferences.reminders:
                 raise Skip("the subscriber no longer asks for this reminder")
-            if not follows(subscriber.preferences.follows, context.session):
+            if not any(Follow.parse(spec).covers(context.session)
+                       for spec in subscriber.preferences.follows):
                 raise Skip("the subscriber no longer follows this session")
             return context
 
@@ -481,20 +441,6 @@ class ReminderRenderer:
 def reminder_renderer(sources: Sources) -> ReminderRenderer:
     """The delivery renderer of ``reminder`` rows (see ``ReminderRenderer``)."""
     return ReminderRenderer(sources)
-
-
-def follows(specs: Iterable[str], session: Session) -> bool:
-    """Whether follow specs (``all``, ``summit:ID``, ``session:SUMMIT/ID``,
-    ``organization:ID``, ``participant:ID``) cover ``session``."""
-    for spec in specs:
-        kind, _, ident = spec.partition(":")
-        if (kind == "all"
-                or (kind == "summit" and ident == session.summit)
-                or (kind == "session" and ident == f"{session.summit}/{session.id}")
-                or (kind == "organization" and ident in session.organizations)
-                or (kind == "participant" and session.attendance_of(ident) is not None)):
-            return True
-    return False
 
 
 _LOAD = object()
@@ -517,7 +463,7 @@ def subscriber_message(sources: Sources, message: Message, now: datetime,
         if message.subscriber_id is not None:
             with sources.engine.connect() as connection:
                 subscriber = subs.get(connection, message.subscriber_id)
-    if subscriber is None or subscriber.status != "confirmed":
+    if subscriber is None or subscriber.status != SubscriberStatus.CONFIRMED:
         raise Skip("the subscriber is gone or no longer confirmed")
     links = subscriber.links(sources.settings)
     context = build(schedule or sources.snapshot().schedule, subscriber, links.manage)

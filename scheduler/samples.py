@@ -23,16 +23,26 @@ from summitcal.scheduler.messages import (
     SessionChange,
     Welcome,
 )
-from summitcal.summits.model import Attendance, Organization, Participant, Schedule, Session, Summit
+from summitcal.summits.model import (
+    Attendance,
+    AttendanceMode,
+    Organization,
+    Participant,
+    Schedule,
+    Session,
+    SessionStatus,
+    Summit,
+)
 
 DUSHANBE = ZoneInfo("Asia/Dushanbe")
 ALMATY = ZoneInfo("Asia/Almaty")
 READER_ZONE = "Europe/Moscow"
 CHANGED = datetime(2021, 9, 14, 9, 0, tzinfo=UTC)
 
-VIDEO = Attendance("putin", "video", note="Self-isolation after COVID-19 cases in his entourage",
+VIDEO = Attendance("putin", AttendanceMode.VIDEO,
+                   note="Self-isolation after COVID-19 cases in his entourage",
                    announced=date(2021, 9, 14))
-IN_PERSON = Attendance("putin", "in_person")
+IN_PERSON = Attendance("putin", AttendanceMode.IN_PERSON)
 
 CSTO = Session(
     summit="dushanbe-2021", id="csto-council",
@@ -41,8 +51,8 @@ CSTO = Session(
     end=datetime(2021, 9, 16, 13, tzinfo=DUSHANBE), venue="Palace of Nations, Dushanbe",
     description="Heads of state of the CSTO member states meet in narrow and extended format.",
     video_url="https://example.org/live/csto?session=1&lang=en",
-    attendance=(VIDEO, Attendance("rahmon", "in_person"),
-                Attendance("modi", "delegated", delegate="jaishankar")),
+    attendance=(VIDEO, Attendance("rahmon", AttendanceMode.IN_PERSON),
+                Attendance("modi", AttendanceMode.DELEGATED, delegate="jaishankar")),
     sequence=2, last_modified=CHANGED,
 )
 SCO = Session(
@@ -55,7 +65,7 @@ SCO = Session(
 ASTANA = Session(
     summit="astana-2024", id="sco-council", title="SCO Council of Heads of State",
     timezone="Asia/Almaty", organizations=("sco",), date=date(2024, 7, 3),
-    end_date=date(2024, 7, 4), status="tentative",
+    end_date=date(2024, 7, 4), status=SessionStatus.TENTATIVE,
 )
 
 
@@ -118,7 +128,7 @@ def _attendance_items() -> tuple[AttendanceItem, ...]:
     return (
         AttendanceItem(CSTO, "putin", IN_PERSON, VIDEO),
         AttendanceItem(CSTO, "modi", None, CSTO.attendance[2]),
-        AttendanceItem(SCO, "rahmon", Attendance("rahmon", "in_person"), None),
+        AttendanceItem(SCO, "rahmon", Attendance("rahmon", AttendanceMode.IN_PERSON), None),
     )
 
 
@@ -127,7 +137,7 @@ def _schedule_items() -> tuple[SessionChange, ...]:
                       title="CSTO Council", description=None, video_url=None)
     return (
         SessionChange(earlier, CSTO),
-        SessionChange(SCO, replace(SCO, status="cancelled")),
-        SessionChange(replace(ASTANA, status="cancelled"), ASTANA),
+        SessionChange(SCO, replace(SCO, status=SessionStatus.CANCELLED)),
+        SessionChange(replace(ASTANA, status=SessionStatus.CANCELLED), ASTANA),
         SessionChange(None, SCO),
     )

@@ -17,7 +17,7 @@ from summitcal.feeds import wording as event_wording
 from summitcal.feeds.links import ics_url, session_url
 from summitcal.scheduler import wording
 from summitcal.scheduler.messages import Confirm, Reminder, Welcome
-from summitcal.summits.model import Attendance, Schedule, Session
+from summitcal.summits.model import Attendance, Schedule, Session, SessionStatus
 
 Vars = dict[str, Any]
 
@@ -38,8 +38,8 @@ def place(session: Session, schedule: Schedule) -> str:
 def session_view(session: Session, schedule: Schedule, zone: str, base_url: str) -> Vars:
     """A session as templates show it (reminders in full, notices in part)."""
     summit = schedule.summits.get(session.summit)
-    notes = {"cancelled": "This session has been cancelled.",
-             "tentative": "This session is tentative: its time may still change."}
+    notes = {SessionStatus.CANCELLED: "This session has been cancelled.",
+             SessionStatus.TENTATIVE: "This session is tentative: its time may still change."}
     return {
         "title": session.title,
         "summit": summit.name if summit is not None else session.summit,

@@ -13,7 +13,7 @@ from summitcal.app import cli_outbox, cli_roles, cli_subscribers  # noqa: F401  
 from summitcal.app.cli_base import Obj, cli
 from summitcal.app.preflight import StartupError
 from summitcal.core.errors import Problem, ScheduleError, SummitcalError
-from summitcal.summits.model import MODES, Attendance
+from summitcal.summits.model import MODES, Attendance, AttendanceMode
 
 
 @cli.command()
@@ -102,7 +102,7 @@ def attendance(obj: Obj, where: str, participant: str, mode: str, note: str | No
             f"{where!r}: expected SUMMIT/SESSION, e.g. dushanbe-2021/sco-council"
         )
     day: date | None = announced.date() if announced else None
-    item = Attendance(participant, mode, delegate, note, day)
+    item = Attendance(participant, AttendanceMode(mode), delegate, note, day)
     result = obj.runtime.set_attendance(summit, session, item, source="cli attendance")
     for change in result.changes:
         click.echo(str(change))

@@ -19,7 +19,7 @@ from summitcal.app.cli_base import Obj, cli
 from summitcal.mail import outbox
 from summitcal.mail.configured import transport_from_config
 from summitcal.mail.outbox import Message
-from summitcal.mail.tables import STATUSES
+from summitcal.mail.tables import STATUSES, OutboxStatus
 from summitcal.scheduler.delivery import Composer, Delivery, send_now
 from summitcal.scheduler.renderers import make_test_renderer
 from summitcal.subscriptions.subscribers import normalize_email
@@ -93,7 +93,7 @@ def send_test(obj: Obj, email: str) -> None:
                                     payload={}, base_url=config.service.base_url, now=now)
     finally:
         transport.close()
-    if outcome.status != "sent":
+    if outcome.status != OutboxStatus.SENT:
         raise click.ClickException(f"not sent (outbox message {message.id}): {outcome.error}")
     click.echo(outcome.message_id)
 

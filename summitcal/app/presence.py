@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from summitcal.mail.outbox import write_transaction
-from summitcal.mail.tables import outbox, processes
+from summitcal.mail.tables import OPEN, outbox, processes
 
 log = logging.getLogger("summitcal.app.presence")
 
@@ -144,7 +144,7 @@ def deployment(engine: Engine, now: datetime | None = None) -> Deployment:
             processes.c.seen_at >= now - RECENT).order_by(processes.c.seen_at.desc())).all()
         backlog, oldest = connection.execute(sa.select(
             sa.func.count(), sa.func.min(o.c.due_at)).where(
-            o.c.status.in_(("pending", "sending")), o.c.due_at <= now)).one()
+            o.c.status.in_(OPEN), o.c.due_at <= now)).one()
     seen = tuple(Seen(r.name, tuple(r.roles.split(",")), r.host, r.pid, r.started_at,
                       r.seen_at, r.leading_since, r.last_tick_at) for r in rows)
     leaders = sorted((p for p in seen if p.leading_since is not None),

@@ -42,7 +42,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from summitcal.core import database
 from summitcal.core.errors import InvalidInput, NotFound
-from summitcal.mail.tables import FINISHED, OPEN, STATUSES, outbox
+from summitcal.mail.tables import FINISHED, OPEN, STATUSES, OutboxStatus, outbox
 from summitcal.summits.tables import UtcDateTime
 
 #: Kinds whose expiry is a hard deadline (a reminder's is its session's start): an
@@ -65,7 +65,7 @@ class Message:
     subscriber_id: int | None
     topic: str | None
     payload: Any
-    status: str
+    status: OutboxStatus
     due_at: datetime
     expires_at: datetime | None
     attempts: int
@@ -80,7 +80,8 @@ class Message:
 
     @classmethod
     def from_row(cls, row: Any) -> Message:
-        return cls(**{name: row._mapping[name] for name in cls.__slots__})
+        values = {name: row._mapping[name] for name in cls.__slots__}
+        return cls(**values | {"status": OutboxStatus(values["status"])})
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -187,17 +188,17 @@ def cancel(connection: Connection, *where: ColumnElement[bool], reason: str,
     """Mark open rows matching ``where`` (e.g. ``outbox.c.topic == "s/x"``,
     ``outbox.c.kind == "reminder"``) ``cancelled``; returns how many. A row already in
     flight may still be sent: its worker then records ``sent``."""
-    return _close(connection, "cancelled", where, reason, now)
+    return _close(connection, OutboxStatus.CANCELLED, where, reason, now)
 
 
 def expire(connection: Connection, *where: ColumnElement[bool], reason: str,
            now: datetime | None = None) -> int:
     """Mark open rows matching ``where`` ``expired`` (e.g. reminders of a session that
     started); returns how many."""
-    return _close(connection, "expired", where, reason, now)
+    return _close(connection, OutboxStatus.EXPIRED, where, reason, now)
 
 
-def _close(connection: Connection, status: str, where: tuple[ColumnElement[bool], ...],
+def _close(connection: Connection, status: OutboxStatus, where: tuple[ColumnElement[bool], ...],
            reason: str, now: datetime | None) -> int:
     if not where:
         raise TypeError(f"refusing to mark every open message {status}: give a condition")
@@ -227,10 +228,11 @@ def claim(engine: Engine, owner: str, limit: int, now: datetime | None = None,
     live = sa.and_(due, sa.or_(outbox.c.expires_at.is_(None), outbox.c.expires_at > now))
     with write_transaction(engine) as connection:
         _update_picked(connection, expired, None, {
-            "status": "expired", "lease_owner": None, "lease_until": None, "updated_at": now,
+            "status": OutboxStatus.EXPIRED, "lease_owner": None, "lease_until": None,
+            "updated_at": now,
             "last_error": sa.func.coalesce(outbox.c.last_error, "not sent before it expired")})
         rows = _update_picked(connection, live, limit, {
-            "status": "sending", "lease_owner": owner, "lease_until": until,
+            "status": OutboxStatus.SENDING, "lease_owner": owner, "lease_until": until,
             "next_attempt_at": until, "attempts": outbox.c.attempts + 1, "updated_at": now})
     return sorted((Message.from_row(r) for r in rows), key=lambda m: (m.due_at, m.id))
 
@@ -257,9 +259,9 @@ def take(connection: Connection, key: str, owner: str, now: datetime | None = No
     now = _utc(now)
     until = now + lease
     row = connection.execute(
-        sa.update(outbox).where(outbox.c.key == key, outbox.c.status == "pending")
-        .values(status="sending", lease_owner=owner, lease_until=until, next_attempt_at=until,
-                attempts=outbox.c.attempts + 1, updated_at=now)
+        sa.update(outbox).where(outbox.c.key == key, outbox.c.status == OutboxStatus.PENDING)
+        .values(status=OutboxStatus.SENDING, lease_owner=owner, lease_until=until,
+                next_attempt_at=until, attempts=outbox.c.attempts + 1, updated_at=now)
         .returning(*outbox.c)).one_or_none()
     return None if row is None else Message.from_row(row)
 
@@ -273,7 +275,7 @@ def extend(engine: Engine, owner: str, ids: list[int], now: datetime | None = No
     with write_transaction(engine) as connection:
         rows = connection.execute(
             sa.update(outbox)
-            .where(outbox.c.id.in_(ids), outbox.c.status == "sending",
+            .where(outbox.c.id.in_(ids), outbox.c.status == OutboxStatus.SENDING,
                    outbox.c.lease_owner == owner)
             .values(lease_until=until, next_attempt_at=until)
             .returning(outbox.c.id))
@@ -289,9 +291,9 @@ def release(engine: Engine, owner: str, ids: list[int], now: datetime | None = N
     with write_transaction(engine) as connection:
         return connection.execute(
             sa.update(outbox)
-            .where(outbox.c.id.in_(ids), outbox.c.status == "sending",
+            .where(outbox.c.id.in_(ids), outbox.c.status == OutboxStatus.SENDING,
                    outbox.c.lease_owner == owner)
-            .values(status="pending", next_attempt_at=now, lease_owner=None,
+            .values(status=OutboxStatus.PENDING, next_attempt_at=now, lease_owner=None,
                     lease_until=None, attempts=outbox.c.attempts - 1, updated_at=now)
         ).rowcount
 
@@ -303,8 +305,8 @@ def mark_sent(engine: Engine, id: int, message_id: str, now: datetime | None = N
     with write_transaction(engine) as connection:
         return connection.execute(
             sa.update(outbox)
-            .where(outbox.c.id == id, outbox.c.status != "sent")
-            .values(status="sent", message_id=message_id, sent_at=now, lease_owner=None,
+            .where(outbox.c.id == id, outbox.c.status != OutboxStatus.SENT)
+            .values(status=OutboxStatus.SENT, message_id=message_id, sent_at=now, lease_owner=None,
                     lease_until=None, updated_at=now)
         ).rowcount == 1
 
@@ -320,8 +322,8 @@ def mark_sent_many(engine: Engine, sent: list[tuple[int, str]],
         return 0
     now = _utc(now)
     statement = (sa.update(outbox)
-                 .where(outbox.c.id == sa.bindparam("row_id"), outbox.c.status != "sent")
-                 .values(status="sent", message_id=sa.bindparam("sent_id"), sent_at=now,
+                 .where(outbox.c.id == sa.bindparam("row_id"), outbox.c.status != OutboxStatus.SENT)
+                 .values(status=OutboxStatus.SENT, message_id=sa.bindparam("sent_id"), sent_at=now,
                          lease_owner=None, lease_until=None, updated_at=now))
     with write_transaction(engine) as connection:
         result = connection.execute(statement, [{"row_id": id, "sent_id": message_id}
@@ -333,7 +335,7 @@ def mark_sent_many(engine: Engine, sent: list[tuple[int, str]],
 
 def mark_retry(engine: Engine, id: int, error: str, next_attempt_at: datetime | None = None,
                *, owner: str | None = None, now: datetime | None = None,
-               policy: RetryPolicy | None = None) -> str | None:
+               policy: RetryPolicy | None = None) -> OutboxStatus | None:
     """After a temporary failure: ``pending`` again at ``next_attempt_at`` (default: a
     growing, jittered delay by ``policy``), or ``expired`` with ``error``.
 
@@ -356,25 +358,25 @@ def mark_retry(engine: Engine, id: int, error: str, next_attempt_at: datetime | 
         status, when = _next_attempt(now, when, row.expires_at, policy)
         connection.execute(
             sa.update(outbox).where(outbox.c.id == id)
-            .values(status=status, next_attempt_at=when if status == "pending" else now,
+            .values(status=status, next_attempt_at=when if status == OutboxStatus.PENDING else now,
                     last_error=error[:2000], lease_owner=None, lease_until=None,
                     updated_at=now))
         return status
 
 
 def _next_attempt(now: datetime, wanted: datetime, expires_at: datetime | None,
-                  policy: RetryPolicy) -> tuple[str, datetime]:
+                  policy: RetryPolicy) -> tuple[OutboxStatus, datetime]:
     """(status, next attempt) after a temporary failure at ``now`` (see ``mark_retry``)."""
     if expires_at is None:
-        return "pending", wanted
+        return OutboxStatus.PENDING, wanted
     last = expires_at - policy.last_try
     if wanted < last:
-        return "pending", wanted
+        return OutboxStatus.PENDING, wanted
     if now < last:
-        return "pending", last  # the last try, as close to the expiry as is safe
+        return OutboxStatus.PENDING, last  # the last try, as close to the expiry as is safe
     if wanted < expires_at:  # already within last_try of the expiry (a short-lived row)
-        return "pending", wanted
-    return "expired", now
+        return OutboxStatus.PENDING, wanted
+    return OutboxStatus.EXPIRED, now
 
 
 def mark_failed(engine: Engine, id: int, error: str, *, owner: str | None = None,
@@ -387,7 +389,7 @@ def mark_failed(engine: Engine, id: int, error: str, *, owner: str | None = None
     with write_transaction(engine) as connection:
         marked = connection.execute(
             sa.update(outbox).where(_held(id, owner))
-            .values(status="failed", last_error=error[:2000], lease_owner=None,
+            .values(status=OutboxStatus.FAILED, last_error=error[:2000], lease_owner=None,
                     lease_until=None, updated_at=now)
         ).rowcount == 1
         if marked and also is not None:
@@ -398,7 +400,7 @@ def mark_failed(engine: Engine, id: int, error: str, *, owner: str | None = None
 def mark_closed(engine: Engine, id: int, status: str, reason: str, *,
                 owner: str | None = None, now: datetime | None = None) -> bool:
     """A renderer found the message moot (``cancelled``) or too late (``expired``)."""
-    if status not in ("cancelled", "expired"):
+    if status not in (OutboxStatus.CANCELLED, OutboxStatus.EXPIRED):
         raise ValueError(f"expected cancelled or expired, not {status!r}")
     now = _utc(now)
     with write_transaction(engine) as connection:
@@ -410,7 +412,7 @@ def mark_closed(engine: Engine, id: int, status: str, reason: str, *,
 
 
 def _held(id: int, owner: str | None) -> ColumnElement[bool]:
-    condition = sa.and_(outbox.c.id == id, outbox.c.status == "sending")
+    condition = sa.and_(outbox.c.id == id, outbox.c.status == OutboxStatus.SENDING)
     return sa.and_(condition, outbox.c.lease_owner == owner) if owner else condition
 
 
@@ -429,7 +431,7 @@ def retry(engine: Engine, id: int, now: datetime | None = None) -> Message:
         row = connection.execute(sa.select(outbox).where(outbox.c.id == id)).one_or_none()
         if row is None:
             raise NotFound("outbox message", str(id))
-        if row.status not in ("failed", "expired"):
+        if row.status not in (OutboxStatus.FAILED, OutboxStatus.EXPIRED):
             raise InvalidInput(f"outbox message {id} is {row.status}; only failed or expired "
                                "messages can be retried", "id")
         expires_at = row.expires_at
@@ -441,7 +443,7 @@ def retry(engine: Engine, id: int, now: datetime | None = None) -> Message:
             expires_at = now + max(expires_at - row.due_at, timedelta(hours=1))
         connection.execute(
             sa.update(outbox).where(outbox.c.id == id)
-            .values(status="pending", next_attempt_at=now, expires_at=expires_at,
+            .values(status=OutboxStatus.PENDING, next_attempt_at=now, expires_at=expires_at,
                     attempts=0, lease_owner=None, lease_until=None, updated_at=now))
         return Message.from_row(connection.execute(
             sa.select(outbox).where(outbox.c.id == id)).one())
@@ -525,7 +527,7 @@ DEFAULT_POLICY = RetryPolicy()
 # --- helpers ------------------------------------------------------------------------------
 
 def _defaults(now: datetime) -> dict[str, Any]:
-    return {"status": "pending", "attempts": 0, "created_at": now, "updated_at": now}
+    return {"status": OutboxStatus.PENDING, "attempts": 0, "created_at": now, "updated_at": now}
 
 
 def _insert(connection: Connection) -> Any:

@@ -20,6 +20,8 @@ and sending rows whose lease ran out).
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from sqlalchemy import (
     JSON,
     CheckConstraint,
@@ -34,9 +36,21 @@ from sqlalchemy import (
 
 from summitcal.summits.tables import UtcDateTime, metadata
 
-STATUSES = ("pending", "sending", "sent", "failed", "expired", "cancelled")
-OPEN = ("pending", "sending")  # rows delivery may still send
-FINISHED = ("sent", "failed", "expired", "cancelled")
+
+class OutboxStatus(StrEnum):
+    """Where an outbox row is in its life (the diagram above)."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+STATUSES = tuple(status.value for status in OutboxStatus)
+OPEN = (OutboxStatus.PENDING.value, OutboxStatus.SENDING.value)  # rows delivery may send
+FINISHED = tuple(status for status in STATUSES if status not in OPEN)
 
 outbox = Table(
     "outbox",

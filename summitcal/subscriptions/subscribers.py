@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
@@ -40,7 +40,9 @@ from summitcal.core.settings import MailSection, ServiceSection
 from summitcal.mail import outbox
 from summitcal.subscriptions.tokens import make_token, read_token
 from summitcal.summits import tables as t
+from summitcal.summits.follow import Follow, FollowKind
 from summitcal.summits.model import Schedule
+from summitcal.summits.tables import SubscriberStatus
 
 NOTICE_KINDS = t.NOTICE_KINDS
 LANGUAGES = ("en",)
@@ -68,47 +70,16 @@ def normalize_email(text: object) -> str:
         raise InvalidInput(f"email: {text!r} is not a valid address: {error}", "email") from None
 
 
-class Follow(NamedTuple):
-    """One follow as stored: see ``summits.tables.subscriber_follows``."""
-
-    kind: str
-    summit: str | None
-    target: str | None
-
-    def __str__(self) -> str:
-        if self.kind == "all":
-            return "all"
-        if self.kind == "session":
-            return f"session:{self.summit}/{self.target}"
-        return f"{self.kind}:{self.target}"
-
-
-def parse_follow(text: object) -> Follow:
-    """``"session:astana-2024/sco-council"`` → ``Follow("session", "astana-2024", …)``."""
-    if text == "all":
-        return Follow("all", None, None)
-    kind, colon, ident = text.partition(":") if isinstance(text, str) else ("", "", "")
-    if not colon or kind not in t.FOLLOW_KINDS or kind == "all" or not ident:
-        raise ValueError(f"{text!r} is not one of all, summit:ID, session:SUMMIT/SESSION, "
-                         "organization:ID, participant:ID")
-    if kind == "session":
-        summit, slash, session = ident.partition("/")
-        if not slash or not summit or not session:
-            raise ValueError(f"{text!r}: expected session:SUMMIT/SESSION")
-        return Follow(kind, summit, session)
-    return Follow(kind, ident if kind == "summit" else None, ident)
-
-
 def _check_exists(schedule: Schedule, follow: Follow) -> None:
     known: dict[str, Any] = {
         "summit": schedule.summits,
         "organization": schedule.organizations,
         "participant": schedule.participants,
     }
-    if follow.kind == "session":
+    if follow.kind == FollowKind.SESSION:
         if (follow.summit, follow.target) not in schedule.sessions:
             raise ValueError(f"unknown session {follow.summit}/{follow.target}")
-    elif follow.kind != "all" and follow.target not in known[follow.kind]:
+    elif follow.kind != FollowKind.ALL and follow.target not in known[follow.kind]:
         raise ValueError(f"unknown {follow.kind} {follow.target!r}")
 
 
@@ -164,7 +135,7 @@ def _check_follows(schedule: Schedule, follow: object) -> tuple[str, ...]:
     chosen: dict[str, None] = {}
     for index, item in enumerate(follow):
         try:
-            parsed = parse_follow(item)
+            parsed = Follow.parse(item)
             _check_exists(schedule, parsed)
         except ValueError as error:
             raise InvalidInput(f"follow.{index}: {error}", f"follow.{index}") from None
@@ -253,7 +224,7 @@ def links(config: LinkSettings, subscriber_id: int, feed_version: int,
 class Subscriber:
     id: int
     email: str
-    status: str
+    status: SubscriberStatus
     preferences: Preferences
     created_at: datetime
     updated_at: datetime
@@ -270,7 +241,7 @@ class Subscriber:
 
 def _subscriber(row: Row, follows: Iterable[str]) -> Subscriber:
     return Subscriber(
-        id=row.id, email=row.email, status=row.status,
+        id=row.id, email=row.email, status=SubscriberStatus(row.status),
         preferences=Preferences(
             timezone=row.timezone, follows=tuple(follows),
             reminders=tuple(parse_duration(r) for r in row.reminders),
@@ -291,7 +262,7 @@ def _follows_of(connection: Connection, ids: Sequence[int]) -> dict[int, list[st
         query = query.where(f.c.subscriber_id == ids[0])
     for row in connection.execute(query):
         if row.subscriber_id in found:
-            found[row.subscriber_id].append(str(Follow(row.kind, row.summit, row.target)))
+            found[row.subscriber_id].append(str(Follow.of_row(row)))
     return found
 
 
@@ -317,7 +288,7 @@ def get_many(connection: Connection, ids: Sequence[int]) -> dict[int, Subscriber
     for row in connection.execute(
             sa.select(f.c.subscriber_id, f.c.kind, f.c.summit, f.c.target)
             .where(f.c.subscriber_id.in_(ids)).order_by(f.c.id)):
-        follows[row.subscriber_id].append(str(Follow(row.kind, row.summit, row.target)))
+        follows[row.subscriber_id].append(str(Follow.of_row(row)))
     return {row.id: _subscriber(row, follows[row.id]) for row in rows}
 
 
@@ -348,7 +319,7 @@ def by_token(connection: Connection, secret: str, purpose: str, token: str) -> S
         return subscriber if version == subscriber.feed_token_version else None
     if version == subscriber.manage_token_version:
         return subscriber
-    if purpose == "unsubscribe" and subscriber.status == "unsubscribed" \
+    if purpose == "unsubscribe" and subscriber.status == SubscriberStatus.UNSUBSCRIBED \
             and version < subscriber.manage_token_version:
         return subscriber
     return None
@@ -378,7 +349,7 @@ def _store_choices(connection: Connection, subscriber_id: int, prefs: Preference
     connection.execute(sa.delete(f).where(f.c.subscriber_id == subscriber_id))
     connection.execute(sa.delete(o).where(o.c.subscriber_id == subscriber_id))
     connection.execute(sa.insert(f), [
-        {"subscriber_id": subscriber_id, **parse_follow(text)._asdict()}
+        {"subscriber_id": subscriber_id, **Follow.parse(text).as_row()}
         for text in prefs.follows])
     if prefs.reminders:
         connection.execute(sa.insert(o), [
@@ -393,7 +364,7 @@ def _set(connection: Connection, subscriber_id: int, **values: Any) -> None:
 
 def _insert(connection: Connection, email: str, prefs: Preferences, now: datetime) -> int:
     subscriber_id = connection.execute(sa.insert(t.subscribers).values(
-        email=email, status="pending", created_at=now, updated_at=now,
+        email=email, status=SubscriberStatus.PENDING, created_at=now, updated_at=now,
         **_preference_values(prefs)).returning(t.subscribers.c.id)).scalar_one()
     _store_choices(connection, subscriber_id, prefs)
     return subscriber_id
@@ -457,14 +428,14 @@ def sign_up(connection: Connection, email: str, prefs: Preferences, now: datetim
             return "limited"
         _prompt(connection, subscriber_id, email, "confirm", 1, now)
         return "created"
-    if existing.status in ("pending", "unsubscribed"):
+    if existing.status in (SubscriberStatus.PENDING, SubscriberStatus.UNSUBSCRIBED):
         update(connection, existing, prefs, now)
-        _set(connection, existing.id, status="pending")
+        _set(connection, existing.id, status=SubscriberStatus.PENDING)
     if not _may_prompt(existing, now):
         return "throttled"
     if not _within(connection, email, client, now, limits):
         return "limited"
-    if existing.status == "confirmed":
+    if existing.status == SubscriberStatus.CONFIRMED:
         _prompt(connection, existing.id, email, "welcome", existing.manage_token_version, now)
         return "reminded"
     _prompt(connection, existing.id, email, "confirm", existing.manage_token_version, now)
@@ -476,12 +447,12 @@ def confirm(connection: Connection, subscriber: Subscriber, now: datetime,
     """Pending (or bouncing) → confirmed, with the welcome mail; bounces forgotten. False
     (and nothing done) otherwise. ``how`` (``WELCOME_REASONS``) tells the welcome mail
     what happened: the subscriber confirmed, or an operator added them confirmed."""
-    if subscriber.status not in ("pending", "bouncing"):
+    if subscriber.status not in (SubscriberStatus.PENDING, SubscriberStatus.BOUNCING):
         return False
-    _set(connection, subscriber.id, status="confirmed", confirmed_at=now, updated_at=now,
-         bounces=0)
+    _set(connection, subscriber.id, status=SubscriberStatus.CONFIRMED, confirmed_at=now,
+         updated_at=now, bounces=0)
     key = f"welcome:{subscriber.id}:v{subscriber.manage_token_version}"
-    if subscriber.status == "bouncing":
+    if subscriber.status == SubscriberStatus.BOUNCING:
         key += f":{now.strftime('%Y%m%dT%H%M%S.%fZ')}"  # confirmed again: a welcome again
     _queue(connection, "welcome", key, subscriber.id, subscriber.email, now, WELCOME_EXPIRY,
            how)
@@ -490,9 +461,9 @@ def confirm(connection: Connection, subscriber: Subscriber, now: datetime,
 
 def unsubscribe(connection: Connection, subscriber: Subscriber, now: datetime) -> bool:
     """Unsubscribed at once; every older link dies. False when it already was."""
-    if subscriber.status == "unsubscribed":
+    if subscriber.status == SubscriberStatus.UNSUBSCRIBED:
         return False
-    _set(connection, subscriber.id, status="unsubscribed", unsubscribed_at=now,
+    _set(connection, subscriber.id, status=SubscriberStatus.UNSUBSCRIBED, unsubscribed_at=now,
          updated_at=now, manage_token_version=subscriber.manage_token_version + 1,
          feed_token_version=subscriber.feed_token_version + 1)
     _cancel_mail(connection, subscriber.id, "the subscriber unsubscribed", now)
@@ -506,14 +477,14 @@ def add(connection: Connection, email: str, prefs: Preferences, now: datetime,
     known one is an error."""
     email = normalize_email(email)
     existing = _one(connection, t.subscribers.c.email == email)
-    if existing is not None and existing.status != "unsubscribed":
+    if existing is not None and existing.status != SubscriberStatus.UNSUBSCRIBED:
         raise InvalidInput(f"{email} is already a subscriber ({existing.status})", "email")
     if existing is None:
         subscriber_id, version = _insert(connection, email, prefs, now), 1
     else:
         subscriber_id, version = existing.id, existing.manage_token_version
         update(connection, existing, prefs, now)
-        _set(connection, subscriber_id, status="pending")
+        _set(connection, subscriber_id, status=SubscriberStatus.PENDING)
     pending = get(connection, subscriber_id)
     assert pending is not None
     if confirmed:
@@ -554,9 +525,9 @@ def record_bounce(connection: Connection, subscriber_id: int, error: str, now: d
         bounces=s.c.bounces + 1, bounced_at=now, last_bounce=error[:2000]))
     row = connection.execute(sa.select(s.c.status, s.c.bounces)
                              .where(s.c.id == subscriber_id)).first()
-    if row is None or row.status != "confirmed" or row.bounces < threshold:
+    if row is None or row.status != SubscriberStatus.CONFIRMED or row.bounces < threshold:
         return False
-    _set(connection, subscriber_id, status="bouncing", updated_at=now)
+    _set(connection, subscriber_id, status=SubscriberStatus.BOUNCING, updated_at=now)
     _cancel_mail(connection, subscriber_id,
                  f"the address is bouncing ({row.bounces} permanent refusals in a row)", now)
     return True
@@ -570,7 +541,7 @@ def clear_bounces(connection: Connection, subscriber_ids: Iterable[int]) -> int:
         return 0
     s = t.subscribers
     return connection.execute(sa.update(s).where(s.c.id.in_(ids), s.c.bounces > 0,
-                                                 s.c.status != "bouncing")
+                                                 s.c.status != SubscriberStatus.BOUNCING)
                               .values(bounces=0)).rowcount
 
 

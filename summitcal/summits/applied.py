@@ -22,7 +22,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from summitcal.summits import tables as t
-from summitcal.summits.model import Attendance, Organization, Participant, Schedule, Session, Summit
+from summitcal.summits.model import (
+    Attendance,
+    AttendanceMode,
+    Organization,
+    Participant,
+    Schedule,
+    Session,
+    SessionStatus,
+    Summit,
+)
 from summitcal.summits.schedule_file import Declared
 
 
@@ -183,8 +192,9 @@ def _unsession(s: Mapping[str, Any]) -> Session:
         summit=s["summit"], id=s["id"], title=s["title"], timezone=s["timezone"],
         organizations=tuple(s["organizations"]), start=_unwall(s["start"], zone),
         end=_unwall(s["end"], zone), date=_day(s["date"]), end_date=_day(s["end_date"]),
-        venue=s["venue"], status=s["status"], description=s["description"],
+        venue=s["venue"], status=SessionStatus(s["status"]), description=s["description"],
         video_url=s["video_url"],
-        attendance=tuple(Attendance(a["participant"], a["mode"], a["delegate"], a["note"],
-                                    _day(a["announced"])) for a in s["attendance"]),
+        attendance=tuple(Attendance(a["participant"], AttendanceMode(a["mode"]), a["delegate"],
+                                    a["note"], _day(a["announced"]))
+                         for a in s["attendance"]),
     )

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
-from summitcal.summits.model import Attendance, Schedule, Session
+from summitcal.summits.model import Attendance, Schedule, Session, SessionStatus
 
 KINDS = (
     "added",
@@ -128,8 +128,9 @@ def _targets(
         key: (old.sessions.get(key), s, None) for key, s in new.sessions.items()
     }
     for key, stored in old.sessions.items():
-        if key not in new.sessions and stored.summit in summits and stored.status != "cancelled":
-            targets[key] = (stored, replace(stored, status="cancelled"), REMOVED_NOTE)
+        if (key not in new.sessions and stored.summit in summits
+                and stored.status != SessionStatus.CANCELLED):
+            targets[key] = (stored, replace(stored, status=SessionStatus.CANCELLED), REMOVED_NOTE)
     return targets
 
 
@@ -148,13 +149,13 @@ def _session_changes(before: Session | None, after: Session, note: str | None) -
         return [change("added", None, new=after.title)]
     changes = []
     if before.status != after.status:
-        if after.status == "cancelled":
+        if after.status == SessionStatus.CANCELLED:
             kind = "cancelled"
-        elif before.status == "cancelled":
+        elif before.status == SessionStatus.CANCELLED:
             kind = "reinstated"
         else:
             kind = "details_changed"
-        changes.append(change(kind, "status", before.status, after.status))
+        changes.append(change(kind, "status", str(before.status), str(after.status)))
     for kind, fields in (
         ("time_changed", TIME_FIELDS),
         ("venue_changed", ("venue",)),
@@ -198,8 +199,8 @@ def _attendance_change(
         session.id,
         participant=participant,
         field=_attendance_field(was, now),
-        old=was.mode if was else None,
-        new=now.mode if now else None,
+        old=str(was.mode) if was else None,  # JSON values: plain strings
+        new=str(now.mode) if now else None,
         note=entry.note if (entry := now or was) else None,
     )
 
@@ -271,14 +272,14 @@ class ChangedRecords:
 
 
 def _stored(before: Session | None, after: Session, now: datetime) -> Session:
-    cancelled = after.status == "cancelled"
+    cancelled = after.status == SessionStatus.CANCELLED
     if before is None:
         return replace(
             after, sequence=0, last_modified=now, cancelled_at=now if cancelled else None
         )
     if not cancelled:
         cancelled_at = None
-    elif before.status == "cancelled":
+    elif before.status == SessionStatus.CANCELLED:
         cancelled_at = before.cancelled_at or now
     else:
         cancelled_at = now

@@ -9,21 +9,53 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 #: ``date`` under another name, for annotations in ``Session``, whose field ``date``
 #: hides the type there.
 Day = date
 
-MODES = ("in_person", "video", "delegated", "absent", "unknown")
-MODE_LABELS = {
-    "in_person": "in person",
-    "video": "video link",
-    "delegated": "delegated",
-    "absent": "absent",
-    "unknown": "attendance unknown",
+
+class AttendanceMode(StrEnum):
+    """How a participant attends a session (``attendance.mode``); ``delegated`` names a
+    ``delegate`` who attends instead."""
+
+    IN_PERSON = "in_person"
+    VIDEO = "video"
+    DELEGATED = "delegated"
+    ABSENT = "absent"
+    UNKNOWN = "unknown"
+
+
+class SessionStatus(StrEnum):
+    """A session's status (``sessions.status``; iCalendar STATUS, RFC 5545 3.8.1.11)."""
+
+    CONFIRMED = "confirmed"
+    TENTATIVE = "tentative"
+    CANCELLED = "cancelled"
+
+
+MODES = tuple(mode.value for mode in AttendanceMode)  # plain strings (click, CHECKs)
+MODE_LABELS: dict[str, str] = {
+    AttendanceMode.IN_PERSON: "in person",
+    AttendanceMode.VIDEO: "video link",
+    AttendanceMode.DELEGATED: "delegated",
+    AttendanceMode.ABSENT: "absent",
+    AttendanceMode.UNKNOWN: "attendance unknown",
 }
-STATUSES = ("confirmed", "tentative", "cancelled")
+STATUSES = tuple(status.value for status in SessionStatus)
+
+
+class FollowKind(StrEnum):
+    """What a subscriber follows (``summits.follow.Follow``); the values are the
+    ``subscriber_follows.kind`` column's."""
+
+    ALL = "all"
+    SUMMIT = "summit"
+    SESSION = "session"
+    ORGANIZATION = "organization"
+    PARTICIPANT = "participant"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +74,7 @@ class Participant:
 @dataclass(frozen=True, slots=True)
 class Attendance:
     participant: str
-    mode: str
+    mode: AttendanceMode
     delegate: str | None = None
     note: str | None = None
     announced: date | None = None
@@ -78,7 +110,7 @@ class Session:
     date: date | None = None
     end_date: Day | None = None
     venue: str | None = None
-    status: str = "confirmed"
+    status: SessionStatus = SessionStatus.CONFIRMED
     description: str | None = None
     video_url: str | None = None
     attendance: tuple[Attendance, ...] = ()

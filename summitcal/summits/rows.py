@@ -16,7 +16,16 @@ from sqlalchemy.engine import Connection
 
 from summitcal.summits import tables as t
 from summitcal.summits.changes import Change, Revision
-from summitcal.summits.model import Attendance, Organization, Participant, Schedule, Session, Summit
+from summitcal.summits.model import (
+    Attendance,
+    AttendanceMode,
+    Organization,
+    Participant,
+    Schedule,
+    Session,
+    SessionStatus,
+    Summit,
+)
 
 SessionKey = tuple[str, str]
 
@@ -69,7 +78,7 @@ def read_sessions(
     attendance: dict[SessionKey, list[Attendance]] = defaultdict(list)
     for r in connection.execute(only(t.attendance, "session").order_by(t.attendance.c.position)):
         attendance[r.summit, r.session].append(
-            Attendance(r.participant, r.mode, r.delegate, r.note, r.announced)
+            Attendance(r.participant, AttendanceMode(r.mode), r.delegate, r.note, r.announced)
         )
     order = (t.sessions.c.starts_at, t.sessions.c.summit, t.sessions.c.id)
     return {
@@ -221,7 +230,7 @@ def _session(row: Any, organizations: list[str], attendance: list[Attendance]) -
         date=row.date,
         end_date=row.end_date,
         venue=row.venue,
-        status=row.status,
+        status=SessionStatus(row.status),
         description=row.description,
         video_url=row.video_url,
         attendance=tuple(attendance),

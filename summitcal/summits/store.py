@@ -30,7 +30,7 @@ from summitcal.summits import applied, merge, rows, schedule_file
 from summitcal.summits import tables as t
 from summitcal.summits import text as texts
 from summitcal.summits.changes import Change, Revision, revise, summarize
-from summitcal.summits.model import MODES, Attendance, Schedule, Session, event_key
+from summitcal.summits.model import MODES, Attendance, AttendanceMode, Schedule, Session, event_key
 from summitcal.summits.schedule_file import Loaded, SourceFile, uid_clash
 
 
@@ -259,12 +259,12 @@ def _check_attendance(attendance: Attendance) -> None:
         raise InvalidInput(
             f"unknown mode {attendance.mode!r} (expected one of {', '.join(MODES)})", "mode"
         )
-    if attendance.delegate is not None and attendance.mode != "delegated":
+    if attendance.delegate is not None and attendance.mode != AttendanceMode.DELEGATED:
         raise InvalidInput(
-            f"a delegate is only allowed with mode 'delegated', not {attendance.mode!r}",
+            f"a delegate is only allowed with mode 'delegated', not {str(attendance.mode)!r}",
             "delegate",
         )
-    if attendance.mode == "delegated" and not attendance.delegate:
+    if attendance.mode == AttendanceMode.DELEGATED and not attendance.delegate:
         raise InvalidInput("mode 'delegated' needs a delegate (the participant id of who "
                            "attends instead)", "delegate")
 

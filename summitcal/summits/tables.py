@@ -9,6 +9,7 @@ instant is a ``UtcDateTime``: aware in Python, UTC in the database.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -33,7 +34,7 @@ from sqlalchemy import (
 )
 
 from summitcal.summits.changes import KINDS
-from summitcal.summits.model import MODES, STATUSES
+from summitcal.summits.model import MODES, STATUSES, FollowKind
 
 metadata = MetaData(
     naming_convention={
@@ -205,10 +206,23 @@ schedule_files = Table(
 
 # --- subscribers (email reminders, notices, private feeds) ------------------------------
 
-#: ``bouncing``: confirmed, but permanent refusals (5xx) reached ``mail.bounce_threshold``
-#: in a row; nothing is mailed until the address confirms again.
-SUBSCRIBER_STATUSES = ("pending", "confirmed", "unsubscribed", "bouncing")
-FOLLOW_KINDS = ("all", "summit", "session", "organization", "participant")
+
+
+class SubscriberStatus(StrEnum):
+    """Where a subscriber stands (``subscribers.status``; ``subscriptions.subscribers``
+    owns the transitions and re-exports this).
+
+    ``bouncing``: confirmed, but permanent refusals (5xx) reached ``mail.bounce_threshold``
+    in a row; nothing is mailed until the address confirms again."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCING = "bouncing"
+
+
+SUBSCRIBER_STATUSES = tuple(status.value for status in SubscriberStatus)
+FOLLOW_KINDS = tuple(kind.value for kind in FollowKind)
 NOTICE_KINDS = ("attendance", "schedule")
 
 subscribers = Table(

@@ -19,9 +19,11 @@ from summitcal.summits.model import (
     MODES,
     STATUSES,
     Attendance,
+    AttendanceMode,
     Organization,
     Participant,
     Session,
+    SessionStatus,
     Summit,
 )
 
@@ -227,7 +229,7 @@ class Document:
         self.references.extend(
             (f"{path}.organizations[{i}]", "organisation", org) for i, org in enumerate(orgs))
         tz = self._zone(raw, path, required=False) if "timezone" in raw else summit_tz
-        status = self._get(raw, "status", path, str) or "confirmed"
+        status = self._get(raw, "status", path, str) or SessionStatus.CONFIRMED
         if status not in STATUSES:
             self.problem(f"{path}.status", f"{status!r} is not one of: {', '.join(STATUSES)}")
         video = raw.get("video_url")
@@ -240,7 +242,7 @@ class Document:
         return Session(
             summit=summit, id=sid, title=title, timezone=tz, organizations=tuple(orgs),
             start=start, end=end, date=day, end_date=end_day,
-            venue=self._text(raw, "venue", path), status=status,
+            venue=self._text(raw, "venue", path), status=SessionStatus(status),
             description=self._text(raw, "description", path, lines=True), video_url=video_url,
             attendance=tuple(attendance),
         )
@@ -327,10 +329,10 @@ class Document:
             if mode is not None and mode not in MODES:
                 self.problem(f"{where}.mode", f"{mode!r} is not one of: {', '.join(MODES)}")
                 continue
-            if delegate is not None and mode != "delegated":
+            if delegate is not None and mode != AttendanceMode.DELEGATED:
                 self.problem(f"{where}.delegate", "only allowed with mode = \"delegated\"")
                 continue
-            if mode == "delegated" and "delegate" not in item:
+            if mode == AttendanceMode.DELEGATED and "delegate" not in item:
                 self.problem(f"{where}.delegate", "is required with mode = \"delegated\" (who "
                              "attends instead: a participant id)")
                 continue
@@ -343,5 +345,5 @@ class Document:
                 self.references.append((f"{where}.delegate", "participant", delegate))
             if who and mode:
                 seen.add(who)
-                out.append(Attendance(who, mode, delegate, note, announced))
+                out.append(Attendance(who, AttendanceMode(mode), delegate, note, announced))
         return out

@@ -7,7 +7,7 @@ import hmac
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from summitcal.summits.model import Attendance
+from summitcal.summits.model import Attendance, AttendanceMode
 from summitcal.web.errors import ApiError
 from summitcal.web.schemas import ApplyResult, AttendanceIn, ChangeOut
 from summitcal.web.service import Service
@@ -62,7 +62,7 @@ def router(runtime: Service) -> APIRouter:
     def attendance(summit: str, session: str, participant: str,
                    payload: AttendanceIn) -> ApplyResult:
         """Record how a participant attends a session."""
-        item = Attendance(participant, payload.mode, payload.delegate, payload.note,
+        item = Attendance(participant, AttendanceMode(payload.mode), payload.delegate, payload.note,
                           payload.announced)
         return _result(runtime.set_attendance(summit, session, item, source="api attendance"))
 

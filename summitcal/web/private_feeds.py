@@ -58,7 +58,8 @@ class PrivateFeeds:
         (A bouncing subscriber is confirmed but not mailed: their feed keeps working.)"""
         with database.reading(self.runtime.store.engine) as connection:
             found = subs.by_token(connection, self._secret(), "feed", token)
-        if found is None or found.status not in ("confirmed", "bouncing"):
+        if found is None or found.status not in (subs.SubscriberStatus.CONFIRMED,
+                                                subs.SubscriberStatus.BOUNCING):
             raise NotFound("feed", "private")
         return found
 

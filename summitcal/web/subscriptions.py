@@ -306,14 +306,14 @@ class _Pages:
 
     def confirm_page(self, token: str) -> HTMLResponse:
         found = self.read("confirm", token)
-        if found is None or found.status == "unsubscribed":
+        if found is None or found.status == subs.SubscriberStatus.UNSUBSCRIBED:
             return self.invalid()
         return self._confirmed_page(found)
 
     def confirm(self, token: str) -> HTMLResponse:
         def work(connection: Connection) -> subs.Subscriber | None:
             found = self.find(connection, "confirm", token)
-            if found is None or found.status == "unsubscribed":
+            if found is None or found.status == subs.SubscriberStatus.UNSUBSCRIBED:
                 return None
             subs.confirm(connection, found, _now())
             return subs.get(connection, found.id)
@@ -322,12 +322,12 @@ class _Pages:
         return self.invalid() if done is None else self._confirmed_page(done)
 
     def _confirmed_page(self, found: subs.Subscriber) -> HTMLResponse:
-        return self.page("confirm.html", confirmed=found.status == "confirmed",
+        return self.page("confirm.html", confirmed=found.status == subs.SubscriberStatus.CONFIRMED,
                          email=found.email, links=found.links(self.runtime.config))
 
     def manage_page(self, token: str) -> HTMLResponse:
         found = self.read("manage", token)
-        if found is None or found.status != "confirmed":
+        if found is None or found.status != subs.SubscriberStatus.CONFIRMED:
             return self.invalid()
         return self._manage_page(found, _form_of(found.preferences))
 
@@ -344,7 +344,7 @@ class _Pages:
 
     def _manage(self, token: str, data: Any) -> HTMLResponse:
         found = self.read("manage", token)
-        if found is None or found.status != "confirmed":
+        if found is None or found.status != subs.SubscriberStatus.CONFIRMED:
             return self.invalid()
         rotate = data.get("action") == "rotate"
         prefs: subs.Preferences | None = None
@@ -358,7 +358,7 @@ class _Pages:
 
         def work(connection: Connection) -> subs.Subscriber | None:
             current = self.find(connection, "manage", token)
-            if current is None or current.status != "confirmed":
+            if current is None or current.status != subs.SubscriberStatus.CONFIRMED:
                 return None
             if prefs is None:
                 subs.rotate_feed(connection, current, _now())
@@ -377,8 +377,8 @@ class _Pages:
         found = self.read("unsubscribe", token)
         if found is None:
             return self.invalid()
-        return self.page("unsubscribe.html", unsubscribed=found.status == "unsubscribed",
-                         email=found.email)
+        gone = found.status == subs.SubscriberStatus.UNSUBSCRIBED
+        return self.page("unsubscribe.html", unsubscribed=gone, email=found.email)
 
     def unsubscribe(self, token: str) -> HTMLResponse:
         """RFC 8058 one-click (body ``List-Unsubscribe=One-Click``) or the page's button:

@@ -10,7 +10,7 @@ from urllib.parse import quote, urlencode
 from summitcal.core.localtime import format_offset, zone
 from summitcal.feeds import links
 from summitcal.scheduler.wording import day_range, long_date
-from summitcal.summits.model import Schedule, Session, Summit, mode_label
+from summitcal.summits.model import AttendanceMode, Schedule, Session, Summit, mode_label
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ def session_view(session: Session, schedule: Schedule, now: datetime, base_url: 
     for item in session.attendance:
         person = schedule.participants.get(item.participant)
         label = mode_label(item.mode)
-        if item.mode == "delegated" and item.delegate:
+        if item.mode == AttendanceMode.DELEGATED and item.delegate:
             delegate = schedule.participants.get(item.delegate)
             label = f"delegated to {delegate.name if delegate else item.delegate}"
         badges.append(
