@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from summitcal.summits.model import Schedule, Session, Summit
+from summitcal.summits.model import AttendanceMode, Schedule, Session, SessionStatus, Summit
 
 Mode = Literal["in_person", "video", "delegated", "absent", "unknown"]
 
@@ -21,7 +21,7 @@ class Moment(BaseModel):
 class AttendanceOut(BaseModel):
     participant: str
     name: str
-    mode: Mode
+    mode: AttendanceMode
     delegate: str | None = None
     note: str | None = None
     announced: dt.date | None = None
@@ -31,7 +31,7 @@ class SessionOut(BaseModel):
     summit: str
     id: str
     title: str
-    status: Literal["confirmed", "tentative", "cancelled"]
+    status: SessionStatus
     sequence: int
     all_day: bool
     timezone: str
