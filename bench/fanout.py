@@ -261,20 +261,20 @@ def _subscribers(engine: Any, count: int, now: datetime) -> None:
     """``count`` confirmed subscribers following the session with the one offset (written
     directly: no welcome mail to compete with the reminders)."""
     from summitcal.core import database
-    from summitcal.summits import tables as t
+    from summitcal.subscriptions import tables as st
 
     zones = ("Europe/Moscow", "Asia/Almaty", "Europe/Madrid", "America/New_York",
              "Asia/Tokyo", "Asia/Kolkata")
     with database.writing(engine) as connection:
-        connection.execute(sa.insert(t.subscribers), [
+        connection.execute(sa.insert(st.subscribers), [
             {"id": n + 1, "email": f"reader{n}@bench.example", "timezone": zones[n % len(zones)],
              "language": "en", "status": "confirmed", "reminders": ["PT1H"],
              "notices": [], "created_at": now, "updated_at": now,
              "confirmed_at": now} for n in range(count)])
-        connection.execute(sa.insert(t.subscriber_follows), [
+        connection.execute(sa.insert(st.subscriber_follows), [
             {"subscriber_id": n + 1, "kind": "session", "summit": SUMMIT, "target": SESSION}
             for n in range(count)])
-        connection.execute(sa.insert(t.subscriber_offsets), [
+        connection.execute(sa.insert(st.subscriber_offsets), [
             {"subscriber_id": n + 1, "offset_seconds": int(OFFSET.total_seconds())}
             for n in range(count)])
 

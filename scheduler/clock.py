@@ -41,7 +41,7 @@ from summitcal.mail.tables import OutboxStatus
 from summitcal.mail.tables import outbox as outbox_table
 from summitcal.scheduler import notices, plans
 from summitcal.subscriptions import subscribers as subs
-from summitcal.summits import tables as t
+from summitcal.subscriptions import tables as st
 from summitcal.summits.store import Store
 
 log = logging.getLogger("summitcal.clock")
@@ -242,7 +242,7 @@ class Clock:
 
     def _subscribers(self) -> tuple[Any, ...]:
         """Changes whenever a subscriber is added, removed or changes anything."""
-        s = t.subscribers
+        s = st.subscribers
         with self.engine.connect() as connection:
             return tuple(connection.execute(sa.select(
                 sa.func.count(), sa.func.max(s.c.id), sa.func.max(s.c.updated_at))).one())

@@ -63,6 +63,8 @@ from summitcal.scheduler.messages import (
     Skip,
 )
 from summitcal.scheduler.sources import Sources
+from summitcal.subscriptions import tables as st
+from summitcal.subscriptions.tables import SubscriberStatus
 from summitcal.summits import rows
 from summitcal.summits import tables as t
 from summitcal.summits.changes import Change
@@ -74,7 +76,6 @@ from summitcal.summits.model import (
     Session,
     SessionStatus,
 )
-from summitcal.summits.tables import SubscriberStatus
 
 log = logging.getLogger("summitcal.notices")
 
@@ -497,7 +498,7 @@ def _recipients(connection: Connection, found: Sequence[_Found]
                 ) -> list[tuple[int, str, set[str], Follows]]:
     """(subscriber id, email, notice kinds, follows) of every confirmed subscriber who
     follows anything the windows concern."""
-    f, sub = t.subscriber_follows, t.subscribers
+    f, sub = st.subscriber_follows, st.subscribers
     concern = follow_sql(FollowColumns.of(f), AnyOf(tuple(
         Scope(*item.key, item.organizations(), item.participants()) for item in found)))
     query = (sa.select(sub.c.id, sub.c.email, sub.c.notices, f.c.kind, f.c.summit, f.c.target)

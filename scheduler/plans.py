@@ -59,10 +59,11 @@ from summitcal.scheduler.messages import Context, Reminder, Skip
 from summitcal.scheduler.rawmail import RawEmail, compose_bytes
 from summitcal.scheduler.sources import Sources
 from summitcal.subscriptions import subscribers as subs
+from summitcal.subscriptions import tables as st
+from summitcal.subscriptions.tables import SubscriberStatus
 from summitcal.summits import tables as t
 from summitcal.summits.follow import Follow, FollowColumns, FollowKind, Stored, follow_sql
 from summitcal.summits.model import Schedule, Session, SessionStatus
-from summitcal.summits.tables import SubscriberStatus
 
 log = logging.getLogger("summitcal.plans")
 
@@ -144,7 +145,7 @@ def _followed_pairs(now: datetime) -> sa.CompoundSelect[Any]:
     ``summits.follow.follow_sql``), so the cost grows with follows + sessions × distinct
     offsets, not followers × sessions.
     """
-    f, sub, o, s = t.subscriber_follows, t.subscribers, t.subscriber_offsets, t.sessions
+    f, sub, o, s = st.subscriber_follows, st.subscribers, st.subscriber_offsets, t.sessions
     chosen = (sa.select(f.c.kind, f.c.summit, f.c.target, o.c.offset_seconds)
               .join(sub, sub.c.id == f.c.subscriber_id)
               .join(o, o.c.subscriber_id == f.c.subscriber_id)
@@ -321,7 +322,7 @@ def fire(connection: Connection, plan_id: int, now: datetime) -> int | None:
 
 def _followers(plan: Plan) -> sa.Select[Any]:
     """Key, recipient and subscriber of every confirmed follower with the plan's offset."""
-    sub, o, f = t.subscribers, t.subscriber_offsets, t.subscriber_follows
+    sub, o, f = st.subscribers, st.subscriber_offsets, st.subscriber_follows
     prefix = _key_prefix(plan.summit, plan.session, plan.starts_at)
     follows = (sa.select(f.c.subscriber_id)
                .where(f.c.subscriber_id == sub.c.id,

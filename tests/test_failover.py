@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from summitcal.app.presence import deployment
 from summitcal.core import database
 from summitcal.mail.tables import outbox
-from summitcal.summits import tables as t
+from summitcal.subscriptions import tables as st
 from summitcal.summits.model import Schedule, Session, Summit
 from summitcal.summits.store import Store
 from tests.serving import SCRIPT, free_port
@@ -69,14 +69,14 @@ def subscribers(engine: sa.Engine, now: datetime) -> None:
     """COUNT confirmed subscribers with a PT1H reminder following session A, the first
     LATER of them session B too (written directly: no welcome mail)."""
     with database.writing(engine) as connection:
-        connection.execute(sa.insert(t.subscribers), [
+        connection.execute(sa.insert(st.subscribers), [
             {"id": n + 1, "email": f"reader{n}@failover.test", "timezone": "Europe/Madrid",
              "language": "en", "status": "confirmed", "reminders": ["PT1H"], "notices": [],
              "created_at": now, "updated_at": now, "confirmed_at": now} for n in range(COUNT)])
-        connection.execute(sa.insert(t.subscriber_follows), [
+        connection.execute(sa.insert(st.subscriber_follows), [
             {"subscriber_id": n + 1, "kind": "session", "summit": SUMMIT, "target": target}
             for n in range(COUNT) for target in (("a", "b") if n < LATER else ("a",))])
-        connection.execute(sa.insert(t.subscriber_offsets), [
+        connection.execute(sa.insert(st.subscriber_offsets), [
             {"subscriber_id": n + 1, "offset_seconds": int(OFFSET.total_seconds())}
             for n in range(COUNT)])
 

@@ -10,7 +10,7 @@ from summitcal.app.cli_base import Obj, cli
 from summitcal.core import database
 from summitcal.core.durations import format_duration
 from summitcal.subscriptions import subscribers as subs
-from summitcal.summits.tables import SUBSCRIBER_STATUSES
+from summitcal.subscriptions.tables import SUBSCRIBER_STATUSES
 
 
 @cli.group()

@@ -12,6 +12,7 @@ import summitcal.feeds.versions  # noqa: F401  (these modules add their tables t
 import summitcal.mail.tables  # noqa: F401
 import summitcal.scheduler.notices  # noqa: F401
 import summitcal.scheduler.plans  # noqa: F401
+import summitcal.subscriptions.tables  # noqa: F401
 from summitcal.summits.tables import metadata
 
 

@@ -38,13 +38,13 @@ from summitcal.core.errors import InvalidInput, NotFound
 from summitcal.core.localtime import known_zone
 from summitcal.core.settings import MailSection, ServiceSection
 from summitcal.mail import outbox
+from summitcal.subscriptions import tables as st
+from summitcal.subscriptions.tables import SubscriberStatus
 from summitcal.subscriptions.tokens import make_token, read_token
-from summitcal.summits import tables as t
 from summitcal.summits.follow import Follow, FollowKind
 from summitcal.summits.model import Schedule
-from summitcal.summits.tables import SubscriberStatus
 
-NOTICE_KINDS = t.NOTICE_KINDS
+NOTICE_KINDS = st.NOTICE_KINDS
 LANGUAGES = ("en",)
 MAX_REMINDERS = 5
 MAX_OFFSET = timedelta(days=30)
@@ -255,7 +255,7 @@ def _subscriber(row: Row, follows: Iterable[str]) -> Subscriber:
 
 
 def _follows_of(connection: Connection, ids: Sequence[int]) -> dict[int, list[str]]:
-    f = t.subscriber_follows
+    f = st.subscriber_follows
     found: dict[int, list[str]] = {i: [] for i in ids}
     query = sa.select(f.c.subscriber_id, f.c.kind, f.c.summit, f.c.target).order_by(f.c.id)
     if len(ids) == 1:
@@ -267,14 +267,14 @@ def _follows_of(connection: Connection, ids: Sequence[int]) -> dict[int, list[st
 
 
 def _one(connection: Connection, condition: Any) -> Subscriber | None:
-    row = connection.execute(sa.select(t.subscribers).where(condition)).first()
+    row = connection.execute(sa.select(st.subscribers).where(condition)).first()
     if row is None:
         return None
     return _subscriber(row, _follows_of(connection, [row.id])[row.id])
 
 
 def get(connection: Connection, subscriber_id: int) -> Subscriber | None:
-    return _one(connection, t.subscribers.c.id == subscriber_id)
+    return _one(connection, st.subscribers.c.id == subscriber_id)
 
 
 def get_many(connection: Connection, ids: Sequence[int]) -> dict[int, Subscriber]:
@@ -282,8 +282,8 @@ def get_many(connection: Connection, ids: Sequence[int]) -> dict[int, Subscriber
     are left out."""
     if not ids:
         return {}
-    rows = connection.execute(sa.select(t.subscribers).where(t.subscribers.c.id.in_(ids))).all()
-    f = t.subscriber_follows
+    rows = connection.execute(sa.select(st.subscribers).where(st.subscribers.c.id.in_(ids))).all()
+    f = st.subscriber_follows
     follows: dict[int, list[str]] = {row.id: [] for row in rows}
     for row in connection.execute(
             sa.select(f.c.subscriber_id, f.c.kind, f.c.summit, f.c.target)
@@ -294,7 +294,7 @@ def get_many(connection: Connection, ids: Sequence[int]) -> dict[int, Subscriber
 
 def by_email(connection: Connection, email: str) -> Subscriber | None:
     """The subscriber with ``email`` (normalised first; InvalidInput when malformed)."""
-    return _one(connection, t.subscribers.c.email == normalize_email(email))
+    return _one(connection, st.subscribers.c.email == normalize_email(email))
 
 
 def by_token(connection: Connection, secret: str, purpose: str, token: str) -> Subscriber | None:
@@ -327,9 +327,9 @@ def by_token(connection: Connection, secret: str, purpose: str, token: str) -> S
 
 def listing(connection: Connection, status: str | None = None) -> list[Subscriber]:
     """Every subscriber (or those with ``status``), by id."""
-    query = sa.select(t.subscribers).order_by(t.subscribers.c.id)
+    query = sa.select(st.subscribers).order_by(st.subscribers.c.id)
     if status is not None:
-        query = query.where(t.subscribers.c.status == status)
+        query = query.where(st.subscribers.c.status == status)
     rows = connection.execute(query).all()
     follows = _follows_of(connection, [r.id for r in rows]) if rows else {}
     return [_subscriber(r, follows[r.id]) for r in rows]
@@ -345,7 +345,7 @@ def _preference_values(prefs: Preferences) -> dict[str, Any]:
 
 def _store_choices(connection: Connection, subscriber_id: int, prefs: Preferences) -> None:
     """Replace the follow and offset rows with ``prefs``."""
-    f, o = t.subscriber_follows, t.subscriber_offsets
+    f, o = st.subscriber_follows, st.subscriber_offsets
     connection.execute(sa.delete(f).where(f.c.subscriber_id == subscriber_id))
     connection.execute(sa.delete(o).where(o.c.subscriber_id == subscriber_id))
     connection.execute(sa.insert(f), [
@@ -359,13 +359,13 @@ def _store_choices(connection: Connection, subscriber_id: int, prefs: Preference
 
 def _set(connection: Connection, subscriber_id: int, **values: Any) -> None:
     connection.execute(
-        sa.update(t.subscribers).where(t.subscribers.c.id == subscriber_id).values(**values))
+        sa.update(st.subscribers).where(st.subscribers.c.id == subscriber_id).values(**values))
 
 
 def _insert(connection: Connection, email: str, prefs: Preferences, now: datetime) -> int:
-    subscriber_id = connection.execute(sa.insert(t.subscribers).values(
+    subscriber_id = connection.execute(sa.insert(st.subscribers).values(
         email=email, status=SubscriberStatus.PENDING, created_at=now, updated_at=now,
-        **_preference_values(prefs)).returning(t.subscribers.c.id)).scalar_one()
+        **_preference_values(prefs)).returning(st.subscribers.c.id)).scalar_one()
     _store_choices(connection, subscriber_id, prefs)
     return subscriber_id
 
@@ -421,7 +421,7 @@ def sign_up(connection: Connection, email: str, prefs: Preferences, now: datetim
     hour per address ("throttled") and within ``limits`` (per mailbox, per ``client``,
     overall: "limited"); ``email`` must be normalised already.
     """
-    existing = _one(connection, t.subscribers.c.email == email)
+    existing = _one(connection, st.subscribers.c.email == email)
     if existing is None:
         subscriber_id = _insert(connection, email, prefs, now)
         if not _within(connection, email, client, now, limits):
@@ -476,7 +476,7 @@ def add(connection: Connection, email: str, prefs: Preferences, now: datetime,
     added it) or pending (confirm mail). An unsubscribed address comes back; any other
     known one is an error."""
     email = normalize_email(email)
-    existing = _one(connection, t.subscribers.c.email == email)
+    existing = _one(connection, st.subscribers.c.email == email)
     if existing is not None and existing.status != SubscriberStatus.UNSUBSCRIBED:
         raise InvalidInput(f"{email} is already a subscriber ({existing.status})", "email")
     if existing is None:
@@ -502,7 +502,7 @@ def remove(connection: Connection, email: str, now: datetime) -> Subscriber:
     if found is None:
         raise NotFound("subscriber", normalize_email(email))
     _cancel_mail(connection, found.id, "the subscriber was removed", now)
-    connection.execute(sa.delete(t.subscribers).where(t.subscribers.c.id == found.id))
+    connection.execute(sa.delete(st.subscribers).where(st.subscribers.c.id == found.id))
     return found
 
 
@@ -520,7 +520,7 @@ def record_bounce(connection: Connection, subscriber_id: int, error: str, now: d
     transaction. At ``threshold`` refusals in a row a confirmed subscriber becomes
     ``bouncing``: their open mail is cancelled and no more is queued (plans and notices
     take confirmed subscribers only) until they confirm again. True when it became so."""
-    s = t.subscribers
+    s = st.subscribers
     connection.execute(sa.update(s).where(s.c.id == subscriber_id).values(
         bounces=s.c.bounces + 1, bounced_at=now, last_bounce=error[:2000]))
     row = connection.execute(sa.select(s.c.status, s.c.bounces)
@@ -539,7 +539,7 @@ def clear_bounces(connection: Connection, subscriber_ids: Iterable[int]) -> int:
     ids = sorted(set(subscriber_ids))
     if not ids:
         return 0
-    s = t.subscribers
+    s = st.subscribers
     return connection.execute(sa.update(s).where(s.c.id.in_(ids), s.c.bounces > 0,
                                                  s.c.status != SubscriberStatus.BOUNCING)
                               .values(bounces=0)).rowcount
@@ -547,10 +547,10 @@ def clear_bounces(connection: Connection, subscriber_ids: Iterable[int]) -> int:
 
 def counts(connection: Connection) -> dict[str, int]:
     """How many subscribers are in each status (every status, zeros included)."""
-    s = t.subscribers
+    s = st.subscribers
     found = {status: count for status, count in connection.execute(
         sa.select(s.c.status, sa.func.count()).group_by(s.c.status))}
-    return {status: found.get(status, 0) for status in t.SUBSCRIBER_STATUSES}
+    return {status: found.get(status, 0) for status in st.SUBSCRIBER_STATUSES}
 
 
 # --- public sign-ups: queued by the web, processed after the answer, rate-limited ---------
@@ -589,7 +589,7 @@ def _within(connection: Connection, email: str, client: str | None, now: datetim
     """Whether one more sign-up mail fits ``limits``; if so it is logged (counted)."""
     if limits is None:
         return True
-    m, since, box = t.signup_mail, now - limits.window, mailbox(email)
+    m, since, box = st.signup_mail, now - limits.window, mailbox(email)
     connection.execute(sa.delete(m).where(m.c.sent_at <= since))
 
     def used(*where: Any) -> int:
@@ -609,9 +609,9 @@ def request_sign_up(connection: Connection, email: str, prefs: Preferences,
     same whatever the address's state, so that how long a request takes tells nothing
     about the address. ``process_sign_ups`` does the rest. Returns the request's id."""
     choices = {**_preference_values(prefs), "follows": list(prefs.follows)}
-    return connection.execute(sa.insert(t.signup_requests).values(
+    return connection.execute(sa.insert(st.signup_requests).values(
         email=email, client=(client or None) and client[:64], choices=choices,
-        received_at=now).returning(t.signup_requests.c.id)).scalar_one()
+        received_at=now).returning(st.signup_requests.c.id)).scalar_one()
 
 
 def process_sign_ups(connection: Connection, now: datetime, limits: SignUpLimits | None,
@@ -620,7 +620,7 @@ def process_sign_ups(connection: Connection, now: datetime, limits: SignUpLimits
     is done, in the caller's write transaction; returns (email, what happened) per
     request. Two processes never handle the same request (the write transaction holds the
     writers' lock)."""
-    r = t.signup_requests
+    r = st.signup_requests
     found = connection.execute(sa.select(r).order_by(r.c.id).limit(limit)).all()
     if not found:
         return []

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 
 from summitcal.app.config import Config, load_config
 from summitcal.mail import outbox
-from summitcal.summits import tables as t
+from summitcal.subscriptions import tables as st
 from summitcal.summits.store import Store
 from tests.scheduler.conftest import (  # noqa: F401  (fixtures shared with the transport tests)
     Recorder,
@@ -40,7 +40,7 @@ def add_subscribers(engine: Engine, count: int, domain: str = "example.org") -> 
     ids = []
     with outbox.write_transaction(engine) as connection:
         for number in range(count):
-            result = connection.execute(sa.insert(t.subscribers).values(
+            result = connection.execute(sa.insert(st.subscribers).values(
                 email=f"reader{number}@{domain}", timezone="Europe/Moscow", language="en",
                 status="confirmed", reminders=["PT1H"], notices=["attendance"],
                 created_at=NOW, updated_at=NOW))

@@ -280,21 +280,23 @@ def test_regression_a_send_slower_than_the_lease_keeps_its_claim(engine, config,
     accept = handler.handle_DATA
 
     async def slow(*args):
-        await asyncio.sleep(1.2)  # twice the lease
+        await asyncio.sleep(3.0)  # twice the lease
         return await accept(*args)
 
     handler.handle_DATA = slow  # type: ignore[method-assign]
     queue_now(engine, 3)
     taken = []
+    # The lease is renewed every third of it: 0.5 s. A second of scheduling delay on a
+    # busy machine still leaves the claim held.
     with make_delivery(engine, config, transports, workers=1,
-                       lease=timedelta(seconds=0.6)):
+                       lease=timedelta(seconds=1.5)):
         wait_for(lambda: outbox.counts(engine)["sending"] == 3, 5, "the claim")
-        deadline = time.monotonic() + 3
+        deadline = time.monotonic() + 10
         while time.monotonic() < deadline and not settled(engine):
             taken += outbox.claim(engine, "another-worker", 10, now(),
                                   lease=timedelta(seconds=30))
             time.sleep(0.05)
-        wait_for(lambda: settled(engine), 10)
+        wait_for(lambda: settled(engine), 20)
     assert taken == []
     assert statuses(engine) == {"sent": 3}
     assert {m.attempts for m in outbox.list_messages(engine)} == {1}

@@ -14,7 +14,7 @@ from summitcal.core.errors import InvalidInput, NotFound
 from summitcal.mail import outbox
 from summitcal.mail.outbox import RetryPolicy
 from summitcal.mail.tables import outbox as table
-from summitcal.summits import tables as t
+from summitcal.subscriptions import tables as st
 from tests.outbox.conftest import NOW, add_subscribers, queue, statuses
 
 MINUTE = timedelta(minutes=1)
@@ -77,7 +77,7 @@ def test_concurrent_enqueues_of_one_key_insert_one_row(engine):
 
 
 def fanout(ids=None):
-    s = t.subscribers
+    s = st.subscribers
     key = sa.literal("reminder:dushanbe-2021/csto-council:20210916T0500Z:PT1H:") + sa.cast(
         s.c.id, sa.String)
     query = sa.select(key.label("key"), s.c.email.label("recipient"),
@@ -123,7 +123,7 @@ def test_deleting_a_subscriber_keeps_their_messages_unlinked(engine):
     with outbox.write_transaction(engine) as connection:
         enqueue(connection, subscriber_id=sid)
         assert outbox.cancel_for_subscriber(connection, sid, now=NOW) == 1
-        connection.execute(sa.delete(t.subscribers).where(t.subscribers.c.id == sid))
+        connection.execute(sa.delete(st.subscribers).where(st.subscribers.c.id == sid))
     [message] = outbox.list_messages(engine)
     assert (message.subscriber_id, message.status) == (None, "cancelled")
 

@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from summitcal.core import database
 from summitcal.core.errors import InvalidInput, NotFound
 from summitcal.subscriptions import subscribers as subs
+from summitcal.subscriptions import tables as st
 from summitcal.subscriptions.tokens import read_token
-from summitcal.summits import tables as t
 from tests.subscriptions.conftest import BASE, NOW, SECRET, messages, subscriber
 
 EMAIL = "reader@example.org"
@@ -35,11 +35,11 @@ def test_follow_and_offset_rows_are_shaped_for_fan_out(runtime):
     write(runtime, lambda c: subs.sign_up(c, EMAIL, chosen, NOW))
     with runtime.store.engine.connect() as connection:
         follows = connection.execute(sa.select(
-            t.subscriber_follows.c.kind, t.subscriber_follows.c.summit,
-            t.subscriber_follows.c.target).order_by(t.subscriber_follows.c.id)).all()
-        offsets = connection.scalars(sa.select(t.subscriber_offsets.c.offset_seconds)
-                                     .order_by(t.subscriber_offsets.c.offset_seconds)).all()
-        row = connection.execute(sa.select(t.subscribers)).one()
+            st.subscriber_follows.c.kind, st.subscriber_follows.c.summit,
+            st.subscriber_follows.c.target).order_by(st.subscriber_follows.c.id)).all()
+        offsets = connection.scalars(sa.select(st.subscriber_offsets.c.offset_seconds)
+                                     .order_by(st.subscriber_offsets.c.offset_seconds)).all()
+        row = connection.execute(sa.select(st.subscribers)).one()
     assert [tuple(f) for f in follows] == [
         ("all", None, None),
         ("summit", "dushanbe-2021", "dushanbe-2021"),
@@ -95,7 +95,7 @@ def test_remove_deletes_follows_offsets_and_cancels_mail(runtime):
     write(runtime, lambda c: subs.add(c, EMAIL, prefs(runtime), NOW))
     removed = write(runtime, lambda c: subs.remove(c, EMAIL, NOW))
     with runtime.store.engine.connect() as connection:
-        for table in (t.subscribers, t.subscriber_follows, t.subscriber_offsets):
+        for table in (st.subscribers, st.subscriber_follows, st.subscriber_offsets):
             assert connection.scalar(sa.select(sa.func.count()).select_from(table)) == 0
     [mail] = messages(runtime)
     assert mail.status == "cancelled" and mail.subscriber_id is None and removed.id

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from summitcal.subscriptions import tables as sub_tables
 from summitcal.summits import tables as t
 from summitcal.summits.follow import (
     AnyOf,
@@ -117,12 +118,12 @@ def database(database_url: str) -> Iterator[tuple[Store, list[int]]]:
     with Store(database_url) as store:
         store.upgrade()
         with store.engine.begin() as connection:
-            connection.execute(sa.insert(t.subscribers), [
+            connection.execute(sa.insert(sub_tables.subscribers), [
                 {"email": f"reader{n}@example.org", "timezone": "UTC", "status": "confirmed",
                  "reminders": [], "notices": [], "created_at": NOW, "updated_at": NOW}
                 for n in range(6)])
-            subscribers = connection.scalars(sa.select(t.subscribers.c.id)
-                                             .order_by(t.subscribers.c.id)).all()
+            subscribers = connection.scalars(sa.select(sub_tables.subscribers.c.id)
+                                             .order_by(sub_tables.subscribers.c.id)).all()
         yield store, list(subscribers)
 
 
@@ -134,7 +135,7 @@ def test_python_and_sql_agree(database: tuple[Store, list[int]], schedule: Sched
     store, subscribers = database
     store.apply(schedule, "test", now=NOW)
     stored = store.schedule()  # what the tables hold, sessions of earlier examples too
-    f, s = t.subscriber_follows, t.sessions
+    f, s = sub_tables.subscriber_follows, t.sessions
     with store.engine.begin() as connection:
         connection.execute(sa.delete(f))
         connection.execute(sa.insert(f), [{"subscriber_id": subscribers[n], **follow.as_row()}

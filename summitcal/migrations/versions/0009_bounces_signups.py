@@ -19,7 +19,7 @@ down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Frozen copies of summits.tables.SUBSCRIBER_STATUSES before and after.
+# Frozen copies of subscriptions.tables.SUBSCRIBER_STATUSES before and after.
 OLD = "'pending', 'confirmed', 'unsubscribed'"
 NEW = "'pending', 'confirmed', 'unsubscribed', 'bouncing'"
 CHECK = "ck_subscribers_status"
