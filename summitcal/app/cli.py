@@ -11,9 +11,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from summitcal.app import cli_outbox, cli_roles, cli_subscribers  # noqa: F401  (their commands)
 from summitcal.app.cli_base import Obj, cli
+from summitcal.app.config import Config
 from summitcal.app.preflight import StartupError
 from summitcal.core.errors import Problem, ScheduleError, SummitcalError
 from summitcal.summits.model import MODES, Attendance, AttendanceMode
+from summitcal.summits.schedule_file import Loaded
 
 
 @cli.command()
@@ -66,7 +68,7 @@ def check(obj: Obj, paths: tuple[Path, ...]) -> None:
     would stop on."""
     from summitcal.app.preflight import problems as environment_problems
     from summitcal.scheduler.compose import TemplateProblem, check_templates
-    from summitcal.summits.schedule_file import load_paths
+    from summitcal.summits.schedule_file import load_files
 
     config = obj.config
     found = [Problem("", "", line) for line in environment_problems(config)]
@@ -76,11 +78,14 @@ def check(obj: Obj, paths: tuple[Path, ...]) -> None:
         found.append(Problem("email templates", "", str(problem).removeprefix("email template ")))
     chosen = list(paths) or config.schedules.paths
     try:
-        schedule = load_paths(chosen)
+        loaded = load_files(chosen)
     except ScheduleError as error:
         found.extend(error.problems)
+    if not found:
+        found += _stored_uid_clashes(config, loaded)
     if found:
         raise ScheduleError(found)
+    schedule = loaded.schedule
     click.echo(f"ok: {len(schedule.summits)} summit(s), {len(schedule.sessions)} session(s)")
 
 
@@ -131,6 +136,20 @@ def version(obj: Obj) -> None:
 
     for name, value in versions():
         click.echo(f"{name} {value}")
+
+
+def _stored_uid_clashes(config: Config, loaded: Loaded) -> list[Problem]:
+    """The sessions of ``loaded`` that ``load`` would refuse because a session already in
+    the configured database has their calendar UID (a database not made yet has none)."""
+    from summitcal.app.preflight import database_exists
+    from summitcal.summits.store import Store
+
+    if not database_exists(config.database_url):
+        return []
+    origin = {key: file.path for file in loaded.files for key in file.content.sessions}
+    with Store(config.database_url) as store:
+        return [Problem(origin.get(key, ""), f"session {key[1]}", message)
+                for key, message in store.uid_clashes(loaded.schedule)]
 
 
 def _source(command: str, paths: list[Path]) -> str:

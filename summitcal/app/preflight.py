@@ -96,6 +96,18 @@ def _host_problems(host: str) -> list[str]:
     return []
 
 
+def database_exists(url: str) -> bool:
+    """Whether the database at ``url`` may hold data: False only for an SQLite file that
+    does not exist yet (or an in-memory one); a server database is assumed to."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return True
+    name = parsed.database or ""
+    return name not in ("", ":memory:") and not name.startswith("file:") and Path(name).is_file()
+
+
 def database_problems(url: str) -> list[str]:
     """Whether the database can be opened and migrated by this version. An SQLite file
     that does not exist yet is not created: only its folder is checked."""

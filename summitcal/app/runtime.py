@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from summitcal.app.config import Config
 from summitcal.core.database import alembic_config, current_revision
-from summitcal.core.errors import SummitcalError
+from summitcal.core.errors import Problem, ScheduleError, SummitcalError
 from summitcal.feeds.service import FeedService
 from summitcal.feeds.settings import FeedSettings
 from summitcal.summits.model import Attendance
@@ -75,8 +75,15 @@ class Runtime:
              source: str = "load") -> Result:
         """Apply the schedule files under ``paths``: what each changed since it was last
         applied (``Store.apply_files``). Files whose bytes are unchanged since are not
-        parsed again, but still take part in the cross-file checks."""
+        parsed again, but still take part in the cross-file checks. A new session whose
+        calendar UID a stored one has is a ``ScheduleError`` naming its file, like every
+        other problem of a file."""
         loaded = load_files(paths, applied=self.store.applied_files())
+        clashes = self.store.uid_clashes(loaded.schedule)
+        if clashes:
+            origin = {key: f.path for f in loaded.files for key in f.content.sessions}
+            raise ScheduleError([Problem(origin.get(key, ""), f"session {key[1]}", message)
+                                 for key, message in clashes])
         return self.store.apply_files(loaded, source, dry_run=dry_run)
 
     def load_text(self, text: str, *, dry_run: bool = False, source: str = "api") -> Result:

@@ -203,6 +203,15 @@ class Store:
         with database.reading(self.engine) as connection:
             return rows.read_revisions(connection, query, summit)
 
+    def uid_clashes(self, incoming: Schedule) -> list[tuple[tuple[str, str], str]]:
+        """What ``apply`` would refuse for calendar UIDs: each new session of ``incoming``
+        whose event key a stored session (or another new one) has, with the message. A
+        database without the schedule's tables yet has none. Reads only."""
+        if not sa.inspect(self.engine).has_table(t.sessions.name):
+            return []
+        with database.reading(self.engine) as connection:
+            return _event_key_clashes(_stored_keys(connection), incoming)
+
     def _commit(
         self,
         connection: Connection,
@@ -281,9 +290,18 @@ def _check_event_keys(stored: set[tuple[str, str]], incoming: Schedule) -> None:
 
     Stored sessions keep theirs whatever happens (a UID never changes), cancelled ones
     too: they stay in feeds, and in subscribers' calendars. ``stored`` is every stored
-    (summit, session). Raises ``UidClash``.
+    (summit, session). Raises ``UidClash`` for the first clash.
     """
+    for _, message in _event_key_clashes(stored, incoming)[:1]:
+        raise UidClash(message)
+
+
+def _event_key_clashes(stored: set[tuple[str, str]],
+                       incoming: Schedule) -> list[tuple[tuple[str, str], str]]:
+    """Every new session of ``incoming`` whose event key is taken: its (summit, session)
+    and the message naming the other session, in key order."""
     taken = {event_key(*key): key for key in stored}
+    found = []
     for key, session in sorted(incoming.sessions.items()):
         if key in stored:
             continue
@@ -291,7 +309,8 @@ def _check_event_keys(stored: set[tuple[str, str]], incoming: Schedule) -> None:
         if other != key:
             where = "(already stored)" if other in stored else "(also new)"
             stand_in = replace(session, summit=other[0], id=other[1])
-            raise UidClash(uid_clash(session, stand_in, where))
+            found.append((key, uid_clash(session, stand_in, where)))
+    return found
 
 
 def _check_references(current: Schedule, incoming: Schedule) -> None:

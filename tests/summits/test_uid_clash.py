@@ -67,7 +67,31 @@ def test_uid_collision_cli_one_line_per_problem_exit_1(tmp_path, capsys, monkeyp
     assert main(["--config", str(config), "load", str(SCO)]) == 0
     assert main(["--config", str(config), "load", str(SCO_2025)]) == 1
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("error: session sco-2025/council ")
+    # Like every other problem of a file: the file and the field, then the summary line.
+    lines = err.splitlines()
+    assert len(lines) == 2 and lines[0].startswith(f"{SCO_2025}: session council: session "
+                                                   "sco-2025/council ")
+    assert "(already stored)" in lines[0] and lines[1] == "error: 1 problem(s); nothing applied"
+
+
+def test_regression_check_finds_a_uid_clash_with_a_stored_session(tmp_path, capsys,
+                                                                   monkeypatch):
+    """``check`` lists every problem that would stop ``load`` or ``serve``: a new session
+    taking the calendar UID of one already in the database too (it used to say ok)."""
+    database = tmp_path / "db.sqlite3"
+    config = tmp_path / "config.toml"
+    config.write_text(f'[database]\nurl = "sqlite:///{database}"\n'
+                      f'[service]\ndata_dir = "{tmp_path / "data"}"\n')
+    monkeypatch.delenv("SUMMITCAL_DATABASE_URL", raising=False)
+    assert main(["--config", str(config), "check", str(SCO_2025)]) == 0
+    assert not database.exists()  # check makes no database
+    assert main(["--config", str(config), "load", str(SCO)]) == 0
+    capsys.readouterr()
+    assert main(["--config", str(config), "check", str(SCO_2025)]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2 and lines[0].startswith(f"{SCO_2025}: session council: ")
+    assert "(already stored)" in lines[0] and lines[1] == "error: 1 problem(s); nothing applied"
+    assert main(["--config", str(config), "check", str(SCO)]) == 0  # stored ones are fine
 
 
 IDS = st.from_regex(r"[a-z0-9]{1,2}(-[a-z0-9]{1,2}){0,2}", fullmatch=True)
