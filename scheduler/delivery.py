@@ -21,7 +21,8 @@ transport (one SMTP connection reused for many messages), and record the outcome
   refusals in a row grows, in the same transaction, and at ``mail.bounce_threshold``
   they are marked ``bouncing`` (``summits.subscribers.record_bounce``); an accepted
   message clears the count;
-* a renderer raising ``Skip`` → ``cancelled``/``expired`` (nothing to send any more);
+* a renderer raising ``messages.Withdrawn`` → ``cancelled``/``expired`` (nothing to
+  send any more);
   a database or operating-system error while rendering (the database or a file briefly
   unavailable) → retried; any other rendering error → ``failed`` with the error (logged
   with its traceback). The loop itself never dies.
@@ -54,6 +55,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from summitcal.scheduler import outbox
 from summitcal.scheduler.compose import message_id
+from summitcal.scheduler.messages import Withdrawn
 from summitcal.scheduler.outbox import Message, RetryPolicy
 from summitcal.scheduler.rawmail import RawEmail
 from summitcal.scheduler.renderers import (  # noqa: F401  (re-exported: delivery's public names)
@@ -79,15 +81,6 @@ HURRY, HURRY_FOR = 0.05, timedelta(seconds=3)
 
 ComposeFn = Callable[[Message, datetime], EmailMessage]
 Renderer = ComposeFn
-
-
-class Skip(Exception):
-    """Raised by a renderer: this message must not be sent any more (``status``
-    ``cancelled``, e.g. the subscriber left, or ``expired``, e.g. the session started)."""
-
-    def __init__(self, reason: str, status: str = "cancelled") -> None:
-        super().__init__(reason)
-        self.status = status
 
 
 class Composer:
@@ -159,10 +152,10 @@ def deliver(engine: Any, message: Message, compose_fn: ComposeFn, transport: Tra
             _check_envelope(email, message)
             if email["Message-ID"] is None:
                 email["Message-ID"] = message_id(message.key, base_url)
-    except Skip as skip:
-        _record(outbox.mark_closed, engine, message.id, skip.status, str(skip), owner=owner,
-                now=now)
-        return Outcome(skip.status, error=str(skip))
+    except Withdrawn as withdrawn:
+        _record(outbox.mark_closed, engine, message.id, withdrawn.status, str(withdrawn),
+                owner=owner, now=now)
+        return Outcome(withdrawn.status, error=str(withdrawn))
     except TemporaryFailure as failure:
         return _failed(engine, message, f"cannot render: {failure}", owner, policy, retry, now)
     except PermanentFailure as failure:

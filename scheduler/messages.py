@@ -10,12 +10,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from summitcal.summits.changes import Change
 from summitcal.summits.model import Attendance, Schedule, Session
 
 NOTICE_KINDS = ("attendance", "schedule")
+
+
+class Withdrawn(Exception):
+    """Raised while rendering: this message must not be sent, now or later.
+
+    Not an error: the reason to send it is gone. ``status`` is what its outbox row
+    becomes: ``cancelled`` (the subscriber left or no longer asks for it, the session
+    moved or was cancelled) or ``expired`` (too late: the session has started). ``str()``
+    is the reason, recorded as the row's ``last_error``. Delivery
+    (``scheduler.delivery.deliver``) closes the row with ``outbox.mark_closed`` and sends
+    nothing.
+    """
+
+    def __init__(self, reason: str,
+                 status: Literal["cancelled", "expired"] = "cancelled") -> None:
+        if status not in ("cancelled", "expired"):
+            raise ValueError(f"a withdrawn message is cancelled or expired, not {status!r}")
+        super().__init__(reason)
+        self.status = status
 
 
 @dataclass(frozen=True, slots=True)

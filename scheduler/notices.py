@@ -58,6 +58,7 @@ from summitcal.scheduler.messages import (
     Context,
     ScheduleNotice,
     SessionChange,
+    Withdrawn,
 )
 from summitcal.summits import rows
 from summitcal.summits import tables as t
@@ -616,8 +617,8 @@ def notice_context(kind: str, payload: Mapping[str, Any], *, schedule: Schedule,
 
 def notice_renderer(runtime: Runtime) -> Callable[[Message, datetime], EmailMessage]:
     """The delivery renderer of ``attendance_change``, ``schedule_change`` and ``changes``
-    rows: the parts the subscriber still asks for (``Moot`` when none)."""
-    from summitcal.scheduler.plans import Moot, subscriber_message
+    rows: the parts the subscriber still asks for (``Withdrawn`` when none)."""
+    from summitcal.scheduler.plans import subscriber_message
     from summitcal.summits.subscribers import Subscriber
 
     wanted = {kind: (notice,) for notice, kind in KINDS.items()} | {MERGED: tuple(KINDS)}
@@ -626,7 +627,7 @@ def notice_renderer(runtime: Runtime) -> Callable[[Message, datetime], EmailMess
         def build(schedule: Schedule, subscriber: Subscriber, manage_url: str) -> Context:
             parts = [n for n in wanted[message.kind] if n in subscriber.preferences.notices]
             if not parts:
-                raise Moot(f"the subscriber no longer asks for {' or '.join(wanted[message.kind])}"
+                raise Withdrawn(f"the subscriber no longer asks for {' or '.join(wanted[message.kind])}"
                            " notices")
             return notice_context(message.kind, message.payload, schedule=schedule,
                                   zone=subscriber.preferences.timezone, manage_url=manage_url,

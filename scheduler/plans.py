@@ -51,7 +51,7 @@ from sqlalchemy.engine import Connection
 
 from summitcal.scheduler import outbox
 from summitcal.scheduler.compose import compose
-from summitcal.scheduler.messages import Context, Reminder
+from summitcal.scheduler.messages import Context, Reminder, Withdrawn
 from summitcal.scheduler.rawmail import RawEmail, compose_bytes
 from summitcal.scheduler.tables import OPEN
 from summitcal.scheduler.tables import outbox as outbox_table
@@ -404,15 +404,6 @@ def payload(plan: Plan, sequence: int) -> dict[str, Any]:
 # --- rendering ------------------------------------------------------------------------------
 
 
-class Moot(ValueError):
-    """The message no longer applies: ``status`` says what its outbox row becomes
-    (``cancelled``: the session moved or was cancelled; ``expired``: it has started)."""
-
-    def __init__(self, message: str, status: str = "cancelled") -> None:
-        super().__init__(message)
-        self.status = status
-
-
 def reminder_context(payload: Mapping[str, Any], *, schedule: Schedule, zone: str,
                      manage_url: str, now: datetime | None = None) -> Reminder:
     """The ``Reminder`` a reminder row's payload stands for, with the session as it is now.
@@ -421,18 +412,18 @@ def reminder_context(payload: Mapping[str, Any], *, schedule: Schedule, zone: st
     or more has gone by since its time (a server outage, a backlog): it then names the
     start instead of "In 1 hour".
 
-    Raises ``Moot`` when the session is gone, cancelled or no longer starts at the
+    Raises ``Withdrawn`` when the session is gone, cancelled or no longer starts at the
     instant the reminder was queued for (status ``cancelled``), or has started by ``now``
     (status ``expired``).
     """
     key = (payload["summit"], payload["session"])
     session: Session | None = schedule.sessions.get(key)
     if session is None or session.status == "cancelled":
-        raise Moot(f"session {key[0]}/{key[1]} was cancelled")
+        raise Withdrawn(f"session {key[0]}/{key[1]} was cancelled")
     if session.starts_at != datetime.fromisoformat(payload["starts_at"]):
-        raise Moot(f"session {key[0]}/{key[1]} moved")
+        raise Withdrawn(f"session {key[0]}/{key[1]} moved")
     if now is not None and session.starts_at <= now:
-        raise Moot(f"session {key[0]}/{key[1]} has started", "expired")
+        raise Withdrawn(f"session {key[0]}/{key[1]} has started", "expired")
     offset = (timedelta(seconds=payload["offset_seconds"]) if "offset_seconds" in payload
               else parse_duration(payload["offset"]))
     late = now is not None and offset - (session.starts_at - now) >= min(ON_TIME, offset / 4)
@@ -479,9 +470,9 @@ class ReminderRenderer:
                                        zone=subscriber.preferences.timezone,
                                        manage_url=manage_url, now=now)
             if context.offset not in subscriber.preferences.reminders:
-                raise Moot("the subscriber no longer asks for this reminder")
+                raise Withdrawn("the subscriber no longer asks for this reminder")
             if not follows(subscriber.preferences.follows, context.session):
-                raise Moot("the subscriber no longer follows this session")
+                raise Withdrawn("the subscriber no longer follows this session")
             return context
 
         subscriber, schedule = self._subscriber(message)
@@ -517,26 +508,21 @@ def subscriber_message(runtime: Runtime, message: Message, now: datetime,
                        schedule: Schedule | None = None) -> Any:
     """Compose a row for its subscriber: their zone and links, the current schedule.
 
-    ``build(schedule, subscriber, manage_url)`` makes the context; ``Moot`` from it, or a
-    subscriber who is gone or no longer confirmed, becomes ``delivery.Skip``.
+    ``build(schedule, subscriber, manage_url)`` makes the context (or raises
+    ``Withdrawn``); a subscriber who is gone or no longer confirmed is ``Withdrawn`` too.
     ``composer`` is ``compose`` (an ``EmailMessage``) or ``rawmail.compose_bytes``;
     ``subscriber``, when given (None: gone), spares the lookup, and ``schedule`` the
     snapshot (``ReminderRenderer.prepare`` loads both once per claimed batch).
     """
-    from summitcal.scheduler.delivery import Skip  # delivery imports the renderers' modules
-
     if subscriber is _LOAD:
         subscriber = None
         if message.subscriber_id is not None:
             with runtime.store.engine.connect() as connection:
                 subscriber = subs.get(connection, message.subscriber_id)
     if subscriber is None or subscriber.status != "confirmed":
-        raise Skip("the subscriber is gone or no longer confirmed")
+        raise Withdrawn("the subscriber is gone or no longer confirmed")
     links = subscriber.links(runtime.config)
-    try:
-        context = build(schedule or runtime.snapshot().schedule, subscriber, links.manage)
-    except Moot as moot:
-        raise Skip(str(moot), moot.status) from None
+    context = build(schedule or runtime.snapshot().schedule, subscriber, links.manage)
     return composer(context, sender=getattr(runtime.config.mail, "from"),
                     recipient=message.recipient, key=message.key, date=now,
                     base_url=runtime.config.service.base_url,

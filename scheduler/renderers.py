@@ -65,10 +65,9 @@ def default_renderers(runtime: Any) -> dict[str, Renderer]:
 def subscription_renderer(runtime: Any) -> Renderer:
     """``confirm`` (to a pending subscriber) and ``welcome`` (to a confirmed one) rows,
     with links made now from the subscriber's current token versions. A subscriber who
-    is gone or in another state by then gets nothing (``Skip``)."""
+    is gone or in another state by then gets nothing (``Withdrawn``)."""
     from summitcal.scheduler.compose import compose
-    from summitcal.scheduler.delivery import Skip  # delivery imports this module
-    from summitcal.scheduler.messages import Confirm, Welcome
+    from summitcal.scheduler.messages import Confirm, Welcome, Withdrawn
     from summitcal.summits import subscribers
 
     def render(message: Message, now: datetime) -> EmailMessage:
@@ -79,7 +78,7 @@ def subscription_renderer(runtime: Any) -> Renderer:
         # A bouncing subscriber is sent a confirmation when they sign up again.
         wanted = ("pending", "bouncing") if message.kind == "confirm" else ("confirmed",)
         if subscriber is None or subscriber.status not in wanted:
-            raise Skip(f"the subscriber is gone or no longer {' or '.join(wanted)}")
+            raise Withdrawn(f"the subscriber is gone or no longer {' or '.join(wanted)}")
         config, links, chosen = runtime.config, subscriber.links(runtime.config), \
             subscriber.preferences
         context: Confirm | Welcome = Confirm(links.confirm) if message.kind == "confirm" else \

@@ -1,6 +1,6 @@
 """From outbox row to email: the renderers ``serve`` hands to delivery turn the clock's
 payloads into reminders and notices with both time phrases, the .ics attachment, and
-Skip when the message no longer applies."""
+withdrawn when the message no longer applies."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import icalendar
 import pytest
 
-from summitcal.scheduler import delivery
+from summitcal.scheduler.messages import Withdrawn
 from summitcal.scheduler.clock import Clock
 from summitcal.scheduler.outbox import Message
 from summitcal.runtime import Runtime
@@ -73,12 +73,12 @@ def test_a_reminder_for_a_moved_or_cancelled_session_is_skipped(runtime: Runtime
     moved = CSTO_START + timedelta(minutes=30)
     store.apply(edit(summit_schedule(), "csto-council", start=moved, end=None), "move",
                 now=CSTO_START - timedelta(minutes=59))
-    with pytest.raises(delivery.Skip) as skipped:
+    with pytest.raises(Withdrawn) as skipped:
         render(runtime, message, CSTO_START - timedelta(minutes=59))
     assert skipped.value.status == "cancelled"
 
     store.apply(summit_schedule(), "back", now=CSTO_START - timedelta(minutes=58))
-    with pytest.raises(delivery.Skip) as late:
+    with pytest.raises(Withdrawn) as late:
         render(runtime, message, CSTO_START + timedelta(seconds=1))
     assert late.value.status == "expired"
 
@@ -141,7 +141,7 @@ def test_mail_to_a_subscriber_who_left_is_skipped(runtime: Runtime, clock: Clock
         found = subs.by_email(connection, "reader@example.org")
         assert found is not None
         subs.unsubscribe(connection, found, CSTO_START - timedelta(minutes=59))
-    with pytest.raises(delivery.Skip):
+    with pytest.raises(Withdrawn):
         render(runtime, message, CSTO_START - timedelta(minutes=59))
 
 
@@ -164,7 +164,7 @@ def test_a_reminder_the_subscriber_no_longer_wants_is_skipped(runtime: Runtime, 
             prefs = subs.check_preferences(store.schedule(), timezone="Europe/Moscow",
                                            follow=follow, reminders=reminders)
             subs.update(connection, found, prefs, at)
-        with pytest.raises(delivery.Skip):
+        with pytest.raises(Withdrawn):
             render(runtime, message, at)
 
 
@@ -184,5 +184,5 @@ def test_a_notice_kind_the_subscriber_dropped_is_skipped(runtime: Runtime, clock
         prefs = subs.check_preferences(store.schedule(), timezone="Europe/Moscow",
                                        follow=["participant:putin"], notices=["schedule"])
         subs.update(connection, found, prefs, NOW + DELAY)
-    with pytest.raises(delivery.Skip):
+    with pytest.raises(Withdrawn):
         render(runtime, message, NOW + DELAY)

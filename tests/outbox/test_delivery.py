@@ -14,7 +14,8 @@ from email.policy import default as default_policy
 import pytest
 
 from summitcal.scheduler import outbox
-from summitcal.scheduler.delivery import Composer, Delivery, Skip, make_test_renderer
+from summitcal.scheduler.delivery import Composer, Delivery, make_test_renderer
+from summitcal.scheduler.messages import Withdrawn
 from summitcal.scheduler.outbox import RetryPolicy
 from summitcal.scheduler.smtp import SmtpTransport
 from summitcal.scheduler.transport import FileTransport
@@ -179,7 +180,7 @@ def test_rendering_problems_stay_with_their_message(engine, make_config, tmp_pat
         raise KeyError("payload has no 'session'")
 
     def moot(message, when):
-        raise Skip("the session was cancelled")
+        raise Withdrawn("the session was cancelled")
 
     def elsewhere(message, when):
         good = make_test_renderer(config)(message, when)
