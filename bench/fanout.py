@@ -312,8 +312,7 @@ def _pre_rendered(runtime: Any, engine: Any, count: int, at: datetime) -> list[b
     with engine.connect() as connection:
         rows = connection.execute(sa.select(outbox).where(outbox.c.kind == "reminder")
                                   .order_by(outbox.c.id).limit(count)).all()
-    messages = [render(Message.from_row(row), at) for row in rows]
-    return [m.as_bytes(policy=m.policy.clone(linesep="\r\n")) for m in messages]
+    return [render(Message.from_row(row), at).data for row in rows]
 
 
 def run_once(sink: SinkProcess, count: int, workers: int | None, folder: Path,
@@ -438,10 +437,8 @@ _STAGES = (
     ("  compose: template variables (views)", ("scheduler/compose.py", "variables")),
     ("  compose: Jinja2 render (text + html)", ("scheduler/compose.py", "render")),
     ("  compose: .ics attachment", ("scheduler/compose.py", "session_ics")),
-    ("  compose: MIME assembly (set_content, add_*)", ("email/message.py", "set_content")),
-    ("  compose_bytes: whole fast path (rawmail)", ("scheduler/rawmail.py", "compose_bytes")),
-    ("send: SmtpTransport (send / send_bytes)", ("scheduler/smtp.py", "_send")),
-    ("  of which message → bytes (email generator)", ("email/generator.py", "flatten")),
+    ("  rawmail: headers, bodies, MIME (the writer)", ("scheduler/rawmail.py", "write")),
+    ("send: SmtpTransport", ("scheduler/smtp.py", "send")),
     ("record: outbox.mark_sent (a write transaction)", ("scheduler/outbox.py", "mark_sent")),
     ("record: outbox.mark_sent_many (one per batch)", ("scheduler/outbox.py",
                                                        "mark_sent_many")),

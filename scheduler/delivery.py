@@ -6,9 +6,9 @@
     delivery.stop()       # finish the messages in flight, give back the rest, close
 
 Each worker loops: claim a batch (``scheduler.outbox.claim``, leased to it), and for each
-row render it (``compose_fn(message, now) -> EmailMessage``, or its ``fast`` form giving
-the bytes, ``scheduler.rawmail.RawEmail``), send it on the worker's own
-transport (one SMTP connection reused for many messages), and record the outcome:
+row render it (``compose_fn(message, now)``, giving a ``scheduler.rawmail.RawEmail``),
+send it on the worker's own transport (one SMTP connection reused for many messages),
+and record the outcome:
 
 * accepted → ``sent`` with the Message-ID, recorded only after the server said 250 (a
   batch's accepted messages in one transaction, at the end of the batch);
@@ -46,15 +46,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
-from email.utils import getaddresses
 from secrets import token_hex
 from typing import Any, Self
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from summitcal.scheduler import outbox
-from summitcal.scheduler.compose import message_id
 from summitcal.scheduler.messages import Withdrawn
 from summitcal.scheduler.outbox import Message, RetryPolicy
 from summitcal.scheduler.rawmail import RawEmail
@@ -79,7 +76,7 @@ LEASE = timedelta(seconds=15)
 #: An idle worker looks every HURRY seconds for HURRY_FOR after a reminder plan's instant.
 HURRY, HURRY_FOR = 0.05, timedelta(seconds=3)
 
-ComposeFn = Callable[[Message, datetime], EmailMessage]
+ComposeFn = Callable[[Message, datetime], RawEmail]
 Renderer = ComposeFn
 
 
@@ -93,19 +90,11 @@ class Composer:
     def __init__(self, renderers: Mapping[str, Renderer]) -> None:
         self.renderers = dict(renderers)
 
-    def __call__(self, message: Message, now: datetime) -> EmailMessage:
+    def __call__(self, message: Message, now: datetime) -> RawEmail:
         renderer = self.renderers.get(message.kind)
         if renderer is None:
             raise TemporaryFailure(f"no renderer for messages of kind {message.kind!r} here")
         return renderer(message, now)
-
-    def fast(self, message: Message, now: datetime) -> EmailMessage | RawEmail:
-        """The renderer's ``fast`` form (a ``RawEmail``) where it has one."""
-        renderer = self.renderers.get(message.kind)
-        if renderer is None:
-            raise TemporaryFailure(f"no renderer for messages of kind {message.kind!r} here")
-        fast = getattr(renderer, "fast", None)
-        return fast(message, now) if fast is not None else renderer(message, now)
 
     def prepare(self, batch: list[Message]) -> None:
         """Let renderers that can load what a claimed batch needs in one go (``prepare``)."""
@@ -131,27 +120,18 @@ class Outcome:
 
 
 def deliver(engine: Any, message: Message, compose_fn: ComposeFn, transport: Transport, *,
-            owner: str, now: datetime, base_url: str, policy: RetryPolicy = outbox.DEFAULT_POLICY,
+            owner: str, now: datetime, policy: RetryPolicy = outbox.DEFAULT_POLICY,
             retry: bool = True, sent: list[tuple[int, str]] | None = None,
             bounce_threshold: int | None = None) -> Outcome:
     """Render, send and record one claimed row. ``retry=False`` (a synchronous test send)
     records a temporary failure as ``failed`` instead of queueing another attempt.
     ``bounce_threshold``: a refused recipient counts as a bounce of the row's subscriber
-    (None: not counted).
-
-    ``compose_fn.fast`` (see ``Composer``) is used when there is one: a ``RawEmail`` goes
-    to ``transport.send_bytes`` as it is. With ``sent`` given, an accepted message is
-    appended there as (id, Message-ID) for the caller to record (``mark_sent_many``)
-    instead of being recorded at once."""
-    render = getattr(compose_fn, "fast", None) or compose_fn
+    (None: not counted). With ``sent`` given, an accepted message is appended there as
+    (id, Message-ID) for the caller to record (``mark_sent_many``) instead of being
+    recorded at once."""
     try:
-        email = render(message, now)
-        if isinstance(email, RawEmail):
-            _check_recipients(list(email.recipients), message)
-        else:
-            _check_envelope(email, message)
-            if email["Message-ID"] is None:
-                email["Message-ID"] = message_id(message.key, base_url)
+        email = compose_fn(message, now)
+        _check_recipients(list(email.recipients), message)
     except Withdrawn as withdrawn:
         _record(outbox.mark_closed, engine, message.id, withdrawn.status, str(withdrawn),
                 owner=owner, now=now)
@@ -170,9 +150,9 @@ def deliver(engine: Any, message: Message, compose_fn: ComposeFn, transport: Tra
         log.exception("outbox message %s (%s) cannot be rendered", message.id, message.kind)
         text = f"cannot render: {type(error).__name__}: {error}"
         return _failed(engine, message, text, owner, policy, False, now)
-    sent_id = email.message_id if isinstance(email, RawEmail) else str(email["Message-ID"])
+    sent_id = email.message_id
     try:
-        _send(transport, email)
+        transport.send(email)
     except TemporaryFailure as failure:
         outcome = _failed(engine, message, str(failure), owner, policy, retry, now)
         return Outcome(outcome.status, error=outcome.error,
@@ -207,17 +187,6 @@ def _bounce(subscriber_id: int, error: str, now: datetime,
     return record
 
 
-def _send(transport: Transport, email: EmailMessage | RawEmail) -> None:
-    if not isinstance(email, RawEmail):
-        transport.send(email)
-        return
-    send_bytes = getattr(transport, "send_bytes", None)
-    if send_bytes is not None:
-        send_bytes(email.sender, list(email.recipients), email.data)
-    else:
-        transport.send(email.to_message())
-
-
 def _failed(engine: Any, message: Message, error: str, owner: str, policy: RetryPolicy,
             retry: bool, now: datetime, also: Callable[[Any], None] | None = None) -> Outcome:
     if retry:
@@ -229,11 +198,6 @@ def _failed(engine: Any, message: Message, error: str, owner: str, policy: Retry
     log.warning("outbox message %s to %s: %s (%s)", message.id, message.recipient, error,
                 status or "no longer ours")
     return Outcome(status, error=error)
-
-
-def _check_envelope(email: EmailMessage, message: Message) -> None:
-    _check_recipients([addr for name in ("To", "Cc", "Bcc")
-                       for _, addr in getaddresses(email.get_all(name, [])) if addr], message)
 
 
 def _check_recipients(recipients: list[str], message: Message) -> None:
@@ -315,7 +279,6 @@ class Delivery:
         self.poll = poll
         self.policy = policy
         self.clock = clock or (lambda: datetime.now(UTC))
-        self.base_url = config.service.base_url
         self.bounce_threshold: int | None = getattr(config.mail, "bounce_threshold", None)
         self.stats = Stats()
         self._stopping = threading.Event()
@@ -510,7 +473,7 @@ class Delivery:
                     return index
                 message = batch[index]
             outcome = deliver(self.engine, message, self.compose_fn, transport, owner=owner,
-                              now=self.clock(), base_url=self.base_url, policy=self.policy,
+                              now=self.clock(), policy=self.policy,
                               sent=sent, bounce_threshold=self.bounce_threshold)
             if outcome.status != "sent":
                 self.stats.count(outcome.status)
@@ -552,7 +515,7 @@ def _leased(message: Message, until: datetime) -> Message:
 # --- a message sent at once ---------------------------------------------------------------
 
 def send_now(engine: Any, compose_fn: ComposeFn, transport: Transport, *, kind: str, key: str,
-             recipient: str, payload: Mapping[str, Any], base_url: str,
+             recipient: str, payload: Mapping[str, Any],
              expires_in: timedelta = timedelta(hours=1),
              now: datetime | None = None) -> tuple[Message, Outcome]:
     """Queue one message and send it in this thread (``summitcal send-test``).
@@ -570,5 +533,5 @@ def send_now(engine: Any, compose_fn: ComposeFn, transport: Transport, *, kind: 
     if message is None:
         raise ValueError(f"an outbox message with key {key!r} exists already")
     outcome = deliver(engine, message, compose_fn, transport, owner=owner, now=now,
-                      base_url=base_url, retry=False)
+                      retry=False)
     return message, outcome

@@ -42,7 +42,6 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -67,6 +66,7 @@ from summitcal.summits.model import Attendance, Schedule, Session
 
 if TYPE_CHECKING:
     from summitcal.scheduler.outbox import Message
+    from summitcal.scheduler.rawmail import RawEmail
     from summitcal.runtime import Runtime
 
 log = logging.getLogger("summitcal.notices")
@@ -615,7 +615,7 @@ def notice_context(kind: str, payload: Mapping[str, Any], *, schedule: Schedule,
     raise ValueError(f"not a notice kind: {kind!r}")
 
 
-def notice_renderer(runtime: Runtime) -> Callable[[Message, datetime], EmailMessage]:
+def notice_renderer(runtime: Runtime) -> Callable[[Message, datetime], RawEmail]:
     """The delivery renderer of ``attendance_change``, ``schedule_change`` and ``changes``
     rows: the parts the subscriber still asks for (``Withdrawn`` when none)."""
     from summitcal.scheduler.plans import subscriber_message
@@ -623,7 +623,7 @@ def notice_renderer(runtime: Runtime) -> Callable[[Message, datetime], EmailMess
 
     wanted = {kind: (notice,) for notice, kind in KINDS.items()} | {MERGED: tuple(KINDS)}
 
-    def render(message: Message, now: datetime) -> EmailMessage:
+    def render(message: Message, now: datetime) -> RawEmail:
         def build(schedule: Schedule, subscriber: Subscriber, manage_url: str) -> Context:
             parts = [n for n in wanted[message.kind] if n in subscriber.preferences.notices]
             if not parts:

@@ -42,7 +42,6 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -52,7 +51,7 @@ from sqlalchemy.engine import Connection
 from summitcal.scheduler import outbox
 from summitcal.scheduler.compose import compose
 from summitcal.scheduler.messages import Context, Reminder, Withdrawn
-from summitcal.scheduler.rawmail import RawEmail, compose_bytes
+from summitcal.scheduler.rawmail import RawEmail
 from summitcal.scheduler.tables import OPEN
 from summitcal.scheduler.tables import outbox as outbox_table
 from summitcal.durations import format_duration, parse_duration
@@ -433,8 +432,7 @@ def reminder_context(payload: Mapping[str, Any], *, schedule: Schedule, zone: st
 class ReminderRenderer:
     """The delivery renderer of ``reminder`` rows (see ``scheduler.delivery.Composer``).
 
-    Called, it gives an ``EmailMessage`` (``compose``); ``fast`` gives the same message as
-    bytes (``scheduler.rawmail``), which delivery prefers; ``prepare(batch)`` loads the
+    Called, it gives the message (``compose``); ``prepare(batch)`` loads the
     batch's subscribers in one query for this thread's next renders (each row is still
     checked against its subscriber as loaded then; a row not prepared loads its own).
     """
@@ -443,11 +441,8 @@ class ReminderRenderer:
         self.runtime = runtime
         self._local = threading.local()
 
-    def __call__(self, message: Message, now: datetime) -> EmailMessage:
-        return self._render(message, now, compose)
-
-    def fast(self, message: Message, now: datetime) -> RawEmail:
-        return self._render(message, now, compose_bytes)
+    def __call__(self, message: Message, now: datetime) -> RawEmail:
+        return self._render(message, now)
 
     def prepare(self, batch: list[Message]) -> None:
         ids = sorted({m.subscriber_id for m in batch if m.subscriber_id is not None})
@@ -464,7 +459,7 @@ class ReminderRenderer:
             return prepared.pop(message.id), self._local.schedule
         return _LOAD, None
 
-    def _render(self, message: Message, now: datetime, composer: Any) -> Any:
+    def _render(self, message: Message, now: datetime) -> RawEmail:
         def build(schedule: Schedule, subscriber: subs.Subscriber, manage_url: str) -> Context:
             context = reminder_context(message.payload, schedule=schedule,
                                        zone=subscriber.preferences.timezone,
@@ -476,8 +471,8 @@ class ReminderRenderer:
             return context
 
         subscriber, schedule = self._subscriber(message)
-        return subscriber_message(self.runtime, message, now, build, composer=composer,
-                                  subscriber=subscriber, schedule=schedule)
+        return subscriber_message(self.runtime, message, now, build, subscriber=subscriber,
+                                  schedule=schedule)
 
 
 def reminder_renderer(runtime: Runtime) -> ReminderRenderer:
@@ -504,13 +499,12 @@ _LOAD = object()
 
 def subscriber_message(runtime: Runtime, message: Message, now: datetime,
                        build: Callable[[Schedule, subs.Subscriber, str], Context],
-                       *, composer: Any = compose, subscriber: Any = _LOAD,
-                       schedule: Schedule | None = None) -> Any:
+                       *, subscriber: Any = _LOAD,
+                       schedule: Schedule | None = None) -> RawEmail:
     """Compose a row for its subscriber: their zone and links, the current schedule.
 
     ``build(schedule, subscriber, manage_url)`` makes the context (or raises
     ``Withdrawn``); a subscriber who is gone or no longer confirmed is ``Withdrawn`` too.
-    ``composer`` is ``compose`` (an ``EmailMessage``) or ``rawmail.compose_bytes``;
     ``subscriber``, when given (None: gone), spares the lookup, and ``schedule`` the
     snapshot (``ReminderRenderer.prepare`` loads both once per claimed batch).
     """
@@ -523,7 +517,7 @@ def subscriber_message(runtime: Runtime, message: Message, now: datetime,
         raise Withdrawn("the subscriber is gone or no longer confirmed")
     links = subscriber.links(runtime.config)
     context = build(schedule or runtime.snapshot().schedule, subscriber, links.manage)
-    return composer(context, sender=getattr(runtime.config.mail, "from"),
-                    recipient=message.recipient, key=message.key, date=now,
-                    base_url=runtime.config.service.base_url,
-                    unsubscribe_url=links.unsubscribe)
+    return compose(context, sender=getattr(runtime.config.mail, "from"),
+                   recipient=message.recipient, key=message.key, date=now,
+                   base_url=runtime.config.service.base_url,
+                   unsubscribe_url=links.unsubscribe)

@@ -1,52 +1,43 @@
 """The renderers of the kinds delivery itself knows: ``test`` (``summitcal send-test``),
 ``confirm`` and ``welcome``. ``scheduler.delivery`` re-exports them; ``serve`` adds the
-clock's kinds (``scheduler.plans.reminder_renderer``, ``scheduler.notices``)."""
+clock's kinds (``scheduler.plans.reminder_renderer``, ``scheduler.notices``). Every
+renderer gives a ``scheduler.rawmail.RawEmail``, written by ``rawmail.write``."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from email.message import EmailMessage
-from email.utils import format_datetime
 from html import escape
 from typing import Any
 
-from summitcal.scheduler.compose import POLICY, default_list_id, message_id
+from summitcal.scheduler.compose import default_list_id, message_id
 from summitcal.scheduler.outbox import Message
+from summitcal.scheduler.rawmail import RawEmail, write
 
-Renderer = Callable[[Message, datetime], EmailMessage]
+Renderer = Callable[[Message, datetime], RawEmail]
 
 
 def make_test_message(*, sender: str, recipient: str, key: str, date: datetime,
-                 base_url: str) -> EmailMessage:
+                      base_url: str) -> RawEmail:
     """What ``summitcal send-test`` sends: proof that the transport works, with the
     headers every message carries (no List-Unsubscribe: the address subscribed to nothing)."""
-    message = EmailMessage(policy=POLICY)
-    message["From"] = sender
-    message["To"] = recipient
-    message["Subject"] = "summitcal test message"
-    message["Date"] = format_datetime(date)
-    message["Message-ID"] = message_id(key, base_url)
-    message["Auto-Submitted"] = "auto-generated"
-    message["List-Id"] = f"<{default_list_id(base_url)}>"
     text = (f"This is a test message from summitcal at {base_url}, sent "
             f"{date:%Y-%m-%d %H:%M:%S} UTC to {recipient}.\n\n"
             "If it reached you, the mail settings work. Nothing else will be sent to this "
             "address unless it subscribes.\n")
-    message.set_content(text)
-    message.add_alternative(
-        "<!doctype html><html><body><p>This is a test message from summitcal at "
-        f"{escape(base_url)}, sent {date:%Y-%m-%d %H:%M:%S} UTC to {escape(recipient)}.</p>"
-        "<p>If it reached you, the mail settings work.</p></body></html>\n", subtype="html")
-    for part in message.iter_parts():
-        del part["MIME-Version"]
-    return message
+    html = ("<!doctype html><html><body><p>This is a test message from summitcal at "
+            f"{escape(base_url)}, sent {date:%Y-%m-%d %H:%M:%S} UTC to {escape(recipient)}.</p>"
+            "<p>If it reached you, the mail settings work.</p></body></html>\n")
+    return write(sender=sender, recipient=recipient, subject="summitcal test message",
+                 date=date, message_id=message_id(key, base_url),
+                 list_id=f"<{default_list_id(base_url)}>", unsubscribe_url=None, text=text,
+                 html=html)
 
 
 def make_test_renderer(config: Any) -> Renderer:
     """The renderer of kind ``test`` for a ``summitcal.config.Config``."""
 
-    def render(message: Message, now: datetime) -> EmailMessage:
+    def render(message: Message, now: datetime) -> RawEmail:
         return make_test_message(sender=getattr(config.mail, "from"),
                                  recipient=message.recipient, key=message.key, date=now,
                                  base_url=config.service.base_url)
@@ -70,7 +61,7 @@ def subscription_renderer(runtime: Any) -> Renderer:
     from summitcal.scheduler.messages import Confirm, Welcome, Withdrawn
     from summitcal.summits import subscribers
 
-    def render(message: Message, now: datetime) -> EmailMessage:
+    def render(message: Message, now: datetime) -> RawEmail:
         subscriber = None
         if message.subscriber_id is not None:
             with runtime.store.engine.connect() as connection:

@@ -16,18 +16,15 @@ import smtplib
 import socket
 import ssl
 import threading
-from email import message_from_bytes
-from email.message import EmailMessage
-from email.policy import default
 from functools import lru_cache
 from typing import Any, Self
 
+from summitcal.scheduler.rawmail import RawEmail
 from summitcal.scheduler.transport import (
     DeliveryError,
     PermanentFailure,
     RecipientRefused,
     TemporaryFailure,
-    envelope,
 )
 
 SECURITY = ("none", "starttls", "tls")
@@ -93,45 +90,35 @@ class SmtpTransport:
         #: How many connections this transport has opened (for logs and metrics).
         self.connections = 0
 
-    def send(self, message: EmailMessage) -> None:
-        """Deliver ``message`` or raise ``TemporaryFailure``/``PermanentFailure``."""
-        sender, recipients = envelope(message)
-        self._send(message, sender, recipients)
-
-    def send_bytes(self, envelope_from: str, recipients: list[str], data: bytes) -> None:
-        """Deliver a serialised message (CRLF line ends) as ``send`` does. Addresses that
-        are not ASCII need SMTPUTF8, which ``send`` negotiates: such a message goes there."""
-        if not (envelope_from.isascii() and all(r.isascii() for r in recipients)):
-            parsed = message_from_bytes(data, policy=default)
-            assert isinstance(parsed, EmailMessage)
-            self._send(parsed, envelope_from, list(recipients))
-            return
-        self._send(data, envelope_from, list(recipients))
-
-    def _send(self, message: EmailMessage | bytes, sender: str, recipients: list[str]) -> None:
+    def send(self, email: RawEmail) -> None:
+        """Deliver ``email`` or raise ``TemporaryFailure``/``PermanentFailure``. A message
+        whose envelope is not ASCII goes with SMTPUTF8 (RFC 6531), which the server must
+        offer (else ``PermanentFailure``)."""
         with self._lock:
             reused = self._smtp is not None
             try:
-                self._submit(message, sender, recipients)
+                self._submit(email)
             except _Dropped as dropped:
                 if not (reused and dropped.before_data):
                     raise dropped.failure from dropped.failure.__cause__
                 # The server had closed the connection while it was idle, and nothing of
                 # this message reached it: once more, on a fresh connection.
                 try:
-                    self._submit(message, sender, recipients)
+                    self._submit(email)
                 except _Dropped as again:
                     raise again.failure from again.failure.__cause__
 
-    def _submit(self, message: EmailMessage | bytes, sender: str,
-                recipients: list[str]) -> None:
+    def _submit(self, email: RawEmail) -> None:
         smtp = self._open()
         smtp.commands = []
         try:
-            if isinstance(message, bytes):
-                refused = smtp.sendmail(sender, recipients, message)
-            else:
-                refused = smtp.send_message(message, from_addr=sender, to_addrs=recipients)
+            options: tuple[str, ...] = ()
+            if email.smtputf8:
+                if not smtp.has_extn("smtputf8"):
+                    raise PermanentFailure(f"{self._where}: the server does not offer "
+                                           f"SMTPUTF8, needed for {', '.join(email.recipients)}")
+                options = ("SMTPUTF8", "BODY=8BITMIME")
+            refused = smtp.sendmail(email.sender, list(email.recipients), email.data, options)
         except smtplib.SMTPRecipientsRefused as exc:
             failure, lost = _refused(exc.recipients, self._where), False
             failure.__cause__ = exc
@@ -142,7 +129,7 @@ class SmtpTransport:
         except smtplib.SMTPServerDisconnected as exc:
             failure, lost = TemporaryFailure(f"{self._where}: connection lost: {exc}"), True
             failure.__cause__ = exc
-        except smtplib.SMTPException as exc:  # e.g. SMTPUTF8 needed but not offered
+        except smtplib.SMTPException as exc:
             raise PermanentFailure(f"{self._where}: {exc}") from exc
         except OSError as exc:  # reset, timeout, TLS error while sending
             failure, lost = TemporaryFailure(f"{self._where}: connection lost: {exc}"), True

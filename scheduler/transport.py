@@ -1,8 +1,8 @@
-"""Sending composed messages: to files, or over one reused SMTP connection.
+"""Sending written messages: to files, or over one reused SMTP connection.
 
-Every transport has ``send(message)`` (and ``send_bytes(envelope_from, recipients,
-data)`` for a message already serialised), which returns once the message is delivered
-(written, or accepted by the SMTP server) and otherwise raises
+Every transport has ``send(email)`` for a ``scheduler.rawmail.RawEmail`` (the envelope,
+the Message-ID and the bytes), which returns once the message is delivered (written, or
+accepted by the SMTP server) and otherwise raises
 
 * ``TemporaryFailure``: worth retrying later (connection refused, reset or timed out,
   a 4xx reply, 421 at connect or mid-session, a failed login or TLS handshake);
@@ -11,9 +11,9 @@ data)`` for a message already serialised), which returns once the message is del
   the recipient (5xx to RCPT or DATA) is a ``RecipientRefused``: a bounce.
 
 Both carry the server's reply in their message and ``code``/``reply`` attributes.
-Messages are expected to have one recipient each (the outbox has one row per message
-and recipient); the envelope comes from From and To/Cc/Bcc. ``FileTransport`` is here,
-the SMTP one in ``scheduler.smtp``; ``transport_from_config`` picks one as ``[mail]`` says.
+Messages have one recipient each (the outbox has one row per message and recipient).
+``FileTransport`` is here, the SMTP one in ``scheduler.smtp``; ``transport_from_config``
+picks one as ``[mail]`` says.
 """
 
 from __future__ import annotations
@@ -21,14 +21,11 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from email.message import EmailMessage
-from email.parser import BytesHeaderParser
-from email.policy import compat32
-from email.utils import getaddresses
 from pathlib import Path
 from typing import Any, Protocol, Self
 
 from summitcal.errors import SummitcalError
+from summitcal.scheduler.rawmail import RawEmail
 
 
 class DeliveryError(SummitcalError):
@@ -56,27 +53,12 @@ class RecipientRefused(PermanentFailure):
 
 
 class Transport(Protocol):
-    def send(self, message: EmailMessage) -> None: ...
+    """Where messages go: ``send`` delivers one or raises ``TemporaryFailure`` or
+    ``PermanentFailure``; ``close`` lets go of any connection (the next send reopens)."""
+
+    def send(self, email: RawEmail) -> None: ...
 
     def close(self) -> None: ...
-
-
-class BytesTransport(Transport, Protocol):
-    """A transport that also takes a message already serialised (CRLF line ends, 7-bit):
-    ``send_bytes(envelope_from, recipients, data)``, with the same outcomes as ``send``."""
-
-    def send_bytes(self, envelope_from: str, recipients: list[str], data: bytes) -> None: ...
-
-def envelope(message: EmailMessage) -> tuple[str, list[str]]:
-    """(MAIL FROM, RCPT TO list) from the message's Sender or From, and To, Cc, Bcc."""
-    senders = getaddresses(message.get_all("Sender", []) or message.get_all("From", []))
-    recipients = [addr for field in ("To", "Cc", "Bcc")
-                  for _, addr in getaddresses(message.get_all(field, [])) if addr]
-    if not senders or not senders[0][1]:
-        raise ValueError("the message has no From address")
-    if not recipients:
-        raise ValueError("the message has no recipient (To, Cc or Bcc)")
-    return senders[0][1], recipients
 
 
 class FileTransport:
@@ -95,21 +77,9 @@ class FileTransport:
             name = "_" + name
         return self.directory / f"{name}.eml"
 
-    def send(self, message: EmailMessage) -> None:
-        message_id = message["Message-ID"]
-        if not message_id:
-            raise ValueError("the file transport names files after the Message-ID; "
-                             "the message has none")
-        self._write(str(message_id),
-                    message.as_bytes(policy=message.policy.clone(linesep="\r\n")))
-
-    def send_bytes(self, envelope_from: str, recipients: list[str], data: bytes) -> None:
-        """Write ``data`` as it is (the envelope is not recorded, as with ``send``)."""
-        message_id = BytesHeaderParser(policy=compat32).parsebytes(data)["Message-ID"]
-        if not message_id:
-            raise ValueError("the file transport names files after the Message-ID; "
-                             "the message has none")
-        self._write(str(message_id), data)
+    def send(self, email: RawEmail) -> None:
+        """Write ``email.data`` as it is (the envelope is not recorded)."""
+        self._write(email.message_id, email.data)
 
     def _write(self, message_id: str, data: bytes) -> None:
         target = self.path_for(message_id)

@@ -89,7 +89,7 @@ def send_test(obj: Obj, email: str) -> None:
     try:
         message, outcome = send_now(engine, Composer({"test": make_test_renderer(config)}),
                                     transport, kind="test", key=key, recipient=recipient,
-                                    payload={}, base_url=config.service.base_url, now=now)
+                                    payload={}, now=now)
     finally:
         transport.close()
     if outcome.status != "sent":

@@ -37,23 +37,15 @@ def test_mark_sent_many_records_each_once(engine):
 
 
 class BytesRenderer:
-    """A renderer with a ``fast`` form and a ``prepare`` hook, like the reminders'."""
+    """A renderer with a ``prepare`` hook, like the reminders'."""
 
     def __init__(self) -> None:
         self.prepared: list[list[int]] = []
 
-    def message(self, row: Message, now: datetime):
+    def __call__(self, row: Message, now: datetime) -> RawEmail:
         return make_test_message(sender="summitcal <summitcal@summitcal.test>",
                                  recipient=row.recipient, key=row.key, date=now,
                                  base_url=BASE_URL)
-
-    __call__ = message
-
-    def fast(self, row: Message, now: datetime) -> RawEmail:
-        composed = self.message(row, now)
-        return RawEmail("summitcal@summitcal.test", (row.recipient,),
-                        str(composed["Message-ID"]),
-                        composed.as_bytes(policy=composed.policy.clone(linesep="\r\n")))
 
     def prepare(self, batch: list[Message]) -> None:
         self.prepared.append([m.id for m in batch])
@@ -86,29 +78,6 @@ def test_a_batch_sent_as_bytes_with_one_refusal(engine, make_config, smtp_server
         assert rows[parsed["To"]].message_id == parsed["Message-ID"]
 
 
-def test_a_transport_without_send_bytes_gets_the_parsed_message(engine, make_config,
-                                                                 tmp_path):
-    class OldStyle:
-        def __init__(self) -> None:
-            self.sent: list = []
-
-        def send(self, message) -> None:
-            self.sent.append(message)
-
-        def close(self) -> None:
-            pass
-
-    config = make_config()
-    start = datetime.now(UTC)
-    queue(engine, 3, due_at=start, now=start, expires_at=start + timedelta(hours=1))
-    transport = OldStyle()
-    delivery = Delivery(engine, config, Composer({"test": BytesRenderer()}),
-                        lambda: transport, workers=1, policy=FAST)
-    assert delivery.run_once(transport) == 3
-    assert statuses(engine) == {"sent": 3}
-    assert sorted(m["To"] for m in transport.sent) == [f"m{n}@example.org" for n in range(3)]
-
-
 def test_a_crash_before_recording_leaves_the_batch_to_be_sent_again(engine, make_config,
                                                                     tmp_path):
     """Accepted but unrecorded (the process died): claimed again after the lease, and
@@ -119,8 +88,8 @@ def test_a_crash_before_recording_leaves_the_batch_to_be_sent_again(engine, make
     sent: list = []
 
     class Dies:
-        def send(self, message) -> None:
-            sent.append(str(message["Message-ID"]))
+        def send(self, message: RawEmail) -> None:
+            sent.append(message.message_id)
 
         def close(self) -> None:
             pass

@@ -7,7 +7,6 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 from email.policy import default
 from typing import Any
 
@@ -17,6 +16,7 @@ from icalendar import Calendar
 from summitcal.scheduler import samples
 from summitcal.scheduler.compose import compose
 from summitcal.scheduler.messages import Confirm, Reminder
+from summitcal.scheduler.rawmail import RawEmail
 from summitcal.scheduler.smtp import SmtpTransport
 from summitcal.scheduler.transport import PermanentFailure, TemporaryFailure
 from tests.scheduler.conftest import SmtpServer, TlsFiles, authenticator
@@ -27,7 +27,7 @@ MakeServer = Callable[..., SmtpServer]
 SENDER = "summitcal <summitcal@cal.example.org>"
 
 
-def message(number: int = 0, recipient: str = "reader@example.net") -> EmailMessage:
+def message(number: int = 0, recipient: str = "reader@example.net") -> RawEmail:
     return compose(Confirm(f"{BASE_URL}/confirm/{number}"), sender=SENDER, recipient=recipient,
                    key=f"confirm-{number}-{recipient}",
                    date=datetime(2021, 9, 15, 9, tzinfo=UTC), base_url=BASE_URL,
@@ -66,7 +66,7 @@ def test_fifty_messages_over_one_connection(smtp_server: SmtpServer, connect: Co
     assert [d.rcpt_tos for d in delivered] == [[f"reader{n}@example.net"] for n in range(50)]
     assert {d.mail_from for d in delivered} == {"summitcal@cal.example.org"}
     parsed = [email.message_from_bytes(d.content, policy=default) for d in delivered]
-    assert [p["Message-ID"] for p in parsed] == [m["Message-ID"] for m in sent]
+    assert [p["Message-ID"] for p in parsed] == [m.message_id for m in sent]
     assert parsed[7]["Subject"] == "Confirm your summitcal subscription"
 
 
@@ -79,7 +79,7 @@ def test_the_reminder_arrives_whole(smtp_server: SmtpServer, connect: Connect) -
     connect(smtp_server).send(sent)
     [delivered] = smtp_server.handler.messages
     parsed = email.message_from_bytes(delivered.content, policy=default)
-    assert parsed["Subject"] == sent["Subject"]
+    assert parsed["Subject"] == email.message_from_bytes(sent.data, policy=default)["Subject"]
     [ics] = list(parsed.iter_attachments())
     [event] = Calendar.from_ical(ics.get_content()).walk("VEVENT")
     assert str(event["UID"]) == "dushanbe-2021-csto-council@cal.example.org"
@@ -319,3 +319,24 @@ def test_a_wrong_password_is_reported(make_smtp_server: MakeServer, tls_files: T
 def test_unknown_security_is_refused() -> None:
     with pytest.raises(ValueError, match="starttls"):
         SmtpTransport("127.0.0.1", 25, security="ssl")
+
+
+def test_an_address_that_is_not_ascii_goes_with_smtputf8(make_smtp_server: MakeServer,
+                                                         connect: Connect) -> None:
+    server = make_smtp_server(enable_SMTPUTF8=True)  # aiosmtpd's controller default
+    sent = message(1, "ünï@example.net")
+    assert sent.smtputf8
+    connect(server).send(sent)
+    [delivered] = server.handler.messages
+    assert delivered.rcpt_tos == ["ünï@example.net"]
+    assert email.message_from_bytes(delivered.content, policy=default)["To"] == "ünï@example.net"
+
+
+def test_without_smtputf8_such_an_address_is_a_permanent_failure(make_smtp_server: MakeServer,
+                                                                 connect: Connect) -> None:
+    server = make_smtp_server(enable_SMTPUTF8=False)
+    transport = connect(server)
+    with pytest.raises(PermanentFailure, match="SMTPUTF8"):
+        transport.send(message(1, "ünï@example.net"))
+    transport.send(message(2))
+    assert [d.rcpt_tos for d in server.handler.messages] == [["reader@example.net"]]
