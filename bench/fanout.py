@@ -306,13 +306,13 @@ def _pre_rendered(runtime: Any, engine: Any, count: int, at: datetime) -> list[b
     """Reminders rendered exactly as delivery would, as bytes (for the baseline)."""
     from summitcal.scheduler.outbox import Message
     from summitcal.scheduler.tables import outbox
-    from summitcal.server import renderers
+    from summitcal.scheduler.renderers import registry
 
-    render = renderers(runtime)["reminder"]
+    renderers = registry(runtime)
     with engine.connect() as connection:
         rows = connection.execute(sa.select(outbox).where(outbox.c.kind == "reminder")
                                   .order_by(outbox.c.id).limit(count)).all()
-    return [render(Message.from_row(row), at).data for row in rows]
+    return [renderers.render(Message.from_row(row), at).data for row in rows]
 
 
 def run_once(sink: SinkProcess, count: int, workers: int | None, folder: Path,
@@ -331,10 +331,10 @@ def run_once(sink: SinkProcess, count: int, workers: int | None, folder: Path,
 def _run(sink: SinkProcess, count: int, workers: int | None, folder: Path, profile: bool,
          processes: int, url: str | None) -> Run:
     from summitcal.scheduler.clock import Clock
-    from summitcal.scheduler.delivery import Composer, Delivery
+    from summitcal.scheduler.delivery import Delivery
     from summitcal.scheduler.plans import reminder_plans
     from summitcal.runtime import Runtime
-    from summitcal.server import renderers
+    from summitcal.scheduler.renderers import registry
     from summitcal.summits.store import Store
 
     config = _config(folder, sink.port, workers, url)
@@ -348,7 +348,7 @@ def _run(sink: SinkProcess, count: int, workers: int | None, folder: Path, profi
         delivery = WorkerProcesses(folder / "config.toml", store.engine, processes)
         clock = Clock(store, timedelta(minutes=2))
     else:
-        delivery = Delivery(store.engine, config, Composer(renderers(runtime)))
+        delivery = Delivery(store.engine, config, registry(runtime))
         clock = Clock(store, timedelta(minutes=2), wake=delivery.wake)
         delivery.start()
     fired_at = _time_fanout()
@@ -392,17 +392,17 @@ def _run(sink: SinkProcess, count: int, workers: int | None, folder: Path, profi
 def _profile(runtime: Any, store: Any, sink: SinkProcess, at: datetime) -> None:
     """One worker's loop in this thread under cProfile, over the rows already sent
     (made pending again): where the time of claim, render, send and record goes."""
-    from summitcal.scheduler.delivery import Composer, Delivery
+    from summitcal.scheduler.delivery import Delivery
     from summitcal.scheduler.smtp import SmtpTransport
     from summitcal.scheduler.tables import outbox
-    from summitcal.server import renderers
+    from summitcal.scheduler.renderers import registry
     from summitcal.summits import database
 
     with database.writing(store.engine) as connection:
         connection.execute(sa.update(outbox).where(
             outbox.c.id.in_(sa.select(outbox.c.id).order_by(outbox.c.id).limit(2000)))
             .values(status="pending", next_attempt_at=at, attempts=0))
-    delivery = Delivery(store.engine, runtime.config, Composer(renderers(runtime)), workers=1)
+    delivery = Delivery(store.engine, runtime.config, registry(runtime), workers=1)
     transport = SmtpTransport("127.0.0.1", sink.port, timeout=30)
     profiler = cProfile.Profile()
     started = time.perf_counter()

@@ -40,7 +40,7 @@ from summitcal.feeds.event import event_bytes
 from summitcal.feeds.settings import DEFAULT_PRODID
 from summitcal.feeds.vtimezone import vtimezone_bytes
 from summitcal.scheduler import change_views, samples, views
-from summitcal.scheduler.messages import Context, Reminder
+from summitcal.scheduler.messages import KINDS, Context, MessageKind, Reminder
 from summitcal.scheduler.rawmail import RawEmail, text_part, write
 from summitcal.errors import SummitcalError
 from summitcal.templating import environment
@@ -48,14 +48,18 @@ from summitcal.summits.model import Schedule, Session
 
 
 VarsBuilder = Callable[..., dict[str, Any]]
-BUILDERS: dict[str, VarsBuilder] = {
-    "confirm": views.confirm_vars,
-    "welcome": views.welcome_vars,
-    "reminder": views.reminder_vars,
-    "attendance_change": change_views.attendance_vars,
-    "schedule_change": change_views.schedule_vars,
-    "changes": change_views.changes_vars,
+#: Each templated kind's variables (``scheduler.views``, ``scheduler.change_views``).
+BUILDERS: dict[MessageKind, VarsBuilder] = {
+    MessageKind.CONFIRM: views.confirm_vars,
+    MessageKind.WELCOME: views.welcome_vars,
+    MessageKind.REMINDER: views.reminder_vars,
+    MessageKind.ATTENDANCE_CHANGE: change_views.attendance_vars,
+    MessageKind.SCHEDULE_CHANGE: change_views.schedule_vars,
+    MessageKind.CHANGES: change_views.changes_vars,
 }
+
+
+_CONTEXTS = tuple(KINDS.values())
 
 
 class TemplateProblem(SummitcalError, ValueError):
@@ -116,15 +120,16 @@ def _attachment(ics: bytes, filename: str) -> bytes:
 def variables(context: Context, *, recipient: str, base_url: str, unsubscribe_url: str,
               date: datetime) -> dict[str, Any]:
     """Every variable the kind's templates may use (see ``scheduler.views``)."""
-    builder = BUILDERS.get(getattr(context, "kind", ""))
-    if builder is None:
+    if not isinstance(context, _CONTEXTS):
         raise TypeError(f"not a message context: {context!r}")
+    builder = BUILDERS[context.kind]
     own = builder(context, recipient=recipient, base_url=base_url, date=date)
     return {"recipient": recipient, "base_url": base_url,
             "unsubscribe_url": unsubscribe_url} | own
 
 
-def render(kind: str, values: dict[str, Any], env: Environment | None = None) -> tuple[str, str]:
+def render(kind: MessageKind, values: dict[str, Any],
+           env: Environment | None = None) -> tuple[str, str]:
     """The plain text and the HTML of one message."""
     env = env or environment("email")
     text = env.get_template(f"{kind}.txt").render(values)

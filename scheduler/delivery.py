@@ -1,12 +1,13 @@
 """Delivery: worker threads that claim due outbox rows, render them and send them.
 
-    delivery = Delivery(engine, config, Composer({"test": make_test_renderer(config), ...}))
+    delivery = Delivery(engine, config, renderers.registry(runtime))
     delivery.start()      # mail.workers threads, each with its own transport
     delivery.wake()       # something became due: claim now instead of at the next poll
     delivery.stop()       # finish the messages in flight, give back the rest, close
 
 Each worker loops: claim a batch (``scheduler.outbox.claim``, leased to it), and for each
-row render it (``compose_fn(message, now)``, giving a ``scheduler.rawmail.RawEmail``),
+row render it (``renderer.render(message, now)``, a ``scheduler.rawmail.RawEmail``; the
+renderer is ``scheduler.renderers.registry``'s, which also ``prepare``s each batch),
 send it on the worker's own transport (one SMTP connection reused for many messages),
 and record the outcome:
 
@@ -54,13 +55,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from summitcal.scheduler import outbox
 from summitcal.scheduler.messages import Withdrawn
 from summitcal.scheduler.outbox import Message, RetryPolicy
-from summitcal.scheduler.rawmail import RawEmail
-from summitcal.scheduler.renderers import (  # noqa: F401  (re-exported: delivery's public names)
-    default_renderers,
-    make_test_message,
-    make_test_renderer,
-    subscription_renderer,
-)
+from summitcal.scheduler.renderers import Renderer
 from summitcal.scheduler.transport import PermanentFailure, RecipientRefused, TemporaryFailure, Transport
 from summitcal import metrics
 from summitcal.summits import subscribers
@@ -76,36 +71,6 @@ LEASE = timedelta(seconds=15)
 #: An idle worker looks every HURRY seconds for HURRY_FOR after a reminder plan's instant.
 HURRY, HURRY_FOR = 0.05, timedelta(seconds=3)
 
-ComposeFn = Callable[[Message, datetime], RawEmail]
-Renderer = ComposeFn
-
-
-class Composer:
-    """A ``compose_fn`` choosing a renderer by the row's ``kind``.
-
-    A kind this process has no renderer for is a temporary failure: during a rolling
-    upgrade another worker may know it (and the row still expires in time).
-    """
-
-    def __init__(self, renderers: Mapping[str, Renderer]) -> None:
-        self.renderers = dict(renderers)
-
-    def __call__(self, message: Message, now: datetime) -> RawEmail:
-        renderer = self.renderers.get(message.kind)
-        if renderer is None:
-            raise TemporaryFailure(f"no renderer for messages of kind {message.kind!r} here")
-        return renderer(message, now)
-
-    def prepare(self, batch: list[Message]) -> None:
-        """Let renderers that can load what a claimed batch needs in one go (``prepare``)."""
-        kinds: dict[str, list[Message]] = {}
-        for message in batch:
-            kinds.setdefault(message.kind, []).append(message)
-        for kind, messages in kinds.items():
-            prepare = getattr(self.renderers.get(kind), "prepare", None)
-            if prepare is not None:
-                prepare(messages)
-
 
 # --- one message --------------------------------------------------------------------------
 
@@ -119,7 +84,7 @@ class Outcome:
     unreachable: bool = False  # the server could not be reached: defer the rest
 
 
-def deliver(engine: Any, message: Message, compose_fn: ComposeFn, transport: Transport, *,
+def deliver(engine: Any, message: Message, renderer: Renderer, transport: Transport, *,
             owner: str, now: datetime, policy: RetryPolicy = outbox.DEFAULT_POLICY,
             retry: bool = True, sent: list[tuple[int, str]] | None = None,
             bounce_threshold: int | None = None) -> Outcome:
@@ -130,7 +95,7 @@ def deliver(engine: Any, message: Message, compose_fn: ComposeFn, transport: Tra
     (id, Message-ID) for the caller to record (``mark_sent_many``) instead of being
     recorded at once."""
     try:
-        email = compose_fn(message, now)
+        email = renderer.render(message, now)
         _check_recipients(list(email.recipients), message)
     except Withdrawn as withdrawn:
         _record(outbox.mark_closed, engine, message.id, withdrawn.status, str(withdrawn),
@@ -257,7 +222,7 @@ class Delivery:
         self,
         engine: Any,
         config: Any,
-        compose_fn: ComposeFn,
+        renderer: Renderer,
         transport_factory: Callable[[], Transport] | None = None,
         workers: int | None = None,
         *,
@@ -271,7 +236,7 @@ class Delivery:
 
         self.engine = engine
         self.config = config
-        self.compose_fn = compose_fn
+        self.renderer = renderer
         self.transport_factory = transport_factory or (lambda: transport_from_config(config))
         self.workers = workers or config.mail.workers
         self.batch = batch
@@ -429,12 +394,10 @@ class Delivery:
                     self._lost |= (set(ids) - kept) & still
 
     def _prepared_round(self, owner: str, transport: Transport, batch: list[Message]) -> int:
-        prepare = getattr(self.compose_fn, "prepare", None)
-        if prepare is not None:
-            try:
-                prepare(batch)
-            except Exception:  # only an optimisation: each message can load its own data
-                log.exception("delivery worker %s: preparing a batch failed", owner)
+        try:
+            self.renderer.prepare(batch)
+        except Exception:  # only an optimisation: each message can load its own data
+            log.exception("delivery worker %s: preparing a batch failed", owner)
         sent: list[tuple[int, str]] = []
         try:
             return self._send_batch(owner, transport, batch, sent)
@@ -472,7 +435,7 @@ class Delivery:
                 if not batch[index:]:
                     return index
                 message = batch[index]
-            outcome = deliver(self.engine, message, self.compose_fn, transport, owner=owner,
+            outcome = deliver(self.engine, message, self.renderer, transport, owner=owner,
                               now=self.clock(), policy=self.policy,
                               sent=sent, bounce_threshold=self.bounce_threshold)
             if outcome.status != "sent":
@@ -514,7 +477,7 @@ def _leased(message: Message, until: datetime) -> Message:
 
 # --- a message sent at once ---------------------------------------------------------------
 
-def send_now(engine: Any, compose_fn: ComposeFn, transport: Transport, *, kind: str, key: str,
+def send_now(engine: Any, renderer: Renderer, transport: Transport, *, kind: str, key: str,
              recipient: str, payload: Mapping[str, Any],
              expires_in: timedelta = timedelta(hours=1),
              now: datetime | None = None) -> tuple[Message, Outcome]:
@@ -532,6 +495,6 @@ def send_now(engine: Any, compose_fn: ComposeFn, transport: Transport, *, kind: 
         message = outbox.take(connection, key, owner, now)
     if message is None:
         raise ValueError(f"an outbox message with key {key!r} exists already")
-    outcome = deliver(engine, message, compose_fn, transport, owner=owner, now=now,
+    outcome = deliver(engine, message, renderer, transport, owner=owner, now=now,
                       retry=False)
     return message, outcome

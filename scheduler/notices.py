@@ -39,10 +39,10 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -54,28 +54,23 @@ from summitcal.scheduler.messages import (
     AttendanceItem,
     AttendanceNotice,
     ChangesNotice,
-    Context,
+    MessageKind,
     ScheduleNotice,
     SessionChange,
-    Withdrawn,
 )
 from summitcal.summits import rows
 from summitcal.summits import tables as t
 from summitcal.summits.changes import Change
 from summitcal.summits.model import Attendance, Schedule, Session
 
-if TYPE_CHECKING:
-    from summitcal.scheduler.outbox import Message
-    from summitcal.scheduler.rawmail import RawEmail
-    from summitcal.runtime import Runtime
-
 log = logging.getLogger("summitcal.notices")
 
 EXPIRY = timedelta(hours=24)
-KINDS = {"attendance": "attendance_change", "schedule": "schedule_change"}
+#: The message kind of each kind of notice a subscriber can ask for (``NOTICE_KINDS``).
+KINDS = {"attendance": MessageKind.ATTENDANCE_CHANGE, "schedule": MessageKind.SCHEDULE_CHANGE}
 #: The kind of one message holding both (payload: ``windows``, and ``attendance`` and
 #: ``schedule`` each as the single kind's payload).
-MERGED = "changes"
+MERGED = MessageKind.CHANGES
 MESSAGE_KINDS = (*KINDS.values(), MERGED)
 WINDOW_STATUSES = ("open", "closed", "quiet")
 SCHEDULE_FIELDS = ("title", "timezone", "start", "start_fold", "end", "end_fold", "date",
@@ -613,29 +608,6 @@ def notice_context(kind: str, payload: Mapping[str, Any], *, schedule: Schedule,
         return ScheduleNotice(changes, _with(schedule, [c.after for c in changes]), zone,
                               manage_url)
     raise ValueError(f"not a notice kind: {kind!r}")
-
-
-def notice_renderer(runtime: Runtime) -> Callable[[Message, datetime], RawEmail]:
-    """The delivery renderer of ``attendance_change``, ``schedule_change`` and ``changes``
-    rows: the parts the subscriber still asks for (``Withdrawn`` when none)."""
-    from summitcal.scheduler.plans import subscriber_message
-    from summitcal.summits.subscribers import Subscriber
-
-    wanted = {kind: (notice,) for notice, kind in KINDS.items()} | {MERGED: tuple(KINDS)}
-
-    def render(message: Message, now: datetime) -> RawEmail:
-        def build(schedule: Schedule, subscriber: Subscriber, manage_url: str) -> Context:
-            parts = [n for n in wanted[message.kind] if n in subscriber.preferences.notices]
-            if not parts:
-                raise Withdrawn(f"the subscriber no longer asks for {' or '.join(wanted[message.kind])}"
-                           " notices")
-            return notice_context(message.kind, message.payload, schedule=schedule,
-                                  zone=subscriber.preferences.timezone, manage_url=manage_url,
-                                  parts=parts)
-
-        return subscriber_message(runtime, message, now, build)
-
-    return render
 
 
 def _with(schedule: Schedule, sessions: Iterable[Session]) -> Schedule:

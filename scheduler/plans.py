@@ -38,30 +38,22 @@ the payload ``PAYLOAD`` describes (``reminder_context`` turns it into a message)
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import CheckConstraint, Column, Index, Integer, String, Table, UniqueConstraint
 from sqlalchemy.engine import Connection
 
 from summitcal.scheduler import outbox
-from summitcal.scheduler.compose import compose
-from summitcal.scheduler.messages import Context, Reminder, Withdrawn
-from summitcal.scheduler.rawmail import RawEmail
+from summitcal.scheduler.messages import MessageKind, Reminder, Withdrawn
 from summitcal.scheduler.tables import OPEN
 from summitcal.scheduler.tables import outbox as outbox_table
 from summitcal.durations import format_duration, parse_duration
-from summitcal.summits import subscribers as subs
 from summitcal.summits import tables as t
 from summitcal.summits.model import Schedule, Session
-
-if TYPE_CHECKING:
-    from summitcal.scheduler.outbox import Message
-    from summitcal.runtime import Runtime
 
 log = logging.getLogger("summitcal.plans")
 
@@ -349,7 +341,7 @@ def fire(connection: Connection, plan_id: int, now: datetime) -> int | None:
     written = outbox.enqueue_select(
         connection,
         _followers(plan, organizations, participants),
-        kind="reminder",
+        kind=MessageKind.REMINDER,
         topic=f"{plan.summit}/{plan.session}",
         payload=payload(plan, session.sequence),
         due_at=plan.fire_at,
@@ -429,57 +421,6 @@ def reminder_context(payload: Mapping[str, Any], *, schedule: Schedule, zone: st
     return Reminder(session, schedule, zone, offset, manage_url, late)
 
 
-class ReminderRenderer:
-    """The delivery renderer of ``reminder`` rows (see ``scheduler.delivery.Composer``).
-
-    Called, it gives the message (``compose``); ``prepare(batch)`` loads the
-    batch's subscribers in one query for this thread's next renders (each row is still
-    checked against its subscriber as loaded then; a row not prepared loads its own).
-    """
-
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
-        self._local = threading.local()
-
-    def __call__(self, message: Message, now: datetime) -> RawEmail:
-        return self._render(message, now)
-
-    def prepare(self, batch: list[Message]) -> None:
-        ids = sorted({m.subscriber_id for m in batch if m.subscriber_id is not None})
-        with self.runtime.store.engine.connect() as connection:
-            found = subs.get_many(connection, ids)
-        self._local.prepared = {m.id: found.get(m.subscriber_id) for m in batch
-                                if m.subscriber_id is not None}
-        self._local.schedule = self.runtime.snapshot().schedule
-
-    def _subscriber(self, message: Message) -> tuple[Any, Schedule | None]:
-        """(subscriber or None, schedule) as prepared for this row, or (_LOAD, None)."""
-        prepared: dict[int, subs.Subscriber | None] = getattr(self._local, "prepared", {})
-        if message.id in prepared:
-            return prepared.pop(message.id), self._local.schedule
-        return _LOAD, None
-
-    def _render(self, message: Message, now: datetime) -> RawEmail:
-        def build(schedule: Schedule, subscriber: subs.Subscriber, manage_url: str) -> Context:
-            context = reminder_context(message.payload, schedule=schedule,
-                                       zone=subscriber.preferences.timezone,
-                                       manage_url=manage_url, now=now)
-            if context.offset not in subscriber.preferences.reminders:
-                raise Withdrawn("the subscriber no longer asks for this reminder")
-            if not follows(subscriber.preferences.follows, context.session):
-                raise Withdrawn("the subscriber no longer follows this session")
-            return context
-
-        subscriber, schedule = self._subscriber(message)
-        return subscriber_message(self.runtime, message, now, build, subscriber=subscriber,
-                                  schedule=schedule)
-
-
-def reminder_renderer(runtime: Runtime) -> ReminderRenderer:
-    """The delivery renderer of ``reminder`` rows (see ``ReminderRenderer``)."""
-    return ReminderRenderer(runtime)
-
-
 def follows(specs: Iterable[str], session: Session) -> bool:
     """Whether follow specs (``all``, ``summit:ID``, ``session:SUMMIT/ID``,
     ``organization:ID``, ``participant:ID``) cover ``session``."""
@@ -492,32 +433,3 @@ def follows(specs: Iterable[str], session: Session) -> bool:
                 or (kind == "participant" and session.attendance_of(ident) is not None)):
             return True
     return False
-
-
-_LOAD = object()
-
-
-def subscriber_message(runtime: Runtime, message: Message, now: datetime,
-                       build: Callable[[Schedule, subs.Subscriber, str], Context],
-                       *, subscriber: Any = _LOAD,
-                       schedule: Schedule | None = None) -> RawEmail:
-    """Compose a row for its subscriber: their zone and links, the current schedule.
-
-    ``build(schedule, subscriber, manage_url)`` makes the context (or raises
-    ``Withdrawn``); a subscriber who is gone or no longer confirmed is ``Withdrawn`` too.
-    ``subscriber``, when given (None: gone), spares the lookup, and ``schedule`` the
-    snapshot (``ReminderRenderer.prepare`` loads both once per claimed batch).
-    """
-    if subscriber is _LOAD:
-        subscriber = None
-        if message.subscriber_id is not None:
-            with runtime.store.engine.connect() as connection:
-                subscriber = subs.get(connection, message.subscriber_id)
-    if subscriber is None or subscriber.status != "confirmed":
-        raise Withdrawn("the subscriber is gone or no longer confirmed")
-    links = subscriber.links(runtime.config)
-    context = build(schedule or runtime.snapshot().schedule, subscriber, links.manage)
-    return compose(context, sender=getattr(runtime.config.mail, "from"),
-                   recipient=message.recipient, key=message.key, date=now,
-                   base_url=runtime.config.service.base_url,
-                   unsubscribe_url=links.unsubscribe)

@@ -16,7 +16,9 @@ from types import FrameType
 import click
 
 from summitcal.scheduler import outbox
-from summitcal.scheduler.delivery import Composer, Delivery, make_test_renderer, send_now
+from summitcal.scheduler.delivery import Delivery, send_now
+from summitcal.scheduler.messages import MessageKind
+from summitcal.scheduler.renderers import registry
 from summitcal.scheduler.outbox import Message
 from summitcal.scheduler.tables import STATUSES
 from summitcal.scheduler.transport import transport_from_config
@@ -87,8 +89,8 @@ def send_test(obj: Obj, email: str) -> None:
     key = f"test:{now:%Y%m%dT%H%M%S}Z:{token_hex(8)}"
     transport = transport_from_config(config)
     try:
-        message, outcome = send_now(engine, Composer({"test": make_test_renderer(config)}),
-                                    transport, kind="test", key=key, recipient=recipient,
+        message, outcome = send_now(engine, registry(obj.runtime), transport,
+                                    kind=MessageKind.TEST, key=key, recipient=recipient,
                                     payload={}, now=now)
     finally:
         transport.close()
@@ -109,11 +111,9 @@ def deliver(obj: Obj, workers: int | None, lease: float | None, poll: float) -> 
     """Run delivery alone until SIGTERM or Ctrl-C (internal: `serve` runs it too)."""
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from summitcal.server import renderers  # every kind, reminders and notices included
-
     runtime = obj.runtime
     delivery = Delivery(runtime.store.engine, obj.config,
-                        Composer(renderers(runtime)), workers=workers,
+                        registry(runtime), workers=workers,
                         lease=timedelta(seconds=lease) if lease else None, poll=poll)
     stop = threading.Event()
 

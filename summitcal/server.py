@@ -29,7 +29,8 @@ import uvicorn
 
 from summitcal.feeds.kept import keep, restore
 from summitcal.scheduler.compose import check_templates
-from summitcal.scheduler.delivery import Composer, Delivery, Renderer, default_renderers
+from summitcal.scheduler.delivery import Delivery
+from summitcal.scheduler.renderers import registry
 from summitcal import preflight
 from summitcal.config import Config, load_config
 from summitcal.http_server import listen, protocol
@@ -107,7 +108,7 @@ def _load(runtime: Runtime) -> None:
 def _run(runtime: Runtime, listener: socket.socket | None, host: str, port: int,
          roles: tuple[str, ...], web_workers: int) -> None:
     config = runtime.config
-    delivery = (Delivery(runtime.store.engine, config, Composer(renderers(runtime)))
+    delivery = (Delivery(runtime.store.engine, config, registry(runtime))
                 if "worker" in roles else None)
     scheduling = (Scheduling(runtime, wake=delivery.wake if delivery else None)
                   if "scheduler" in roles else None)
@@ -200,16 +201,3 @@ def _exit_on_sigterm() -> signal.Handlers | object | None:
         raise SystemExit(0)
 
     return signal.signal(signal.SIGTERM, stop)
-
-
-def renderers(runtime: Runtime) -> dict[str, Renderer]:
-    """Every kind's renderer: ``default_renderers`` plus the clock's kinds (reminders and
-    change notices), should that list not have them yet."""
-    from summitcal.scheduler.notices import MESSAGE_KINDS, notice_renderer
-    from summitcal.scheduler.plans import reminder_renderer
-
-    found = default_renderers(runtime)
-    found.setdefault("reminder", reminder_renderer(runtime))
-    for kind in MESSAGE_KINDS:
-        found.setdefault(kind, notice_renderer(runtime))
-    return found

@@ -29,13 +29,13 @@ from aiosmtpd.smtp import Session as SmtpSession
 
 from summitcal.scheduler import outbox as outbox_rows
 from summitcal.scheduler.clock import Clock
-from summitcal.scheduler.delivery import Composer, Delivery
+from summitcal.scheduler.delivery import Delivery
 from summitcal.scheduler.outbox import DEFAULT_POLICY, Message, RetryPolicy
 from summitcal.scheduler.smtp import SmtpTransport
 from summitcal.scheduler.tables import OPEN, outbox
 from summitcal.config import load_config
 from summitcal.runtime import Runtime
-from summitcal.server import renderers
+from summitcal.scheduler.renderers import registry
 from summitcal.summits import database
 from summitcal.summits import subscribers as subs
 from summitcal.summits.model import Attendance, Organization, Participant, Schedule, Session, Summit
@@ -222,7 +222,7 @@ class Mailroom:
         self.server = server
         self.now = NOW
         self.delivery = Delivery(
-            runtime.store.engine, runtime.config, Composer(renderers(runtime)),
+            runtime.store.engine, runtime.config, registry(runtime),
             lambda: SmtpTransport("127.0.0.1", server.port, timeout=5), workers=1,
             policy=policy, clock=lambda: self.now)
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from summitcal.scheduler.clock import Clock
-from summitcal.scheduler.delivery import Composer, Delivery
+from summitcal.scheduler.delivery import Delivery
 from summitcal.scheduler.tables import outbox
 from summitcal.config import load_config
 from summitcal.runtime import Runtime
-from summitcal.server import renderers
+from summitcal.scheduler.renderers import registry
 from summitcal.summits import database
 from summitcal.summits import subscribers as subs
 from summitcal.summits.tokens import read_token
@@ -55,7 +55,7 @@ def test_regression_a_fresh_install_sends_every_message_due_at_once(store, tmp_p
     key_file = tmp_path / "data" / "secret_key"
     assert not key_file.exists()
 
-    delivery = Delivery(store.engine, config, Composer(renderers(runtime)), batch=5,
+    delivery = Delivery(store.engine, config, registry(runtime), batch=5,
                         clock=lambda: FIRE_AT + timedelta(seconds=1))
     with delivery:
         deadline = time.monotonic() + 180

@@ -12,11 +12,11 @@ from email.policy import default
 import icalendar
 import pytest
 
-from summitcal.scheduler.messages import Withdrawn
+from summitcal.scheduler.messages import MessageKind, Withdrawn
 from summitcal.scheduler.clock import Clock
 from summitcal.scheduler.outbox import Message
 from summitcal.runtime import Runtime
-from summitcal.server import renderers
+from summitcal.scheduler.renderers import registry
 from tests.engine.conftest import (
     DELAY,
     NOW,
@@ -33,7 +33,7 @@ CSTO_START = datetime(2030, 7, 4, 5, 0, tzinfo=UTC)
 
 def render(runtime: Runtime, message: Message, now: datetime) -> EmailMessage:
     """The row rendered, parsed back by ``email`` (independent of the writer)."""
-    raw = renderers(runtime)[message.kind](message, now)
+    raw = registry(runtime).render(message, now)
     parsed = email.message_from_bytes(raw.data, policy=default)
     assert isinstance(parsed, EmailMessage)
     return parsed
@@ -43,6 +43,17 @@ def body(message: EmailMessage, subtype: str = "plain") -> str:
     part = message.get_body((subtype,))
     assert part is not None
     return part.get_content().replace("\r\n", "\n")
+
+
+def test_the_registry_has_a_renderer_for_every_kind(runtime: Runtime) -> None:
+    assert set(registry(runtime)) == set(MessageKind)
+
+
+def test_a_withdrawn_message_is_cancelled_or_expired() -> None:
+    assert Withdrawn("the subscriber left").status == "cancelled"
+    assert Withdrawn("the session started", "expired").status == "expired"
+    with pytest.raises(ValueError, match="cancelled or expired"):
+        Withdrawn("sent anyway", "sent")  # type: ignore[arg-type]
 
 
 def test_a_reminder_shows_both_times_and_attaches_the_event(runtime: Runtime, clock: Clock):

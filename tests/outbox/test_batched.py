@@ -9,9 +9,11 @@ from datetime import UTC, datetime, timedelta
 from email.policy import default
 
 from summitcal.scheduler import outbox
-from summitcal.scheduler.delivery import Composer, Delivery, make_test_message
+from summitcal.scheduler.delivery import Delivery
+from summitcal.scheduler.messages import MessageKind
 from summitcal.scheduler.outbox import Message, RetryPolicy
 from summitcal.scheduler.rawmail import RawEmail
+from summitcal.scheduler.renderers import Renderers, make_test_message
 from summitcal.scheduler.smtp import SmtpTransport
 from tests.outbox.conftest import queue, smtp_section, statuses
 
@@ -42,7 +44,7 @@ class BytesRenderer:
     def __init__(self) -> None:
         self.prepared: list[list[int]] = []
 
-    def __call__(self, row: Message, now: datetime) -> RawEmail:
+    def render(self, row: Message, now: datetime) -> RawEmail:
         return make_test_message(sender="summitcal <summitcal@summitcal.test>",
                                  recipient=row.recipient, key=row.key, date=now,
                                  base_url=BASE_URL)
@@ -59,7 +61,7 @@ def test_a_batch_sent_as_bytes_with_one_refusal(engine, make_config, smtp_server
     queue(engine, 8, due_at=start, now=start, expires_at=start + timedelta(hours=1))
     renderer = BytesRenderer()
     transport = SmtpTransport("127.0.0.1", smtp_server.port, timeout=5)
-    delivery = Delivery(engine, config, Composer({"test": renderer}),
+    delivery = Delivery(engine, config, Renderers({MessageKind.TEST: renderer}),
                         lambda: transport, workers=1, batch=20, policy=FAST)
     try:
         assert delivery.run_once(transport) == 8
@@ -94,7 +96,7 @@ def test_a_crash_before_recording_leaves_the_batch_to_be_sent_again(engine, make
         def close(self) -> None:
             pass
 
-    delivery = Delivery(engine, config, Composer({"test": BytesRenderer()}), Dies,
+    delivery = Delivery(engine, config, Renderers({MessageKind.TEST: BytesRenderer()}), Dies,
                         workers=1, policy=FAST, lease=timedelta(seconds=1))
     original = outbox.mark_sent_many
     try:

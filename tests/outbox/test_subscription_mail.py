@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from summitcal.scheduler import outbox
-from summitcal.scheduler.delivery import Composer, Delivery, default_renderers
+from summitcal.scheduler.delivery import Delivery
+from summitcal.scheduler.renderers import registry
 from summitcal.scheduler.transport import FileTransport
 from summitcal.config import load_config
 from summitcal.runtime import Runtime
@@ -34,7 +35,7 @@ def runtime(tmp_path, database_url):
 
 def deliver_all(runtime, folder: Path) -> list[email.message.EmailMessage]:
     delivery = Delivery(runtime.store.engine, runtime.config,
-                        Composer(default_renderers(runtime)), lambda: FileTransport(folder),
+                        registry(runtime), lambda: FileTransport(folder),
                         workers=1)
     try:
         while delivery.run_once():

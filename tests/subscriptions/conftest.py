@@ -16,13 +16,13 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from summitcal.scheduler.delivery import Composer, Delivery
+from summitcal.scheduler.delivery import Delivery
 from summitcal.scheduler.outbox import RetryPolicy
 from summitcal.scheduler.smtp import SmtpTransport
 from summitcal.scheduler.tables import outbox
 from summitcal.config import load_config
 from summitcal.runtime import Runtime
-from summitcal.server import renderers
+from summitcal.scheduler.renderers import registry
 from summitcal.summits import database
 from summitcal.summits import subscribers as subs
 from tests.scheduler.conftest import (  # noqa: F401  (the fault-injecting SMTP server)
@@ -108,7 +108,7 @@ class Post:
     def __init__(self, runtime: Runtime, server: SmtpServer) -> None:
         self.server = server
         self.delivery = Delivery(
-            runtime.store.engine, runtime.config, Composer(renderers(runtime)),
+            runtime.store.engine, runtime.config, registry(runtime),
             lambda: SmtpTransport("127.0.0.1", server.port, timeout=5), workers=1,
             policy=RetryPolicy(first=timedelta(0), jitter=0), poll=0.05)
 
