@@ -77,6 +77,13 @@ def _sink(pipe: Pipe) -> None:
     times: list[float] = []
 
     class Handler:
+        async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str,
+                              responses: list[str]) -> list[str]:
+            # aiosmtpd reads commands from a stream, so it takes pipelined ones, but does
+            # not offer PIPELINING itself; real servers (Postfix, Exim, Gmail) do.
+            session.host_name = hostname
+            return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
         async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
             times.append(time.time())
             return "250 2.0.0 Accepted"

@@ -55,6 +55,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from summitcal.scheduler import outbox
 from summitcal.scheduler.messages import Withdrawn
 from summitcal.scheduler.outbox import Message, RetryPolicy
+from summitcal.scheduler.rawmail import RawEmail
 from summitcal.scheduler.renderers import Renderer
 from summitcal.scheduler.transport import PermanentFailure, RecipientRefused, TemporaryFailure, Transport
 from summitcal import metrics
@@ -65,6 +66,11 @@ log = logging.getLogger("summitcal.delivery")
 #: Accepted messages of a batch are recorded together at its end, or once the oldest
 #: unrecorded one is this old (seconds), whichever comes first.
 RECORD_EVERY = 0.2
+#: Rows claimed at a time by a worker (``Delivery(batch=…)``): one claim, one load of
+#: their subscribers, a few recording transactions per batch.
+BATCH = 100
+#: Rows rendered, then handed to the transport together (``send_many``: pipelined SMTP).
+CHUNK = 10
 #: How long a claim holds a row without renewal: how soon another worker takes over the
 #: rows of a process that died. The renewer extends it every third of this.
 LEASE = timedelta(seconds=15)
@@ -94,9 +100,28 @@ def deliver(engine: Any, message: Message, renderer: Renderer, transport: Transp
     (None: not counted). With ``sent`` given, an accepted message is appended there as
     (id, Message-ID) for the caller to record (``mark_sent_many``) instead of being
     recorded at once."""
+    email = render(engine, message, renderer, owner=owner, now=now, policy=policy,
+                   retry=retry)
+    if isinstance(email, Outcome):
+        return email
+    failure: BaseException | None = None
+    try:
+        transport.send(email)
+    except Exception as error:
+        failure = error
+    return record(engine, message, email, failure, owner=owner, now=now, policy=policy,
+                  retry=retry, sent=sent, bounce_threshold=bounce_threshold)
+
+
+def render(engine: Any, message: Message, renderer: Renderer, *, owner: str, now: datetime,
+           policy: RetryPolicy = outbox.DEFAULT_POLICY, retry: bool = True
+           ) -> RawEmail | Outcome:
+    """The row's email, or the ``Outcome`` recorded when it cannot be sent (withdrawn:
+    closed; a temporary problem: retried; anything else: failed)."""
     try:
         email = renderer.render(message, now)
         _check_recipients(list(email.recipients), message)
+        return email
     except Withdrawn as withdrawn:
         _record(outbox.mark_closed, engine, message.id, withdrawn.status, str(withdrawn),
                 owner=owner, now=now)
@@ -115,31 +140,37 @@ def deliver(engine: Any, message: Message, renderer: Renderer, transport: Transp
         log.exception("outbox message %s (%s) cannot be rendered", message.id, message.kind)
         text = f"cannot render: {type(error).__name__}: {error}"
         return _failed(engine, message, text, owner, policy, False, now)
-    sent_id = email.message_id
-    try:
-        transport.send(email)
-    except TemporaryFailure as failure:
+
+
+def record(engine: Any, message: Message, email: RawEmail, failure: BaseException | None, *,
+           owner: str, now: datetime, policy: RetryPolicy = outbox.DEFAULT_POLICY,
+           retry: bool = True, sent: list[tuple[int, str]] | None = None,
+           bounce_threshold: int | None = None) -> Outcome:
+    """Record what the transport said of ``email`` (``failure`` None: accepted); see
+    ``deliver`` for ``sent`` and ``bounce_threshold``."""
+    if isinstance(failure, TemporaryFailure):
         outcome = _failed(engine, message, str(failure), owner, policy, retry, now)
         return Outcome(outcome.status, error=outcome.error,
                        unreachable=failure.code is None or failure.code == 421)
-    except PermanentFailure as failure:
+    if isinstance(failure, PermanentFailure):
         also = None
         if isinstance(failure, RecipientRefused) and message.subscriber_id is not None \
                 and bounce_threshold is not None:
             also = _bounce(message.subscriber_id, str(failure), now, bounce_threshold)
         return _failed(engine, message, str(failure), owner, policy, False, now, also)
-    except Exception as error:  # not the transport's contract: may or may not have gone
-        log.exception("outbox message %s: unexpected error while sending", message.id)
-        return _failed(engine, message, f"{type(error).__name__}: {error}", owner, policy,
+    if failure is not None:  # not the transport's contract: may or may not have gone
+        log.error("outbox message %s: unexpected error while sending", message.id,
+                  exc_info=failure)
+        return _failed(engine, message, f"{type(failure).__name__}: {failure}", owner, policy,
                        False, now)
     if sent is not None:
-        sent.append((message.id, sent_id))
+        sent.append((message.id, email.message_id))
     else:
-        _record(outbox.mark_sent, engine, message.id, sent_id, now)
+        _record(outbox.mark_sent, engine, message.id, email.message_id, now)
         if message.subscriber_id is not None and bounce_threshold is not None:
             with outbox.write_transaction(engine) as connection:
                 subscribers.clear_bounces(connection, [message.subscriber_id])
-    return Outcome("sent", sent_id)
+    return Outcome("sent", email.message_id)
 
 
 def _bounce(subscriber_id: int, error: str, now: datetime,
@@ -226,7 +257,7 @@ class Delivery:
         transport_factory: Callable[[], Transport] | None = None,
         workers: int | None = None,
         *,
-        batch: int = 20,
+        batch: int = BATCH,
         lease: timedelta | None = None,
         poll: float = 1.0,
         policy: RetryPolicy = outbox.DEFAULT_POLICY,
@@ -419,36 +450,66 @@ class Delivery:
 
     def _send_batch(self, owner: str, transport: Transport, batch: list[Message],
                     sent: list[tuple[int, str]]) -> int:
-        unrecorded_since = time.monotonic()
-        for index, message in enumerate(batch):
+        """Render and send ``batch`` ``CHUNK`` rows at a time (``transport.send_many``:
+        pipelined on SMTP), recording each outcome; accepted ones go to ``sent``."""
+        unrecorded_since = [time.monotonic()]  # when ``sent`` was last empty
+        index = 0
+        while index < len(batch):
             rest = batch[index:]
             if self._stopping.is_set():
                 outbox.release(self.engine, owner, [m.id for m in rest], self.clock())
                 return index
-            if message.id in self._lost:
-                continue  # no longer ours: another worker sends it
-            if self._renewer is None and self._lease_low(message):
+            if self._renewer is None and self._lease_low(rest[0]):
                 held = outbox.extend(self.engine, owner, [m.id for m in rest], self.clock(),
                                      self.lease)
                 batch[index:] = [_leased(m, self.clock() + self.lease) for m in rest
                                  if m.id in held]
                 if not batch[index:]:
                     return index
-                message = batch[index]
-            outcome = deliver(self.engine, message, self.renderer, transport, owner=owner,
-                              now=self.clock(), policy=self.policy,
-                              sent=sent, bounce_threshold=self.bounce_threshold)
-            if outcome.status != "sent":
-                self.stats.count(outcome.status)
-            metrics.message_done(message.kind, outcome.status, message.due_at, self.clock())
-            if len(sent) == 1:
-                unrecorded_since = time.monotonic()
-            elif sent and time.monotonic() - unrecorded_since >= RECORD_EVERY:
-                self._record_sent(sent, batch)  # a slow batch: record its sends now
-            if outcome.unreachable:
-                self._defer(owner, batch[index + 1:], outcome.error or "server unreachable")
+            chunk = [m for m in batch[index:index + CHUNK] if m.id not in self._lost]
+            index += CHUNK
+            if self._send_chunk(owner, transport, chunk, batch, sent, unrecorded_since):
+                self._defer(owner, batch[index:], "the server cannot be reached")
                 return len(batch)
         return len(batch)
+
+    def _send_chunk(self, owner: str, transport: Transport, chunk: list[Message],
+                    batch: list[Message], sent: list[tuple[int, str]],
+                    unrecorded_since: list[float]) -> bool:
+        """Render ``chunk``, send what rendered in one ``send_many``, record every
+        outcome. True when the server could not be reached (the caller defers the rest)."""
+        now = self.clock()
+        rendered: list[tuple[Message, RawEmail]] = []
+        for message in chunk:
+            email = render(self.engine, message, self.renderer, owner=owner, now=now,
+                           policy=self.policy)
+            if isinstance(email, Outcome):
+                self._done(message, email)
+            else:
+                rendered.append((message, email))
+        if not rendered:
+            return False
+        try:
+            failures: list[Any] = list(transport.send_many([e for _, e in rendered]))
+        except Exception as error:  # not the transport's contract: may or may not have gone
+            failures = [error] * len(rendered)
+        unreachable = False
+        for (message, email), failure in zip(rendered, failures, strict=True):
+            outcome = record(self.engine, message, email, failure, owner=owner,
+                             now=self.clock(), policy=self.policy, sent=sent,
+                             bounce_threshold=self.bounce_threshold)
+            self._done(message, outcome)
+            unreachable = unreachable or outcome.unreachable
+        if sent and time.monotonic() - unrecorded_since[0] >= RECORD_EVERY:
+            self._record_sent(sent, batch)  # a slow batch: record its sends now
+        if not sent:
+            unrecorded_since[0] = time.monotonic()
+        return unreachable
+
+    def _done(self, message: Message, outcome: Outcome) -> None:
+        if outcome.status != "sent":
+            self.stats.count(outcome.status)
+        metrics.message_done(message.kind, outcome.status, message.due_at, self.clock())
 
     def _lease_low(self, message: Message) -> bool:
         left = (message.lease_until or self.clock()) - self.clock()

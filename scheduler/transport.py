@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol, Self
 
@@ -54,9 +55,14 @@ class RecipientRefused(PermanentFailure):
 
 class Transport(Protocol):
     """Where messages go: ``send`` delivers one or raises ``TemporaryFailure`` or
-    ``PermanentFailure``; ``close`` lets go of any connection (the next send reopens)."""
+    ``PermanentFailure``; ``send_many`` delivers several in order and gives an outcome
+    per message (None: delivered, else what ``send`` would raise; once the destination
+    is unreachable the rest are ``TemporaryFailure`` without trying); ``close`` lets go
+    of any connection (the next send reopens)."""
 
     def send(self, email: RawEmail) -> None: ...
+
+    def send_many(self, emails: Sequence[RawEmail]) -> list[DeliveryError | None]: ...
 
     def close(self) -> None: ...
 
@@ -80,6 +86,21 @@ class FileTransport:
     def send(self, email: RawEmail) -> None:
         """Write ``email.data`` as it is (the envelope is not recorded)."""
         self._write(email.message_id, email.data)
+
+    def send_many(self, emails: Sequence[RawEmail]) -> list[DeliveryError | None]:
+        """``send`` each; after a failure (the folder cannot be written) the rest are
+        not tried."""
+        outcomes: list[DeliveryError | None] = []
+        for email in emails:
+            if outcomes and outcomes[-1] is not None:
+                outcomes.append(TemporaryFailure(f"not tried: {outcomes[-1]}"))
+                continue
+            try:
+                self.send(email)
+                outcomes.append(None)
+            except DeliveryError as failure:
+                outcomes.append(failure)
+        return outcomes
 
     def _write(self, message_id: str, data: bytes) -> None:
         target = self.path_for(message_id)

@@ -93,6 +93,11 @@ def test_a_crash_before_recording_leaves_the_batch_to_be_sent_again(engine, make
         def send(self, message: RawEmail) -> None:
             sent.append(message.message_id)
 
+        def send_many(self, messages: list[RawEmail]) -> list[None]:
+            for message in messages:
+                self.send(message)
+            return [None] * len(messages)
+
         def close(self) -> None:
             pass
 
