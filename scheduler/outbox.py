@@ -177,10 +177,10 @@ def enqueue_select(
     select = sa.select(*columns).select_from(source).where(sa.true())
     statement = (_insert(connection).from_select(names, select)
                  .on_conflict_do_nothing(index_elements=[outbox.c.key]))
-    if connection.dialect.name == "postgresql":  # counted in the database, not fetched
-        inserted = statement.returning(outbox.c.id).cte("inserted")
-        return int(connection.scalar(sa.select(sa.func.count()).select_from(inserted)))
-    return max(connection.execute(statement).rowcount, 0)
+    # Counted by the driver (SQLAlchemy keeps an INSERT's count only when asked), not
+    # by fetching a RETURNING row per message.
+    result = connection.execute(statement, execution_options={"preserve_rowcount": True})
+    return max(result.rowcount, 0)
 
 
 def cancel(connection: Connection, *where: ColumnElement[bool], reason: str,
