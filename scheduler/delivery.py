@@ -3,16 +3,18 @@
     delivery = Delivery(engine, config, renderers.registry(runtime))
     delivery.start()      # mail.workers threads, each with its own transport
     delivery.wake()       # something became due: claim now instead of at the next poll
-    delivery.stop()       # finish the messages in flight, give back the rest, close
+    delivery.stop()       # finish the chunk in flight, give back the rest, close
 
-Each worker loops: claim a batch (``scheduler.outbox.claim``, leased to it), and for each
-row render it (``renderer.render(message, now)``, a ``scheduler.rawmail.RawEmail``; the
-renderer is ``scheduler.renderers.registry``'s, which also ``prepare``s each batch),
-send it on the worker's own transport (one SMTP connection reused for many messages),
-and record the outcome:
+Each worker loops: claim a batch (``BATCH`` rows, ``scheduler.outbox.claim``, leased to
+it); then, ``CHUNK`` rows at a time, render each (``renderer.render(message, now)``, a
+``scheduler.rawmail.RawEmail``; the renderer is ``scheduler.renderers.registry``'s, which
+also ``prepare``s each batch), send the chunk on the worker's own transport
+(``send_many``: one SMTP connection reused for many messages, pipelined when the server
+offers it) and record each outcome:
 
-* accepted → ``sent`` with the Message-ID, recorded only after the server said 250 (a
-  batch's accepted messages in one transaction, at the end of the batch);
+* accepted → ``sent`` with the Message-ID, recorded only after the server said 250 (the
+  accepted messages together, in one transaction, every ``RECORD_EVERY`` and at the end
+  of the batch);
 * ``TemporaryFailure`` (no connection, 4xx) → ``pending`` again after a growing,
   jittered delay, with a last try just before the row's expiry (``RetryPolicy.last_try``)
   and ``expired`` only when that fails too; when the server is unreachable the rest of
@@ -23,10 +25,9 @@ and record the outcome:
   they are marked ``bouncing`` (``summits.subscribers.record_bounce``); an accepted
   message clears the count;
 * a renderer raising ``messages.Withdrawn`` → ``cancelled``/``expired`` (nothing to
-  send any more);
-  a database or operating-system error while rendering (the database or a file briefly
-  unavailable) → retried; any other rendering error → ``failed`` with the error (logged
-  with its traceback). The loop itself never dies.
+  send any more); a database or operating-system error while rendering (the database or
+  a file briefly unavailable) → retried; any other rendering error → ``failed`` with the
+  error (logged with its traceback). The loop itself never dies.
 
 Leases are short (``LEASE``, 15 s) and renewed by a thread of the live process every
 third of that (``Delivery``'s renewer) for every row its workers hold, however long one
@@ -307,7 +308,7 @@ class Delivery:
         log.info("delivery started: %d worker(s)", self.workers)
 
     def stop(self, timeout: float | None = None) -> None:
-        """Stop claiming; let each worker finish the message it is sending; give back
+        """Stop claiming; let each worker finish the chunk it is sending; give back
         the untried rest of its batch; close the transports. Waits up to ``timeout``."""
         self._stopping.set()
         self.wake()
