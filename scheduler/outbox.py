@@ -335,13 +335,21 @@ def mark_sent_many(engine: Engine, sent: list[tuple[int, str]],
     if not sent:
         return 0
     now = _utc(now)
-    statement = (sa.update(outbox)
-                 .where(outbox.c.id == sa.bindparam("row_id"), outbox.c.status != "sent")
-                 .values(status="sent", message_id=sa.bindparam("sent_id"), sent_at=now,
-                         lease_owner=None, lease_until=None, updated_at=now))
+    done = {"status": "sent", "sent_at": now, "lease_owner": None, "lease_until": None,
+            "updated_at": now}
     with write_transaction(engine) as connection:
-        result = connection.execute(statement, [{"row_id": id, "sent_id": message_id}
-                                                for id, message_id in sent])
+        if connection.dialect.name == "postgresql":  # one statement: UPDATE … FROM VALUES
+            rows = sa.values(sa.column("row_id", sa.Integer), sa.column("sent_id", sa.String),
+                             name="sent").data(list(sent))
+            result = connection.execute(
+                sa.update(outbox).where(outbox.c.id == rows.c.row_id, outbox.c.status != "sent")
+                .values(message_id=rows.c.sent_id, **done))
+        else:  # SQLite: statements are cheap in-process (and UPDATE … FROM is 3.33+)
+            result = connection.execute(
+                sa.update(outbox).where(outbox.c.id == sa.bindparam("row_id"),
+                                        outbox.c.status != "sent")
+                .values(message_id=sa.bindparam("sent_id"), **done),
+                [{"row_id": id, "sent_id": message_id} for id, message_id in sent])
         if also is not None:
             also(connection)
         return max(result.rowcount, 0)
