@@ -152,6 +152,7 @@ class Run:
     p99_late: float
     last_late: float
     queued_s: float  # due instant → the plan's rows committed
+    worker_cpu_ms: float | None  # worker processes' CPU time per message sent
     jobs: int
     baseline_rate: float
 
@@ -226,6 +227,15 @@ class WorkerProcesses:
             line = next(x for x in status.splitlines() if x.startswith("VmHWM:"))
             peaks.append(int(line.split()[1]) / 1024)
         return peaks
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of all the worker processes so far."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for process in self.processes:
+            fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / ticks
 
     def stop(self) -> None:
         for process in self.processes:
@@ -384,6 +394,7 @@ def _run(sink: SinkProcess, count: int, workers: int | None, folder: Path, proce
         clock = Clock(store, timedelta(minutes=2), wake=delivery.wake)
         delivery.start()
     sink.ask("clear")
+    cpu_before = delivery.cpu_seconds() if processes else 0.0
     clock.start()
     watch = None
     try:
@@ -397,6 +408,7 @@ def _run(sink: SinkProcess, count: int, workers: int | None, folder: Path, proce
             time.sleep(0.2)
         jobs = max(jobs, clock.job_count())
         worker_rss = delivery.peak_rss_mb() if processes else []
+        worker_cpu = delivery.cpu_seconds() - cpu_before if processes else None
     finally:
         if watch is not None:
             watch.stop()
@@ -421,7 +433,9 @@ def _run(sink: SinkProcess, count: int, workers: int | None, folder: Path, proce
     return Run(count=count, processes=processes, worker_rss=worker_rss,
                rate=count / lateness[-1], send_rate=(count - 1) / (times[-1] - times[0]),
                first_late=lateness[0], p50_late=quantiles[49], p99_late=quantiles[98],
-               last_late=lateness[-1], queued_s=watch.seen - due.timestamp(), jobs=jobs,
+               last_late=lateness[-1], queued_s=watch.seen - due.timestamp(),
+               worker_cpu_ms=None if worker_cpu is None else worker_cpu / count * 1000,
+               jobs=jobs,
                baseline_rate=baseline)
 
 
@@ -499,6 +513,8 @@ def report(runs: list[Run]) -> list[tuple[str, str, bool | None]]:
          ratio >= TARGET_RATIO if runs[0].processes == 1 else None),
     ]
     if runs[0].worker_rss:
+        rows.append(("worker CPU per message (all worker processes)",
+                     f"{median('worker_cpu_ms'):.2f} ms", None))
         peaks = [max(r.worker_rss[i] for r in runs) for i in range(len(runs[0].worker_rss))]
         rows.append((f"peak RSS per worker process ({len(peaks)})",
                      " ".join(f"{p:.0f}" for p in peaks) + " MB",
