@@ -37,7 +37,8 @@ def test_writes_one_parseable_eml_named_after_the_message_id(tmp_path: Path) -> 
     assert path.read_bytes() == sent.data
     parsed = email.message_from_bytes(path.read_bytes(), policy=default)
     assert parsed["Message-ID"] == sent.message_id
-    assert parsed["Subject"] == "In 1 hour: Session of the CSTO Collective Security Council, Dushanbe"
+    assert parsed["Subject"] == ("In 1 hour: Session of the CSTO Collective Security Council, "
+                                 "Dushanbe")
     assert b"\r\n" in path.read_bytes() and b"\n" not in path.read_bytes().replace(b"\r\n", b"")
     assert [a.get_filename() for a in parsed.iter_attachments()] == [
         "dushanbe-2021-csto-council.ics"]
