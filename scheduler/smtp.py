@@ -209,8 +209,15 @@ class SmtpTransport:
         (with ``following``, the next envelope) or end the failed transaction.
         Returns (this message's failure, the failure that closes the connection or None,
         whether content was sent)."""
-        mail, rcpt, data = smtp.getreply(), smtp.getreply(), smtp.getreply()
-        closing = next((r for r in (mail, rcpt, data) if r[0] == 421), None)
+        replies: list[tuple[int, bytes]] = []
+        while len(replies) < 3 and (not replies or replies[-1][0] != 421):
+            replies.append(smtp.getreply())  # after a 421 the server closes: read no more
+        if replies[-1][0] == 421:
+            stage = ("command refused", f"sender <{email.sender}> refused", "recipient refused",
+                     "message refused")[len(replies)]
+            closing = _failure(421, replies[-1][1], self._where, stage)
+            return closing, closing, False
+        mail, rcpt, data = replies
         if mail[0] == 250 and rcpt[0] in (250, 251) and data[0] == 354:
             smtp.send(_dot_stuffed(email.data) + following)
             end = smtp.getreply()
@@ -225,8 +232,6 @@ class SmtpTransport:
             failure = _refused({email.recipients[0]: rcpt}, self._where)
         else:
             failure = _failure(data[0], data[1], self._where, "message refused", refused=True)
-        if closing is not None:
-            return failure, failure, False
         # RFC 2920 3.1: DATA accepted although the transaction failed: a lone ".".
         end = b".\r\n" if data[0] == 354 else b""
         smtp.send(end + b"RSET\r\n" + following)
