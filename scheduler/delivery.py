@@ -75,8 +75,9 @@ CHUNK = 10
 #: How long a claim holds a row without renewal: how soon another worker takes over the
 #: rows of a process that died. The renewer extends it every third of this.
 LEASE = timedelta(seconds=15)
-#: An idle worker looks every HURRY seconds for HURRY_FOR after a reminder plan's instant.
-HURRY, HURRY_FOR = 0.05, timedelta(seconds=3)
+#: An idle worker looks every HURRY seconds for HURRY_FOR after a reminder plan's instant
+#: (at the plans table while the plan's rows are being written, then at the outbox).
+HURRY, HURRY_FOR = 0.05, timedelta(seconds=10)
 
 
 # --- one message --------------------------------------------------------------------------
@@ -363,6 +364,7 @@ class Delivery:
                 if not handled:
                     event.wait(self._idle_time())
                     event.clear()
+                    self._await_fanout(event)
         finally:
             try:
                 transport.close()
@@ -391,6 +393,24 @@ class Delivery:
         if soonest == fire:
             self._hurry_until = fire + HURRY_FOR
         return min(self.poll, max(0.0, (soonest - now).total_seconds()) + 0.01)
+
+    def _await_fanout(self, event: threading.Event) -> None:
+        """In the hurry window, while a due reminder plan has not fired yet (the scheduler
+        is writing its rows: one ``INSERT … SELECT``, seconds for 100,000), look at the
+        small plans table every ``HURRY`` seconds instead of claiming: a claim would read
+        through the uncommitted rows' index entries for nothing, and slow the insert."""
+        from summitcal.scheduler import plans
+
+        while self.clock() < self._hurry_until and not self._stopping.is_set():
+            try:
+                with self.engine.connect() as connection:
+                    if not plans.firing(connection, self.clock()):
+                        return
+            except SQLAlchemyError:
+                return
+            if event.wait(HURRY):
+                event.clear()
+                return
 
     def _round(self, owner: str, transport: Transport) -> int:
         """Claim a batch and send it. Accepted messages are recorded ``sent`` together at

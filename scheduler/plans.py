@@ -311,6 +311,14 @@ def due(connection: Connection, now: datetime) -> list[Plan]:
     return [Plan.from_row(row) for row in rows]
 
 
+def firing(connection: Connection, now: datetime) -> bool:
+    """Whether a plan is due and not fired yet: its rows are being written (or are about
+    to be). A cheap look at the plans table (index on status, fire_at)."""
+    p = reminder_plans
+    return bool(connection.scalar(sa.select(sa.exists().where(
+        p.c.status == "pending", p.c.fire_at <= now, p.c.starts_at > now))))
+
+
 def next_fire(connection: Connection, after: datetime) -> datetime | None:
     """When the next pending plan fires after ``after``."""
     p = reminder_plans
