@@ -1,11 +1,11 @@
-"""Messages as emails: pure functions from a message context to an ``EmailMessage``.
+"""Messages as emails: from a message context to the bytes ``scheduler.rawmail`` writes.
 
 ``compose`` renders the kind's two templates (``NAME.txt``, ``NAME.html``, Jinja2 with
-StrictUndefined; HTML autoescaped) into a multipart/alternative body and sets the headers
-every message carries: From, To, Subject, Date, a Message-ID derived from the
-idempotency key (a re-send carries the same id), Auto-Submitted, List-Id,
-List-Unsubscribe and List-Unsubscribe-Post (RFC 8058 one-click). A reminder becomes
-multipart/mixed with the session attached as an ``.ics`` file.
+StrictUndefined; HTML autoescaped) and hands them, with the headers every message
+carries, to ``rawmail.write``, the one writer of messages: From, To, Subject, Date, a
+Message-ID derived from the idempotency key (a re-send carries the same id),
+Auto-Submitted, List-Id, List-Unsubscribe and List-Unsubscribe-Post (RFC 8058
+one-click). A reminder has the session attached as an ``.ics`` file.
 
 The attachment has no METHOD, like the feeds: it is a calendar object to import, not an
 iTIP message. iTIP's PUBLISH (RFC 5546) requires an ORGANIZER, which our events do not
@@ -13,8 +13,9 @@ have, and makes some clients treat the mail as an invitation that updates an eve
 already in a calendar; without METHOD every client offers to import the event, whose
 UID, SEQUENCE and DTSTART are the feed's, so calendars that also subscribe see one event.
 
-Bodies are 7-bit safe (quoted-printable or base64 where text is not ASCII), so a relay
-without 8BITMIME takes them as they are.
+What does not depend on the reader is made once and recalled: the ``.ics`` part (per
+session version), and a reminder's bodies, rendered once per group of readers who get
+the same text but for their own address and links (``_Renders``).
 """
 
 from __future__ import annotations
@@ -22,16 +23,16 @@ from __future__ import annotations
 import hashlib
 import traceback
 from collections.abc import Callable
-from datetime import date, datetime
-from email.header import Header
-from email.message import EmailMessage, MIMEPart
-from email.policy import EmailPolicy
-from email.utils import format_datetime
+from dataclasses import replace
+from datetime import UTC, date, datetime
 from functools import lru_cache
+from secrets import token_hex
+from threading import Lock
 from typing import Any
 from urllib.parse import urlsplit
 
 from jinja2 import Environment, TemplateError
+from markupsafe import escape as _markup_escape
 
 from summitcal.core.errors import SummitcalError
 from summitcal.core.templating import environment
@@ -40,63 +41,25 @@ from summitcal.feeds.calendar import event_calendar
 from summitcal.feeds.event import event_bytes
 from summitcal.feeds.settings import DEFAULT_PRODID
 from summitcal.feeds.vtimezone import vtimezone_bytes
+from summitcal.mail.transport import RawEmail
 from summitcal.scheduler import change_views, samples, views
-from summitcal.scheduler.messages import Context, Reminder
+from summitcal.scheduler.messages import KINDS, Context, MessageKind, Reminder
+from summitcal.scheduler.rawmail import text_part, write
 from summitcal.summits.model import Schedule, Session
 
-# Headers whose value must stay as written: CPython's folder turns a URL longer than a
-# line into RFC 2047 encoded words, which mail clients then do not read as a
-# List-Unsubscribe link (so one-click unsubscribe silently stops working). RFC 8058 links
-# are ASCII; folding at the commas between <…> items is allowed (RFC 2369).
-_VERBATIM = {"list-unsubscribe", "list-unsubscribe-post", "list-id", "message-id"}
-
-
-def _verbatim(name: str, value: str, linesep: str) -> str:
-    text = str(value)
-    if not text.isascii() or "\r" in text or "\n" in text:
-        raise ValueError(f"{name} must be one line of ASCII, got {text!r}")
-    return f"{name}: {(',' + linesep + ' ').join(p.strip() for p in text.split(','))}{linesep}"
-
-
-class _Policy(EmailPolicy):
-    """``email.policy.default``, with the Subject folded by ``email.header.Header``.
-
-    CPython's own folder (3.11) can put the whole value on a continuation line, which its
-    parser then reads back with a leading space, and can break the line just before an
-    encoded word keeping a space on both sides ("Dushanbe  — moved" once unfolded).
-    ``Header`` folds at spaces, and writes a non-ASCII subject as encoded words only,
-    between which folding whitespace does not count (RFC 2047, 6.2).
-    """
-
-    def fold(self, name: str, value: str) -> str:
-        if name.lower() in _VERBATIM:
-            return _verbatim(name, value, self.linesep)
-        if name.lower() != "subject":
-            return super().fold(name, value)
-        text = str(value)
-        words = Header(text, None if text.isascii() else "utf-8", header_name=name)
-        encoded = words.encode(linesep=self.linesep, maxlinelen=self.max_line_length or 78)
-        return f"{name}: {encoded}{self.linesep}"
-
-    def fold_binary(self, name: str, value: str) -> bytes:
-        if name.lower() in _VERBATIM:
-            return _verbatim(name, value, self.linesep).encode("ascii")
-        if name.lower() != "subject":
-            return super().fold_binary(name, value)
-        return self.fold(name, value).encode("ascii")
-
-
-POLICY = _Policy(cte_type="7bit")
-
 VarsBuilder = Callable[..., dict[str, Any]]
-BUILDERS: dict[str, VarsBuilder] = {
-    "confirm": views.confirm_vars,
-    "welcome": views.welcome_vars,
-    "reminder": views.reminder_vars,
-    "attendance_change": change_views.attendance_vars,
-    "schedule_change": change_views.schedule_vars,
-    "changes": change_views.changes_vars,
+#: Each templated kind's variables (``scheduler.views``, ``scheduler.change_views``).
+BUILDERS: dict[MessageKind, VarsBuilder] = {
+    MessageKind.CONFIRM: views.confirm_vars,
+    MessageKind.WELCOME: views.welcome_vars,
+    MessageKind.REMINDER: views.reminder_vars,
+    MessageKind.ATTENDANCE_CHANGE: change_views.attendance_vars,
+    MessageKind.SCHEDULE_CHANGE: change_views.schedule_vars,
+    MessageKind.CHANGES: change_views.changes_vars,
 }
+
+
+_CONTEXTS = tuple(KINDS.values())
 
 
 class TemplateProblem(SummitcalError, ValueError):
@@ -114,61 +77,59 @@ def compose(
     unsubscribe_url: str,
     list_id: str | None = None,
     env: Environment | None = None,
-) -> EmailMessage:
-    """The email for ``context`` (its ``kind`` picks the templates) to ``recipient``.
+) -> RawEmail:
+    """The email for ``context`` (its ``kind`` picks the templates) to ``recipient``, as
+    ``scheduler.rawmail`` writes every message.
 
-    ``key`` is the outbox row's idempotency key; ``date`` (aware) becomes the Date header
-    and the instant zone offsets are shown for; ``list_id`` defaults to
-    ``summitcal.<host of base_url>``.
+    ``key`` is the outbox row's idempotency key (the Message-ID derives from it);
+    ``date`` (aware) becomes the Date header and the instant zone offsets are shown for;
+    ``list_id`` defaults to ``summitcal.<host of base_url>``. Raises ``ValueError`` for a
+    naive date or an empty key, Jinja2's ``TemplateError`` for a template that fails.
     """
     if date.tzinfo is None or date.utcoffset() is None:
         raise ValueError(f"the Date of a message must be an aware datetime, not {date!r}")
     if not key:
         raise ValueError("a message needs a non-empty idempotency key")
-    values = variables(context, recipient=recipient, base_url=base_url,
-                       unsubscribe_url=unsubscribe_url, date=date)
-    text, html = render(context.kind, values, env)
-    message = EmailMessage(policy=POLICY)
-    message["From"] = sender
-    message["To"] = recipient
-    message["Subject"] = values["subject"]
-    message["Date"] = format_datetime(date)
-    message["Message-ID"] = message_id(key, base_url)
-    message["Auto-Submitted"] = "auto-generated"
-    message["List-Id"] = f"<{list_id or default_list_id(base_url)}>"
-    message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
-    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message.set_content(text)
-    message.add_alternative(html, subtype="html")
+    links = {"recipient": recipient, "unsubscribe_url": unsubscribe_url,
+             "manage_url": getattr(context, "manage_url", None)}
+    cached = _RENDERS.get(context, base_url, env, links) if isinstance(context, Reminder) \
+        else None
+    if cached is not None:
+        subject, text, html = cached
+    else:
+        values = variables(context, recipient=recipient, base_url=base_url,
+                           unsubscribe_url=unsubscribe_url, date=date)
+        subject, (text, html) = values["subject"], render(context.kind, values, env)
+    attachment = None
     if isinstance(context, Reminder):
-        ics = session_ics(context.session, context.schedule, base_url)
-        message.add_attachment(ics.decode("utf-8"), subtype="calendar",
-                               filename=views.attachment_name(context.session))
-    for part in message.iter_parts():
-        _strip_mime_version(part)
-    return message
+        attachment = _attachment(session_ics(context.session, context.schedule, base_url),
+                                 views.attachment_name(context.session))
+    return write(sender=sender, recipient=recipient, subject=subject, date=date,
+                 message_id=message_id(key, base_url),
+                 list_id=f"<{list_id or default_list_id(base_url)}>",
+                 unsubscribe_url=unsubscribe_url, text=text, html=html, attachment=attachment)
 
 
-def _strip_mime_version(part: MIMEPart) -> None:
-    """MIME-Version belongs on the message only; ``add_alternative`` copies it inward."""
-    del part["MIME-Version"]
-    if part.is_multipart():
-        for inner in part.iter_parts():
-            _strip_mime_version(inner)
+@lru_cache(maxsize=256)
+def _attachment(ics: bytes, filename: str) -> bytes:
+    """The ``.ics`` part, made once per session version (``session_ics`` recalls the
+    bytes, so the cache finds them)."""
+    return text_part(ics.decode("utf-8"), "calendar", filename=filename)
 
 
 def variables(context: Context, *, recipient: str, base_url: str, unsubscribe_url: str,
               date: datetime) -> dict[str, Any]:
     """Every variable the kind's templates may use (see ``scheduler.views``)."""
-    builder = BUILDERS.get(getattr(context, "kind", ""))
-    if builder is None:
+    if not isinstance(context, _CONTEXTS):
         raise TypeError(f"not a message context: {context!r}")
+    builder = BUILDERS[context.kind]
     own = builder(context, recipient=recipient, base_url=base_url, date=date)
     return {"recipient": recipient, "base_url": base_url,
             "unsubscribe_url": unsubscribe_url} | own
 
 
-def render(kind: str, values: dict[str, Any], env: Environment | None = None) -> tuple[str, str]:
+def render(kind: MessageKind, values: dict[str, Any],
+           env: Environment | None = None) -> tuple[str, str]:
     """The plain text and the HTML of one message."""
     env = env or environment("email")
     text = env.get_template(f"{kind}.txt").render(values)
@@ -273,3 +234,77 @@ def _where(exc: TemplateError) -> str:
 def _host(base_url: str) -> str:
     host = urlsplit(base_url).hostname or "localhost"
     return f"[{host}]" if ":" in host else host
+
+
+# --- one render per group -----------------------------------------------------------------
+
+class _Renders:
+    """Reminder bodies rendered once per (session version, schedule, zone, offset, on time
+    or late, base URL, templates) with stand-ins for the recipient and their links, which
+    each message then puts in (HTML-escaped in the HTML). ``views.reminder_vars`` depends
+    on nothing else (not on the Date). A group is checked when first seen: the stand-in
+    render with the real values put in must equal a direct render, or the group is
+    always rendered directly (a template that transforms a link, say)."""
+
+    def __init__(self, limit: int = 512) -> None:
+        self.limit = limit
+        self.entries: dict[tuple, tuple] = {}
+        self.lock = Lock()
+
+    def get(self, context: Reminder, base_url: str, env: Environment | None,
+            links: dict[str, str | None]) -> tuple[str, str, str] | None:
+        """(subject, text, html) for these links, or None: render this one directly."""
+        schedule = context.schedule
+        key = (id(context.session), id(schedule.summits), id(schedule.participants),
+               id(schedule.organizations), context.zone, context.offset, context.late,
+               base_url, id(env), links["manage_url"] is None)
+        entry = self.entries.get(key)
+        if entry is None or entry[0] is not context.session or entry[1] is not schedule:
+            entry = self._fill(key, context, base_url, env, links)
+        template = entry[2]
+        if template is None:
+            return None
+        subject, text, html = template
+        for name, value in links.items():
+            if value is None:
+                continue
+            stand_in = _STAND_INS[name]
+            text = text.replace(stand_in, value)
+            html = html.replace(stand_in, escape(value))
+        return subject, text, html
+
+    def _fill(self, key: tuple, context: Reminder, base_url: str, env: Environment | None,
+              links: dict[str, str | None]) -> tuple:
+        stand_in = replace(context, manage_url=_STAND_INS["manage_url"]) \
+            if links["manage_url"] is not None else context
+        values = variables(stand_in, recipient=_STAND_INS["recipient"], base_url=base_url,
+                           unsubscribe_url=_STAND_INS["unsubscribe_url"], date=_EPOCH)
+        text, html = render(context.kind, values, env)
+        real = variables(context, recipient=str(links["recipient"]), base_url=base_url,
+                         unsubscribe_url=str(links["unsubscribe_url"]), date=_EPOCH)
+        expected = render(context.kind, real, env)
+        template: tuple | None = (real["subject"], text, html)
+        got_text, got_html = text, html
+        for name, value in links.items():
+            if value is not None:
+                got_text = got_text.replace(_STAND_INS[name], value)
+                got_html = got_html.replace(_STAND_INS[name], escape(value))
+        if (got_text, got_html) != expected or values["subject"] != real["subject"]:
+            template = None
+        entry = (context.session, context.schedule, template)
+        with self.lock:
+            if len(self.entries) >= self.limit:
+                self.entries.clear()
+            self.entries[key] = entry
+        return entry
+
+
+_STAND_INS = {name: f"zz{token_hex(16)}{name.replace('_', '')}zz"
+              for name in ("recipient", "unsubscribe_url", "manage_url")}
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_RENDERS = _Renders()
+
+
+def escape(value: str) -> str:
+    """As Jinja2's autoescape writes a value into HTML."""
+    return str(_markup_escape(value))

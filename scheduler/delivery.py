@@ -1,17 +1,20 @@
 """Delivery: worker threads that claim due outbox rows, render them and send them.
 
-    delivery = Delivery(engine, config, Composer({"test": make_test_renderer(config), ...}))
+    delivery = Delivery(engine, config, renderers.registry(Sources.of(runtime)))
     delivery.start()      # mail.workers threads, each with its own transport
     delivery.wake()       # something became due: claim now instead of at the next poll
-    delivery.stop()       # finish the messages in flight, give back the rest, close
+    delivery.stop()       # finish the chunk in flight, give back the rest, close
 
-Each worker loops: claim a batch (``mail.outbox.claim``, leased to it), and for each
-row render it (``compose_fn(message, now) -> EmailMessage``, or its ``fast`` form giving
-the bytes, ``scheduler.rawmail.RawEmail``), send it on the worker's own
-transport (one SMTP connection reused for many messages), and record the outcome:
+Each worker loops: claim a batch (``BATCH`` rows, ``mail.outbox.claim``, leased to
+it); then, ``CHUNK`` rows at a time, render each (``renderer.render(message, now)``, a
+``scheduler.rawmail.RawEmail``; the renderer is ``scheduler.renderers.registry``'s, which
+also ``prepare``s each batch), send the chunk on the worker's own transport
+(``send_many``: one SMTP connection reused for many messages, pipelined when the server
+offers it) and record each outcome:
 
-* accepted → ``sent`` with the Message-ID, recorded only after the server said 250 (a
-  batch's accepted messages in one transaction, at the end of the batch);
+* accepted → ``sent`` with the Message-ID, recorded only after the server said 250 (the
+  accepted messages together, in one transaction, every ``RECORD_EVERY`` and at the end
+  of the batch);
 * ``TemporaryFailure`` (no connection, 4xx) → ``pending`` again after a growing,
   jittered delay, with a last try just before the row's expiry (``RetryPolicy.last_try``)
   and ``expired`` only when that fails too; when the server is unreachable the rest of
@@ -21,10 +24,10 @@ transport (one SMTP connection reused for many messages), and record the outcome
   refusals in a row grows, in the same transaction, and at ``mail.bounce_threshold``
   they are marked ``bouncing`` (``subscriptions.subscribers.record_bounce``); an accepted
   message clears the count;
-* a renderer raising ``Skip`` → ``cancelled``/``expired`` (nothing to send any more);
-  a database or operating-system error while rendering (the database or a file briefly
-  unavailable) → retried; any other rendering error → ``failed`` with the error (logged
-  with its traceback). The loop itself never dies.
+* a renderer raising ``messages.Withdrawn`` → ``cancelled``/``expired`` (nothing to
+  send any more); a database or operating-system error while rendering (the database or
+  a file briefly unavailable) → retried; any other rendering error → ``failed`` with the
+  error (logged with its traceback). The loop itself never dies.
 
 Leases are short (``LEASE``, 15 s) and renewed by a thread of the live process every
 third of that (``Delivery``'s renewer) for every row its workers hold, however long one
@@ -45,8 +48,6 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
-from email.utils import getaddresses
 from secrets import token_hex
 from typing import Any, Self
 
@@ -55,10 +56,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from summitcal.core import metrics
 from summitcal.mail import outbox
 from summitcal.mail.outbox import Message, RetryPolicy
-from summitcal.mail.transport import PermanentFailure, RecipientRefused, TemporaryFailure, Transport
-from summitcal.scheduler.compose import message_id
-from summitcal.scheduler.messages import Skip
-from summitcal.scheduler.rawmail import RawEmail
+from summitcal.mail.transport import (
+    PermanentFailure,
+    RawEmail,
+    RecipientRefused,
+    TemporaryFailure,
+    Transport,
+)
+from summitcal.scheduler.messages import Withdrawn
+from summitcal.scheduler.renderers import Renderer
 from summitcal.subscriptions import subscribers
 
 log = logging.getLogger("summitcal.delivery")
@@ -66,49 +72,17 @@ log = logging.getLogger("summitcal.delivery")
 #: Accepted messages of a batch are recorded together at its end, or once the oldest
 #: unrecorded one is this old (seconds), whichever comes first.
 RECORD_EVERY = 0.2
+#: Rows claimed at a time by a worker (``Delivery(batch=…)``): one claim, one load of
+#: their subscribers, a few recording transactions per batch.
+BATCH = 100
+#: Rows rendered, then handed to the transport together (``send_many``: pipelined SMTP).
+CHUNK = 10
 #: How long a claim holds a row without renewal: how soon another worker takes over the
 #: rows of a process that died. The renewer extends it every third of this.
 LEASE = timedelta(seconds=15)
-#: An idle worker looks every HURRY seconds for HURRY_FOR after a reminder plan's instant.
-HURRY, HURRY_FOR = 0.05, timedelta(seconds=3)
-
-ComposeFn = Callable[[Message, datetime], EmailMessage]
-Renderer = ComposeFn
-
-
-class Composer:
-    """A ``compose_fn`` choosing a renderer by the row's ``kind``.
-
-    A kind this process has no renderer for is a temporary failure: during a rolling
-    upgrade another worker may know it (and the row still expires in time).
-    """
-
-    def __init__(self, renderers: Mapping[str, Renderer]) -> None:
-        self.renderers = dict(renderers)
-
-    def __call__(self, message: Message, now: datetime) -> EmailMessage:
-        renderer = self.renderers.get(message.kind)
-        if renderer is None:
-            raise TemporaryFailure(f"no renderer for messages of kind {message.kind!r} here")
-        return renderer(message, now)
-
-    def fast(self, message: Message, now: datetime) -> EmailMessage | RawEmail:
-        """The renderer's ``fast`` form (a ``RawEmail``) where it has one."""
-        renderer = self.renderers.get(message.kind)
-        if renderer is None:
-            raise TemporaryFailure(f"no renderer for messages of kind {message.kind!r} here")
-        fast = getattr(renderer, "fast", None)
-        return fast(message, now) if fast is not None else renderer(message, now)
-
-    def prepare(self, batch: list[Message]) -> None:
-        """Let renderers that can load what a claimed batch needs in one go (``prepare``)."""
-        kinds: dict[str, list[Message]] = {}
-        for message in batch:
-            kinds.setdefault(message.kind, []).append(message)
-        for kind, messages in kinds.items():
-            prepare = getattr(self.renderers.get(kind), "prepare", None)
-            if prepare is not None:
-                prepare(messages)
+#: An idle worker looks every HURRY seconds for HURRY_FOR after a reminder plan's instant
+#: (at the plans table while the plan's rows are being written, then at the outbox).
+HURRY, HURRY_FOR = 0.05, timedelta(seconds=10)
 
 
 # --- one message --------------------------------------------------------------------------
@@ -123,32 +97,42 @@ class Outcome:
     unreachable: bool = False  # the server could not be reached: defer the rest
 
 
-def deliver(engine: Any, message: Message, compose_fn: ComposeFn, transport: Transport, *,
-            owner: str, now: datetime, base_url: str, policy: RetryPolicy = outbox.DEFAULT_POLICY,
+def deliver(engine: Any, message: Message, renderer: Renderer, transport: Transport, *,
+            owner: str, now: datetime, policy: RetryPolicy = outbox.DEFAULT_POLICY,
             retry: bool = True, sent: list[tuple[int, str]] | None = None,
             bounce_threshold: int | None = None) -> Outcome:
     """Render, send and record one claimed row. ``retry=False`` (a synchronous test send)
     records a temporary failure as ``failed`` instead of queueing another attempt.
     ``bounce_threshold``: a refused recipient counts as a bounce of the row's subscriber
-    (None: not counted).
-
-    ``compose_fn.fast`` (see ``Composer``) is used when there is one: a ``RawEmail`` goes
-    to ``transport.send_bytes`` as it is. With ``sent`` given, an accepted message is
-    appended there as (id, Message-ID) for the caller to record (``mark_sent_many``)
-    instead of being recorded at once."""
-    render = getattr(compose_fn, "fast", None) or compose_fn
+    (None: not counted). With ``sent`` given, an accepted message is appended there as
+    (id, Message-ID) for the caller to record (``mark_sent_many``) instead of being
+    recorded at once."""
+    email = render(engine, message, renderer, owner=owner, now=now, policy=policy,
+                   retry=retry)
+    if isinstance(email, Outcome):
+        return email
+    failure: BaseException | None = None
     try:
-        email = render(message, now)
-        if isinstance(email, RawEmail):
-            _check_recipients(list(email.recipients), message)
-        else:
-            _check_envelope(email, message)
-            if email["Message-ID"] is None:
-                email["Message-ID"] = message_id(message.key, base_url)
-    except Skip as skip:
-        _record(outbox.mark_closed, engine, message.id, skip.status, str(skip), owner=owner,
-                now=now)
-        return Outcome(skip.status, error=str(skip))
+        transport.send(email)
+    except Exception as error:
+        failure = error
+    return record(engine, message, email, failure, owner=owner, now=now, policy=policy,
+                  retry=retry, sent=sent, bounce_threshold=bounce_threshold)
+
+
+def render(engine: Any, message: Message, renderer: Renderer, *, owner: str, now: datetime,
+           policy: RetryPolicy = outbox.DEFAULT_POLICY, retry: bool = True
+           ) -> RawEmail | Outcome:
+    """The row's email, or the ``Outcome`` recorded when it cannot be sent (withdrawn:
+    closed; a temporary problem: retried; anything else: failed)."""
+    try:
+        email = renderer.render(message, now)
+        _check_recipients(list(email.recipients), message)
+        return email
+    except Withdrawn as withdrawn:
+        _record(outbox.mark_closed, engine, message.id, withdrawn.status, str(withdrawn),
+                owner=owner, now=now)
+        return Outcome(withdrawn.status, error=str(withdrawn))
     except TemporaryFailure as failure:
         return _failed(engine, message, f"cannot render: {failure}", owner, policy, retry, now)
     except PermanentFailure as failure:
@@ -163,31 +147,37 @@ def deliver(engine: Any, message: Message, compose_fn: ComposeFn, transport: Tra
         log.exception("outbox message %s (%s) cannot be rendered", message.id, message.kind)
         text = f"cannot render: {type(error).__name__}: {error}"
         return _failed(engine, message, text, owner, policy, False, now)
-    sent_id = email.message_id if isinstance(email, RawEmail) else str(email["Message-ID"])
-    try:
-        _send(transport, email)
-    except TemporaryFailure as failure:
+
+
+def record(engine: Any, message: Message, email: RawEmail, failure: BaseException | None, *,
+           owner: str, now: datetime, policy: RetryPolicy = outbox.DEFAULT_POLICY,
+           retry: bool = True, sent: list[tuple[int, str]] | None = None,
+           bounce_threshold: int | None = None) -> Outcome:
+    """Record what the transport said of ``email`` (``failure`` None: accepted); see
+    ``deliver`` for ``sent`` and ``bounce_threshold``."""
+    if isinstance(failure, TemporaryFailure):
         outcome = _failed(engine, message, str(failure), owner, policy, retry, now)
         return Outcome(outcome.status, error=outcome.error,
                        unreachable=failure.code is None or failure.code == 421)
-    except PermanentFailure as failure:
+    if isinstance(failure, PermanentFailure):
         also = None
         if isinstance(failure, RecipientRefused) and message.subscriber_id is not None \
                 and bounce_threshold is not None:
             also = _bounce(message.subscriber_id, str(failure), now, bounce_threshold)
         return _failed(engine, message, str(failure), owner, policy, False, now, also)
-    except Exception as error:  # not the transport's contract: may or may not have gone
-        log.exception("outbox message %s: unexpected error while sending", message.id)
-        return _failed(engine, message, f"{type(error).__name__}: {error}", owner, policy,
+    if failure is not None:  # not the transport's contract: may or may not have gone
+        log.error("outbox message %s: unexpected error while sending", message.id,
+                  exc_info=failure)
+        return _failed(engine, message, f"{type(failure).__name__}: {failure}", owner, policy,
                        False, now)
     if sent is not None:
-        sent.append((message.id, sent_id))
+        sent.append((message.id, email.message_id))
     else:
-        _record(outbox.mark_sent, engine, message.id, sent_id, now)
+        _record(outbox.mark_sent, engine, message.id, email.message_id, now)
         if message.subscriber_id is not None and bounce_threshold is not None:
             with outbox.write_transaction(engine) as connection:
                 subscribers.clear_bounces(connection, [message.subscriber_id])
-    return Outcome("sent", sent_id)
+    return Outcome("sent", email.message_id)
 
 
 def _bounce(subscriber_id: int, error: str, now: datetime,
@@ -198,17 +188,6 @@ def _bounce(subscriber_id: int, error: str, now: datetime,
                         "mail until the address confirms again", subscriber_id, threshold)
 
     return record
-
-
-def _send(transport: Transport, email: EmailMessage | RawEmail) -> None:
-    if not isinstance(email, RawEmail):
-        transport.send(email)
-        return
-    send_bytes = getattr(transport, "send_bytes", None)
-    if send_bytes is not None:
-        send_bytes(email.sender, list(email.recipients), email.data)
-    else:
-        transport.send(email.to_message())
 
 
 def _failed(engine: Any, message: Message, error: str, owner: str, policy: RetryPolicy,
@@ -222,11 +201,6 @@ def _failed(engine: Any, message: Message, error: str, owner: str, policy: Retry
     log.warning("outbox message %s to %s: %s (%s)", message.id, message.recipient, error,
                 status or "no longer ours")
     return Outcome(status, error=error)
-
-
-def _check_envelope(email: EmailMessage, message: Message) -> None:
-    _check_recipients([addr for name in ("To", "Cc", "Bcc")
-                       for _, addr in getaddresses(email.get_all(name, [])) if addr], message)
 
 
 def _check_recipients(recipients: list[str], message: Message) -> None:
@@ -287,11 +261,11 @@ class Delivery:
         self,
         engine: Any,
         config: Any,
-        compose_fn: ComposeFn,
+        renderer: Renderer,
         transport_factory: Callable[[], Transport] | None = None,
         workers: int | None = None,
         *,
-        batch: int = 20,
+        batch: int = BATCH,
         lease: timedelta | None = None,
         poll: float = 1.0,
         policy: RetryPolicy = outbox.DEFAULT_POLICY,
@@ -301,7 +275,7 @@ class Delivery:
 
         self.engine = engine
         self.config = config
-        self.compose_fn = compose_fn
+        self.renderer = renderer
         self.transport_factory = transport_factory or (lambda: transport_from_config(config))
         self.workers = workers or config.mail.workers
         self.batch = batch
@@ -309,7 +283,6 @@ class Delivery:
         self.poll = poll
         self.policy = policy
         self.clock = clock or (lambda: datetime.now(UTC))
-        self.base_url = config.service.base_url
         self.bounce_threshold: int | None = getattr(config.mail, "bounce_threshold", None)
         self.stats = Stats()
         self._stopping = threading.Event()
@@ -342,7 +315,7 @@ class Delivery:
         log.info("delivery started: %d worker(s)", self.workers)
 
     def stop(self, timeout: float | None = None) -> None:
-        """Stop claiming; let each worker finish the message it is sending; give back
+        """Stop claiming; let each worker finish the chunk it is sending; give back
         the untried rest of its batch; close the transports. Waits up to ``timeout``."""
         self._stopping.set()
         self.wake()
@@ -397,6 +370,7 @@ class Delivery:
                 if not handled:
                     event.wait(self._idle_time())
                     event.clear()
+                    self._await_fanout(event)
         finally:
             try:
                 transport.close()
@@ -425,6 +399,24 @@ class Delivery:
         if soonest == fire:
             self._hurry_until = fire + HURRY_FOR
         return min(self.poll, max(0.0, (soonest - now).total_seconds()) + 0.01)
+
+    def _await_fanout(self, event: threading.Event) -> None:
+        """In the hurry window, while a due reminder plan has not fired yet (the scheduler
+        is writing its rows: one ``INSERT … SELECT``, seconds for 100,000), look at the
+        small plans table every ``HURRY`` seconds instead of claiming: a claim would read
+        through the uncommitted rows' index entries for nothing, and slow the insert."""
+        from summitcal.scheduler import plans
+
+        while self.clock() < self._hurry_until and not self._stopping.is_set():
+            try:
+                with self.engine.connect() as connection:
+                    if not plans.firing(connection, self.clock()):
+                        return
+            except SQLAlchemyError:
+                return
+            if event.wait(HURRY):
+                event.clear()
+                return
 
     def _round(self, owner: str, transport: Transport) -> int:
         """Claim a batch and send it. Accepted messages are recorded ``sent`` together at
@@ -460,12 +452,10 @@ class Delivery:
                     self._lost |= (set(ids) - kept) & still
 
     def _prepared_round(self, owner: str, transport: Transport, batch: list[Message]) -> int:
-        prepare = getattr(self.compose_fn, "prepare", None)
-        if prepare is not None:
-            try:
-                prepare(batch)
-            except Exception:  # only an optimisation: each message can load its own data
-                log.exception("delivery worker %s: preparing a batch failed", owner)
+        try:
+            self.renderer.prepare(batch)
+        except Exception:  # only an optimisation: each message can load its own data
+            log.exception("delivery worker %s: preparing a batch failed", owner)
         sent: list[tuple[int, str]] = []
         try:
             return self._send_batch(owner, transport, batch, sent)
@@ -491,36 +481,66 @@ class Delivery:
 
     def _send_batch(self, owner: str, transport: Transport, batch: list[Message],
                     sent: list[tuple[int, str]]) -> int:
-        unrecorded_since = time.monotonic()
-        for index, message in enumerate(batch):
+        """Render and send ``batch`` ``CHUNK`` rows at a time (``transport.send_many``:
+        pipelined on SMTP), recording each outcome; accepted ones go to ``sent``."""
+        unrecorded_since = [time.monotonic()]  # when ``sent`` was last empty
+        index = 0
+        while index < len(batch):
             rest = batch[index:]
             if self._stopping.is_set():
                 outbox.release(self.engine, owner, [m.id for m in rest], self.clock())
                 return index
-            if message.id in self._lost:
-                continue  # no longer ours: another worker sends it
-            if self._renewer is None and self._lease_low(message):
+            if self._renewer is None and self._lease_low(rest[0]):
                 held = outbox.extend(self.engine, owner, [m.id for m in rest], self.clock(),
                                      self.lease)
                 batch[index:] = [_leased(m, self.clock() + self.lease) for m in rest
                                  if m.id in held]
                 if not batch[index:]:
                     return index
-                message = batch[index]
-            outcome = deliver(self.engine, message, self.compose_fn, transport, owner=owner,
-                              now=self.clock(), base_url=self.base_url, policy=self.policy,
-                              sent=sent, bounce_threshold=self.bounce_threshold)
-            if outcome.status != "sent":
-                self.stats.count(outcome.status)
-            metrics.message_done(message.kind, outcome.status, message.due_at, self.clock())
-            if len(sent) == 1:
-                unrecorded_since = time.monotonic()
-            elif sent and time.monotonic() - unrecorded_since >= RECORD_EVERY:
-                self._record_sent(sent, batch)  # a slow batch: record its sends now
-            if outcome.unreachable:
-                self._defer(owner, batch[index + 1:], outcome.error or "server unreachable")
+            chunk = [m for m in batch[index:index + CHUNK] if m.id not in self._lost]
+            index += CHUNK
+            if self._send_chunk(owner, transport, chunk, batch, sent, unrecorded_since):
+                self._defer(owner, batch[index:], "the server cannot be reached")
                 return len(batch)
         return len(batch)
+
+    def _send_chunk(self, owner: str, transport: Transport, chunk: list[Message],
+                    batch: list[Message], sent: list[tuple[int, str]],
+                    unrecorded_since: list[float]) -> bool:
+        """Render ``chunk``, send what rendered in one ``send_many``, record every
+        outcome. True when the server could not be reached (the caller defers the rest)."""
+        now = self.clock()
+        rendered: list[tuple[Message, RawEmail]] = []
+        for message in chunk:
+            email = render(self.engine, message, self.renderer, owner=owner, now=now,
+                           policy=self.policy)
+            if isinstance(email, Outcome):
+                self._done(message, email)
+            else:
+                rendered.append((message, email))
+        if not rendered:
+            return False
+        try:
+            failures: list[Any] = list(transport.send_many([e for _, e in rendered]))
+        except Exception as error:  # not the transport's contract: may or may not have gone
+            failures = [error] * len(rendered)
+        unreachable = False
+        for (message, email), failure in zip(rendered, failures, strict=True):
+            outcome = record(self.engine, message, email, failure, owner=owner,
+                             now=self.clock(), policy=self.policy, sent=sent,
+                             bounce_threshold=self.bounce_threshold)
+            self._done(message, outcome)
+            unreachable = unreachable or outcome.unreachable
+        if sent and time.monotonic() - unrecorded_since[0] >= RECORD_EVERY:
+            self._record_sent(sent, batch)  # a slow batch: record its sends now
+        if not sent:
+            unrecorded_since[0] = time.monotonic()
+        return unreachable
+
+    def _done(self, message: Message, outcome: Outcome) -> None:
+        if outcome.status != "sent":
+            self.stats.count(outcome.status)
+        metrics.message_done(message.kind, outcome.status, message.due_at, self.clock())
 
     def _lease_low(self, message: Message) -> bool:
         left = (message.lease_until or self.clock()) - self.clock()
@@ -549,8 +569,8 @@ def _leased(message: Message, until: datetime) -> Message:
 
 # --- a message sent at once ---------------------------------------------------------------
 
-def send_now(engine: Any, compose_fn: ComposeFn, transport: Transport, *, kind: str, key: str,
-             recipient: str, payload: Mapping[str, Any], base_url: str,
+def send_now(engine: Any, renderer: Renderer, transport: Transport, *, kind: str, key: str,
+             recipient: str, payload: Mapping[str, Any],
              expires_in: timedelta = timedelta(hours=1),
              now: datetime | None = None) -> tuple[Message, Outcome]:
     """Queue one message and send it in this thread (``summitcal send-test``).
@@ -567,6 +587,6 @@ def send_now(engine: Any, compose_fn: ComposeFn, transport: Transport, *, kind: 
         message = outbox.take(connection, key, owner, now)
     if message is None:
         raise ValueError(f"an outbox message with key {key!r} exists already")
-    outcome = deliver(engine, message, compose_fn, transport, owner=owner, now=now,
-                      base_url=base_url, retry=False)
+    outcome = deliver(engine, message, renderer, transport, owner=owner, now=now,
+                      retry=False)
     return message, outcome

@@ -1,30 +1,55 @@
-"""What each kind of message is about: the contexts a caller hands to ``compose``.
+"""The kinds of message, and what each is about: the contexts a caller hands to ``compose``.
 
-One frozen dataclass per kind, holding domain objects (sessions, the schedule, the
-reader's zone), never pre-rendered text: ``scheduler.views`` turns them into template
-variables and ``scheduler.compose`` into an email. The kind names are the template names
-in ``templates/email/`` (``reminder.txt``, ``reminder.html``, …).
+``MessageKind`` names every kind an outbox row can be (its ``kind`` column); the
+registry of their renderers is ``scheduler.renderers.registry``. One frozen dataclass per
+templated kind, holding domain objects (sessions, the schedule, the reader's zone), never
+pre-rendered text: ``scheduler.views`` turns them into template variables and
+``scheduler.compose`` into an email. The kind names are the template names in
+``templates/email/`` (``reminder.txt``, ``reminder.html``, …). ``Withdrawn`` is how a
+renderer says a message must not be sent.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import ClassVar
+from enum import StrEnum
+from typing import ClassVar, Literal
 
 from summitcal.summits.changes import Change
-from summitcal.summits.model import Attendance, AttendanceMode, Schedule, Session
+from summitcal.summits.model import Attendance, Schedule, Session
 
 NOTICE_KINDS = ("attendance", "schedule")
 
 
-class Skip(Exception):
-    """The one way to say "do not send this message": raised by a renderer, or by what it
-    calls to build the context, when the message no longer applies. Delivery records the
-    row as ``status``: ``cancelled`` (the subscriber left, the session moved or was
-    cancelled, the reader no longer asks for it) or ``expired`` (the session started)."""
+class MessageKind(StrEnum):
+    """What an outbox row is (its ``kind`` column holds the value), and for every kind
+    but ``TEST`` the name of its templates (``templates/email/reminder.txt``, …)."""
 
-    def __init__(self, reason: str, status: str = "cancelled") -> None:
+    TEST = "test"  # summitcal send-test: proof that the transport works
+    CONFIRM = "confirm"  # double opt-in
+    WELCOME = "welcome"
+    REMINDER = "reminder"
+    ATTENDANCE_CHANGE = "attendance_change"
+    SCHEDULE_CHANGE = "schedule_change"
+    CHANGES = "changes"  # attendance and schedule changes in one message
+
+
+class Withdrawn(Exception):
+    """Raised while rendering: this message must not be sent, now or later.
+
+    Not an error: the reason to send it is gone. ``status`` is what its outbox row
+    becomes: ``cancelled`` (the subscriber left or no longer asks for it, the session
+    moved or was cancelled) or ``expired`` (too late: the session has started). ``str()``
+    is the reason, recorded as the row's ``last_error``. Delivery
+    (``scheduler.delivery.deliver``) closes the row with ``outbox.mark_closed`` and sends
+    nothing.
+    """
+
+    def __init__(self, reason: str,
+                 status: Literal["cancelled", "expired"] = "cancelled") -> None:
+        if status not in ("cancelled", "expired"):
+            raise ValueError(f"a withdrawn message is cancelled or expired, not {status!r}")
         super().__init__(reason)
         self.status = status
 
@@ -33,7 +58,7 @@ class Skip(Exception):
 class Confirm:
     """Double opt-in: the link whose page confirms the subscription (with a POST)."""
 
-    kind: ClassVar[str] = "confirm"
+    kind: ClassVar[MessageKind] = MessageKind.CONFIRM
     confirm_url: str
 
 
@@ -49,7 +74,7 @@ class Welcome:
     or ``again`` (a sign-up for an address already subscribed: nothing changed).
     """
 
-    kind: ClassVar[str] = "welcome"
+    kind: ClassVar[MessageKind] = MessageKind.WELCOME
     feed_url: str
     manage_url: str
     zone: str
@@ -69,7 +94,7 @@ class Reminder:
     as a date and time in both zones instead.
     """
 
-    kind: ClassVar[str] = "reminder"
+    kind: ClassVar[MessageKind] = MessageKind.REMINDER
     session: Session
     schedule: Schedule
     zone: str
@@ -101,9 +126,8 @@ class AttendanceItem:
         elif now is not None and now.mode == change.new:
             new = now
         else:
-            new = Attendance(change.participant, AttendanceMode(change.new), note=change.note)
-        old = (Attendance(change.participant, AttendanceMode(change.old))
-               if change.old is not None else None)
+            new = Attendance(change.participant, change.new, note=change.note)
+        old = Attendance(change.participant, change.old) if change.old is not None else None
         return cls(session, change.participant, old, new)
 
 
@@ -111,7 +135,7 @@ class AttendanceItem:
 class AttendanceNotice:
     """One or more attendance changes, merged into one message for one subscriber."""
 
-    kind: ClassVar[str] = "attendance_change"
+    kind: ClassVar[MessageKind] = MessageKind.ATTENDANCE_CHANGE
     items: tuple[AttendanceItem, ...]
     schedule: Schedule
     zone: str
@@ -130,7 +154,7 @@ class SessionChange:
 class ScheduleNotice:
     """Changes to one or more sessions' time, venue, status or details, old → new."""
 
-    kind: ClassVar[str] = "schedule_change"
+    kind: ClassVar[MessageKind] = MessageKind.SCHEDULE_CHANGE
     items: tuple[SessionChange, ...]
     schedule: Schedule
     zone: str
@@ -143,7 +167,7 @@ class ChangesNotice:
     both kinds of notice and whose closing windows hold both (SPEC: one message per
     subscriber per closing). Each part is shown as its own notice would show it."""
 
-    kind: ClassVar[str] = "changes"
+    kind: ClassVar[MessageKind] = MessageKind.CHANGES
     attendance: AttendanceNotice
     changes: ScheduleNotice
 
@@ -153,7 +177,8 @@ class ChangesNotice:
 
 
 Context = Confirm | Welcome | Reminder | AttendanceNotice | ScheduleNotice | ChangesNotice
-KINDS: dict[str, type] = {
+#: The context class of each templated kind.
+KINDS: dict[MessageKind, type] = {
     cls.kind: cls for cls in (Confirm, Welcome, Reminder, AttendanceNotice, ScheduleNotice,
                               ChangesNotice)
 }

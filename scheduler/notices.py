@@ -40,10 +40,9 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from email.message import EmailMessage
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -52,17 +51,14 @@ from sqlalchemy import JSON, CheckConstraint, Column, Index, Integer, String, Ta
 from sqlalchemy.engine import Connection
 
 from summitcal.mail import outbox
-from summitcal.mail.outbox import Message
 from summitcal.scheduler.messages import (
     AttendanceItem,
     AttendanceNotice,
     ChangesNotice,
-    Context,
+    MessageKind,
     ScheduleNotice,
     SessionChange,
-    Skip,
 )
-from summitcal.scheduler.sources import Sources
 from summitcal.subscriptions import tables as st
 from summitcal.subscriptions.tables import SubscriberStatus
 from summitcal.summits import rows
@@ -80,10 +76,11 @@ from summitcal.summits.model import (
 log = logging.getLogger("summitcal.notices")
 
 EXPIRY = timedelta(hours=24)
-KINDS = {"attendance": "attendance_change", "schedule": "schedule_change"}
+#: The message kind of each kind of notice a subscriber can ask for (``NOTICE_KINDS``).
+KINDS = {"attendance": MessageKind.ATTENDANCE_CHANGE, "schedule": MessageKind.SCHEDULE_CHANGE}
 #: The kind of one message holding both (payload: ``windows``, and ``attendance`` and
 #: ``schedule`` each as the single kind's payload).
-MERGED = "changes"
+MERGED = MessageKind.CHANGES
 MESSAGE_KINDS = (*KINDS.values(), MERGED)
 WINDOW_STATUSES = ("open", "closed", "quiet")
 SCHEDULE_FIELDS = ("title", "timezone", "start", "start_fold", "end", "end_fold", "date",
@@ -605,29 +602,6 @@ def notice_context(kind: str, payload: Mapping[str, Any], *, schedule: Schedule,
                               _with(schedule, [c.after for c in session_changes]), zone,
                               manage_url)
     raise ValueError(f"not a notice kind: {kind!r}")
-
-
-def notice_renderer(sources: Sources) -> Callable[[Message, datetime], EmailMessage]:
-    """The delivery renderer of ``attendance_change``, ``schedule_change`` and ``changes``
-    rows: the parts the subscriber still asks for (``Skip`` when none)."""
-    from summitcal.scheduler.plans import subscriber_message
-    from summitcal.subscriptions.subscribers import Subscriber
-
-    wanted = {kind: (notice,) for notice, kind in KINDS.items()} | {MERGED: tuple(KINDS)}
-
-    def render(message: Message, now: datetime) -> EmailMessage:
-        def build(schedule: Schedule, subscriber: Subscriber, manage_url: str) -> Context:
-            parts = [n for n in wanted[message.kind] if n in subscriber.preferences.notices]
-            if not parts:
-                raise Skip(f"the subscriber no longer asks for {' or '.join(wanted[message.kind])}"
-                           " notices")
-            return notice_context(message.kind, message.payload, schedule=schedule,
-                                  zone=subscriber.preferences.timezone, manage_url=manage_url,
-                                  parts=parts)
-
-        return subscriber_message(sources, message, now, build)
-
-    return render
 
 
 def _with(schedule: Schedule, sessions: Iterable[Session]) -> Schedule:

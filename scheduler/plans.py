@@ -38,11 +38,9 @@ the payload ``PAYLOAD`` describes (``reminder_context`` turns it into a message)
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 from typing import Any
 
 import sqlalchemy as sa
@@ -51,18 +49,13 @@ from sqlalchemy.engine import Connection
 
 from summitcal.core.durations import format_duration, parse_duration
 from summitcal.mail import outbox
-from summitcal.mail.outbox import Message
 from summitcal.mail.tables import OPEN
 from summitcal.mail.tables import outbox as outbox_table
-from summitcal.scheduler.compose import compose
-from summitcal.scheduler.messages import Context, Reminder, Skip
-from summitcal.scheduler.rawmail import RawEmail, compose_bytes
-from summitcal.scheduler.sources import Sources
-from summitcal.subscriptions import subscribers as subs
+from summitcal.scheduler.messages import MessageKind, Reminder, Withdrawn
 from summitcal.subscriptions import tables as st
 from summitcal.subscriptions.tables import SubscriberStatus
 from summitcal.summits import tables as t
-from summitcal.summits.follow import Follow, FollowColumns, FollowKind, Stored, follow_sql
+from summitcal.summits.follow import FollowColumns, FollowKind, Stored, follow_sql
 from summitcal.summits.model import Schedule, Session, SessionStatus
 
 log = logging.getLogger("summitcal.plans")
@@ -279,6 +272,14 @@ def due(connection: Connection, now: datetime) -> list[Plan]:
     return [Plan.from_row(row) for row in rows]
 
 
+def firing(connection: Connection, now: datetime) -> bool:
+    """Whether a plan is due and not fired yet: its rows are being written (or are about
+    to be). A cheap look at the plans table (index on status, fire_at)."""
+    p = reminder_plans
+    return bool(connection.scalar(sa.select(sa.exists().where(
+        p.c.status == "pending", p.c.fire_at <= now, p.c.starts_at > now))))
+
+
 def next_fire(connection: Connection, after: datetime) -> datetime | None:
     """When the next pending plan fires after ``after``."""
     p = reminder_plans
@@ -308,7 +309,7 @@ def fire(connection: Connection, plan_id: int, now: datetime) -> int | None:
     written = outbox.enqueue_select(
         connection,
         _followers(plan),
-        kind="reminder",
+        kind=MessageKind.REMINDER,
         topic=f"{plan.summit}/{plan.session}",
         payload=payload(plan, session.sequence),
         due_at=plan.fire_at,
@@ -370,105 +371,21 @@ def reminder_context(payload: Mapping[str, Any], *, schedule: Schedule, zone: st
     or more has gone by since its time (a server outage, a backlog): it then names the
     start instead of "In 1 hour".
 
-    Raises ``Skip`` when the session is gone, cancelled or no longer starts at the
+    Raises ``Withdrawn`` when the session is gone, cancelled or no longer starts at the
     instant the reminder was queued for (status ``cancelled``), or has started by ``now``
     (status ``expired``).
     """
     key = (payload["summit"], payload["session"])
     session: Session | None = schedule.sessions.get(key)
     if session is None or session.status == SessionStatus.CANCELLED:
-        raise Skip(f"session {key[0]}/{key[1]} was cancelled")
+        raise Withdrawn(f"session {key[0]}/{key[1]} was cancelled")
     if session.starts_at != datetime.fromisoformat(payload["starts_at"]):
-        raise Skip(f"session {key[0]}/{key[1]} moved")
+        raise Withdrawn(f"session {key[0]}/{key[1]} moved")
     if now is not None and session.starts_at <= now:
-        raise Skip(f"session {key[0]}/{key[1]} has started", "expired")
+        raise Withdrawn(f"session {key[0]}/{key[1]} has started", "expired")
     offset = (timedelta(seconds=payload["offset_seconds"]) if "offset_seconds" in payload
               else parse_duration(payload["offset"]))
     late = now is not None and offset - (session.starts_at - now) >= min(ON_TIME, offset / 4)
     return Reminder(session, schedule, zone, offset, manage_url, late)
 
 
-class ReminderRenderer:
-    """The delivery renderer of ``reminder`` rows (see ``scheduler.delivery.Composer``).
-
-    Called, it gives an ``EmailMessage`` (``compose``); ``fast`` gives the same message as
-    bytes (``scheduler.rawmail``), which delivery prefers; ``prepare(batch)`` loads the
-    batch's subscribers in one query for this thread's next renders (each row is still
-    checked against its subscriber as loaded then; a row not prepared loads its own).
-    """
-
-    def __init__(self, sources: Sources) -> None:
-        self.sources = sources
-        self._local = threading.local()
-
-    def __call__(self, message: Message, now: datetime) -> EmailMessage:
-        return self._render(message, now, compose)
-
-    def fast(self, message: Message, now: datetime) -> RawEmail:
-        return self._render(message, now, compose_bytes)
-
-    def prepare(self, batch: list[Message]) -> None:
-        ids = sorted({m.subscriber_id for m in batch if m.subscriber_id is not None})
-        with self.sources.engine.connect() as connection:
-            found = subs.get_many(connection, ids)
-        self._local.prepared = {m.id: found.get(m.subscriber_id) for m in batch
-                                if m.subscriber_id is not None}
-        self._local.schedule = self.sources.snapshot().schedule
-
-    def _subscriber(self, message: Message) -> tuple[Any, Schedule | None]:
-        """(subscriber or None, schedule) as prepared for this row, or (_LOAD, None)."""
-        prepared: dict[int, subs.Subscriber | None] = getattr(self._local, "prepared", {})
-        if message.id in prepared:
-            return prepared.pop(message.id), self._local.schedule
-        return _LOAD, None
-
-    def _render(self, message: Message, now: datetime, composer: Any) -> Any:
-        def build(schedule: Schedule, subscriber: subs.Subscriber, manage_url: str) -> Context:
-            context = reminder_context(message.payload, schedule=schedule,
-                                       zone=subscriber.preferences.timezone,
-                                       manage_url=manage_url, now=now)
-            if context.offset not in subscriber.preferences.reminders:
-                raise Skip("the subscriber no longer asks for this reminder")
-            if not any(Follow.parse(spec).covers(context.session)
-                       for spec in subscriber.preferences.follows):
-                raise Skip("the subscriber no longer follows this session")
-            return context
-
-        subscriber, schedule = self._subscriber(message)
-        return subscriber_message(self.sources, message, now, build, composer=composer,
-                                  subscriber=subscriber, schedule=schedule)
-
-
-def reminder_renderer(sources: Sources) -> ReminderRenderer:
-    """The delivery renderer of ``reminder`` rows (see ``ReminderRenderer``)."""
-    return ReminderRenderer(sources)
-
-
-_LOAD = object()
-
-
-def subscriber_message(sources: Sources, message: Message, now: datetime,
-                       build: Callable[[Schedule, subs.Subscriber, str], Context],
-                       *, composer: Any = compose, subscriber: Any = _LOAD,
-                       schedule: Schedule | None = None) -> Any:
-    """Compose a row for its subscriber: their zone and links, the current schedule.
-
-    ``build(schedule, subscriber, manage_url)`` makes the context, or raises ``Skip``, as
-    a subscriber who is gone or no longer confirmed does.
-    ``composer`` is ``compose`` (an ``EmailMessage``) or ``rawmail.compose_bytes``;
-    ``subscriber``, when given (None: gone), spares the lookup, and ``schedule`` the
-    snapshot (``ReminderRenderer.prepare`` loads both once per claimed batch).
-    """
-    if subscriber is _LOAD:
-        subscriber = None
-        if message.subscriber_id is not None:
-            with sources.engine.connect() as connection:
-                subscriber = subs.get(connection, message.subscriber_id)
-    if subscriber is None or subscriber.status != SubscriberStatus.CONFIRMED:
-        raise Skip("the subscriber is gone or no longer confirmed")
-    links = subscriber.links(sources.settings)
-    context = build(schedule or sources.snapshot().schedule, subscriber, links.manage)
-    return composer(context, sender=sources.sender,
-                    recipient=message.recipient, key=message.key, date=now,
-                    base_url=sources.base_url,
-                    unsubscribe_url=links.unsubscribe)

@@ -1,172 +1,198 @@
-"""Emails as bytes, without building a MIME tree: the fast path of fan-out delivery.
+"""Emails as bytes: the one writer of every message summitcal sends.
 
-``compose_bytes`` takes the arguments of ``scheduler.compose.compose`` and gives a
-``RawEmail``: the envelope, the Message-ID and the message as CRLF bytes, ready for SMTP
-DATA. Parsed with ``email`` (policy default) it is the same message as ``compose`` makes:
-the same headers in the same order with the same values, the same MIME structure, the
-same decoded parts. Only the bytes may differ (boundaries; a long header written on one
-line instead of as encoded words; quoted-printable where ``email`` might pick base64).
+``write`` takes what a message says (addresses, subject, date, ids, the two bodies, an
+attachment part) and gives a ``RawEmail``: the SMTP envelope, the Message-ID and the
+message as CRLF bytes, ready for SMTP DATA or a file. Every kind goes through it: the
+reminders, notices, confirmations and welcomes (``scheduler.compose``) and ``send-test``
+(``scheduler.renderers``). The ``email`` package does not build messages here; tests use
+it as the independent parser that checks what this module writes.
 
-What does not depend on the recipient is encoded once and recalled: the From, Subject,
-List-Id and constant headers, and the ``.ics`` attachment part (one per session
-version, see ``compose.session_ics``). Per message remain the Jinja2 render (links in
-the bodies), the To, Date, Message-ID and List-Unsubscribe headers, and encoding the
-two bodies with ``binascii`` (C). ``compose`` stays the reference implementation.
+Why bytes and not an ``email.message.EmailMessage``: a fan-out sends the same message
+to thousands of readers with a few per-reader lines (To, Date, Message-ID, links). Put
+together as bytes, what does not depend on the reader is encoded once and recalled (From,
+Subject and the ``.ics`` part), and bodies are encoded by ``binascii`` (C). A sample
+reminder took 3 ms as a tree built and flattened by ``email``, 0.1 ms this way with its
+render shared (``compose._Renders``), on the 2-core test machine. One writer, so there
+is no second implementation to keep equal to it.
+
+What is written (RFC 5322, MIME RFC 2045-2046):
+
+* headers From, To, Subject, Date, Message-ID, ``Auto-Submitted: auto-generated``
+  (RFC 3834), List-Id (RFC 2919), List-Unsubscribe with List-Unsubscribe-Post
+  ``List-Unsubscribe=One-Click`` (RFC 2369, RFC 8058: one-click unsubscribe; left out
+  for a message to an address that subscribed to nothing) and ``MIME-Version: 1.0``.
+  Message-ID, List-Id and List-Unsubscribe are written as given, on one line (folding
+  or encoding a URL breaks one-click unsubscribe in mail clients); they must be ASCII
+  without line breaks (``ValueError``). A non-ASCII display name or subject becomes
+  RFC 2047 encoded words, folded at 78 (``email.header.Header``: the encoding is the
+  standard library's, not ours). An address that is not ASCII is written in UTF-8
+  (RFC 6532); such a message needs SMTPUTF8 (RFC 6531, ``RawEmail.smtputf8``).
+* a ``multipart/alternative`` body (``text/plain``, then ``text/html``), inside a
+  ``multipart/mixed`` with the attachment after it when there is one. Boundaries are
+  random and checked not to occur in the parts.
+* 7-bit bodies: a text part is ``7bit`` when it is ASCII with lines of at most 78
+  octets, else quoted-printable or base64, whichever is shorter on its first ten lines
+  (the rule of ``email``'s ``set_content``: readable QP for mostly Latin text, base64
+  for, say, Cyrillic). The encoded text has CRLF line ends, its canonical form (RFC
+  2046 4.1.1; ``email`` base64-encodes LF line ends), and quoted-printable lines are at
+  most 76 characters (RFC 2045 6.7; ``email`` writes up to 78).
 """
 
 from __future__ import annotations
 
 import binascii
 import re
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
-from email import message_from_bytes
-from email.message import EmailMessage, MIMEPart
-from email.utils import format_datetime
+from datetime import datetime
+from email.header import Header
+from email.utils import format_datetime, formataddr, getaddresses
 from functools import lru_cache
 from secrets import token_hex
-from threading import Lock
+from urllib.parse import quote
 
-from jinja2 import Environment
-from markupsafe import escape as _markup_escape
-
-from summitcal.scheduler import views
-from summitcal.scheduler.compose import (
-    POLICY,
-    default_list_id,
-    message_id,
-    render,
-    session_ics,
-    variables,
-)
-from summitcal.scheduler.messages import Context, Reminder
+from summitcal.mail.transport import RawEmail
 
 CRLF = "\r\n"
-WIRE = POLICY.clone(linesep=CRLF)
+_MAX_LINE = 78  # RFC 5322 2.1.1: SHOULD; what email's default policy folds at
+_MAX_OCTETS = 998  # RFC 5322 2.1.1: MUST
 _SIMPLE_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+")
-_MAX_LINE = 78
 
 
-@dataclass(frozen=True, slots=True)
-class RawEmail:
-    """A rendered message as bytes: ``sender``/``recipients`` are the SMTP envelope."""
+def write(*, sender: str, recipient: str, subject: str, date: datetime, message_id: str,
+          list_id: str, unsubscribe_url: str | None, text: str, html: str,
+          attachment: bytes | None = None) -> RawEmail:
+    """The message, as the module doc describes.
 
-    sender: str
-    recipients: tuple[str, ...]
-    message_id: str
-    data: bytes
-
-    def to_message(self) -> EmailMessage:
-        """The message parsed back (for transports that only take ``EmailMessage``)."""
-        parsed = message_from_bytes(self.data, policy=POLICY)
-        assert isinstance(parsed, EmailMessage)
-        return parsed
-
-
-def compose_bytes(
-    context: Context,
-    *,
-    sender: str,
-    recipient: str,
-    key: str,
-    date: datetime,
-    base_url: str,
-    unsubscribe_url: str,
-    list_id: str | None = None,
-    env: Environment | None = None,
-) -> RawEmail:
-    """``compose(...)`` as a ``RawEmail`` (same arguments, same message once parsed)."""
+    ``sender`` is a From value (``name <address>``); ``date`` an aware datetime (its own
+    offset is kept in the Date header); ``list_id`` the List-Id value with its angle
+    brackets; ``unsubscribe_url`` None leaves out List-Unsubscribe(-Post); ``attachment``
+    a part made by ``text_part`` (with a filename). Raises ``ValueError`` for a naive
+    date or a header that must stay one line of ASCII and is not.
+    """
     if date.tzinfo is None or date.utcoffset() is None:
         raise ValueError(f"the Date of a message must be an aware datetime, not {date!r}")
-    if not key:
-        raise ValueError("a message needs a non-empty idempotency key")
-    links = {"recipient": recipient, "unsubscribe_url": unsubscribe_url,
-             "manage_url": getattr(context, "manage_url", None)}
-    cached = _RENDERS.get(context, base_url, env, links) if isinstance(context, Reminder) \
-        else None
-    if cached is not None:
-        values, text, html = cached
-    else:
-        values = variables(context, recipient=recipient, base_url=base_url,
-                           unsubscribe_url=unsubscribe_url, date=date)
-        text, html = render(context.kind, values, env)
-    ident = message_id(key, base_url)
     head = [
         _constant("From", sender),
-        _header("To", recipient, simple=bool(_SIMPLE_ADDRESS.fullmatch(recipient))),
-        _constant("Subject", values["subject"]),
-        _header("Date", format_datetime(date)),
-        _header("Message-ID", ident),
-        _constant("Auto-Submitted", "auto-generated"),
-        _constant("List-Id", f"<{list_id or default_list_id(base_url)}>"),
-        _header("List-Unsubscribe", f"<{unsubscribe_url}>", long_ok=True),
-        _constant("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
-        b"MIME-Version: 1.0\r\n",
+        _constant("To", recipient),
+        _constant("Subject", subject),
+        _verbatim("Date", format_datetime(date)),
+        _verbatim("Message-ID", message_id),
+        b"Auto-Submitted: auto-generated\r\n",
+        _verbatim("List-Id", list_id),
     ]
-    parts = [_text_part(text, "plain"), _text_part(html, "html")]
-    body = _multipart("alternative", parts)
-    if isinstance(context, Reminder):
-        ics = session_ics(context.session, context.schedule, base_url)
-        attachment = _attachment(ics, views.attachment_name(context.session))
-        body = _multipart("mixed", [body, attachment])
-    data = b"".join(head) + body
-    sender_address = _envelope_sender(sender)
-    return RawEmail(sender_address, (recipient,), ident, data)
+    if unsubscribe_url is not None:
+        head += [_verbatim("List-Unsubscribe", f"<{unsubscribe_url}>"),
+                 b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"]
+    head.append(b"MIME-Version: 1.0\r\n")
+    body = multipart("alternative", [text_part(text, "plain"), text_part(html, "html")])
+    if attachment is not None:
+        body = multipart("mixed", [body, attachment])
+    return RawEmail(envelope_sender(sender), (recipient,), message_id, b"".join(head) + body)
 
 
 # --- headers ------------------------------------------------------------------------------
 
-def _header(name: str, value: str, *, simple: bool = True, long_ok: bool = False) -> bytes:
-    """One header line. Plain ASCII values without line breaks that fit (or, for
-    ``long_ok``, cannot be folded anyway: no spaces) are written as they are;
-    anything else goes through the policy, as ``compose`` does."""
-    if (simple and value.isascii() and "\r" not in value and "\n" not in value
-            and (len(name) + 2 + len(value) <= _MAX_LINE
-                 or (long_ok and " " not in value and len(value) < 900))
-            and value.strip() == value):
-        return f"{name}: {value}{CRLF}".encode("ascii")
-    return _folded(name, value)
+def _verbatim(name: str, value: str) -> bytes:
+    """A header written as given: one line of ASCII (ids, dates, List-* links)."""
+    line = f"{name}: {value}{CRLF}"
+    if not value.isascii() or "\r" in value or "\n" in value or len(line) > _MAX_OCTETS:
+        raise ValueError(f"{name} must be one line of ASCII, got {value!r}")
+    return line.encode("ascii")
 
 
 @lru_cache(maxsize=1024)
 def _constant(name: str, value: str) -> bytes:
-    """A header whose value repeats across messages (From, Subject, List-Id, …)."""
-    return _folded(name, value)
+    """A header whose value repeats across messages (From, Subject): written once."""
+    return _address(name, value) if name in ("From", "To") else _unstructured(name, value)
 
 
-def _folded(name: str, value: str) -> bytes:
-    return WIRE.fold_binary(*WIRE.header_store_parse(name, value))
+def _unstructured(name: str, text: str) -> bytes:
+    """Text (the Subject), folded at spaces by ``email.header.Header``: ASCII as it is,
+    anything else (or ASCII that would read as an encoded word) as UTF-8 encoded words
+    only, between which folding whitespace does not count (RFC 2047 6.2). Not
+    ``email.policy``'s folder: CPython 3.11's can put the whole value on a continuation
+    line, or keep a space on both sides of a break before an encoded word."""
+    if "\r" in text or "\n" in text:
+        raise ValueError(f"{name} must be one line, got {text!r}")
+    charset = None if text.isascii() and "=?" not in text else "utf-8"
+    words = Header(text, charset, header_name=name)
+    return f"{name}: {words.encode(linesep=CRLF, maxlinelen=_MAX_LINE)}{CRLF}".encode("ascii")
+
+
+def _address(name: str, value: str) -> bytes:
+    """A header of one mailbox (``address`` or ``name <address>``). A plain address is
+    written as it is; a display name quoted where needed (``email.utils.formataddr``), or
+    as encoded words when not ASCII; an address that is not ASCII in UTF-8 (RFC 6532:
+    encoded words are not allowed in an address, RFC 2047 5)."""
+    if _SIMPLE_ADDRESS.fullmatch(value) and len(name) + 2 + len(value) <= _MAX_LINE:
+        return f"{name}: {value}{CRLF}".encode("ascii")
+    [(display, address)] = getaddresses([value]) or [("", "")]
+    if not address or "\r" in value or "\n" in value:
+        raise ValueError(f"{name} must be one address, got {value!r}")
+    if not display:
+        text = address
+    elif display.isascii() and "=?" not in display:
+        text = formataddr((display, address))
+    else:
+        words = Header(display, "utf-8", header_name=name).encode(linesep=CRLF,
+                                                                  maxlinelen=_MAX_LINE)
+        text = f"{words} <{address}>"
+    line = f"{name}: {text}{CRLF}"
+    return line.encode("ascii" if address.isascii() else "utf-8")
 
 
 @lru_cache(maxsize=64)
-def _envelope_sender(sender: str) -> str:
-    from summitcal.mail.transport import envelope
-
-    probe = EmailMessage(policy=POLICY)
-    probe["From"] = sender
-    probe["To"] = "probe@example.invalid"
-    return envelope(probe)[0]
+def envelope_sender(sender: str) -> str:
+    """The address of a From value (``summitcal <a@b>`` → ``a@b``), for MAIL FROM."""
+    found = [address for _, address in getaddresses([sender]) if address]
+    if not found:
+        raise ValueError(f"the sender {sender!r} has no address")
+    return found[0]
 
 
 # --- bodies -------------------------------------------------------------------------------
 
-def _text_part(text: str, subtype: str) -> bytes:
-    """A text part as ``set_content`` makes it: lines normalised, a final line break,
-    UTF-8, 7bit when ASCII with short lines, else quoted-printable."""
+def text_part(text: str, subtype: str, *, filename: str | None = None) -> bytes:
+    """A ``text/SUBTYPE; charset="utf-8"`` part (headers, blank line, body): line ends
+    normalised, a final line break, the transfer encoding as the module doc says. With
+    ``filename``, an attachment (``Content-Disposition``, RFC 2183; a name that is not a
+    plain ASCII string is written as RFC 2231 ``filename*``)."""
     lines = text.encode("utf-8").splitlines()
+    cte, data = _encoded(lines)
+    head = (f'Content-Type: text/{subtype}; charset="utf-8"{CRLF}'
+            f"Content-Transfer-Encoding: {cte}{CRLF}")
+    if filename is not None:
+        head += f"Content-Disposition: attachment; {_filename(filename)}{CRLF}"
+    return (head + CRLF).encode("ascii") + data
+
+
+def _encoded(lines: list[bytes]) -> tuple[str, bytes]:
+    """(Content-Transfer-Encoding, body) for the text's lines (the text in canonical
+    form, CRLF line ends, RFC 2046 4.1.1)."""
     data = b"\r\n".join(lines) + b"\r\n"
     if data.isascii() and max((len(line) for line in lines), default=0) <= _MAX_LINE:
-        cte = "7bit"
-    else:
-        cte = "quoted-printable"
-        data = binascii.b2a_qp(data, istext=True)
-    head = (f'Content-Type: text/{subtype}; charset="utf-8"{CRLF}'
-            f"Content-Transfer-Encoding: {cte}{CRLF}{CRLF}")
-    return head.encode("ascii") + data
+        return "7bit", data
+    sniff = b"\r\n".join(lines[:10]) + b"\r\n"
+    if len(binascii.b2a_qp(sniff, istext=True)) > len(binascii.b2a_base64(sniff)):
+        return "base64", _base64(data)
+    return "quoted-printable", binascii.b2a_qp(data, istext=True)
 
 
-def _multipart(subtype: str, parts: list[bytes]) -> bytes:
-    """A multipart entity (its Content-Type header, a blank line, the parts)."""
+def _base64(data: bytes) -> bytes:
+    """Lines of 76 characters (57 octets each), CRLF after each."""
+    step = _MAX_LINE // 4 * 3
+    return b"".join(binascii.b2a_base64(data[i:i + step], newline=False) + b"\r\n"
+                    for i in range(0, len(data), step))
+
+
+def _filename(name: str) -> str:
+    if name.isascii() and '"' not in name and "\\" not in name and name.isprintable():
+        return f'filename="{name}"'
+    return f"filename*=utf-8''{quote(name, safe='')}"
+
+
+def multipart(subtype: str, parts: list[bytes]) -> bytes:
+    """A ``multipart/SUBTYPE`` entity: its Content-Type header, a blank line, the parts
+    between boundaries (RFC 2046 5.1.1)."""
     while True:
         boundary = f"==============={token_hex(12)}=="
         marker = b"--" + boundary.encode("ascii")
@@ -178,86 +204,3 @@ def _multipart(subtype: str, parts: list[bytes]) -> bytes:
         out += [marker, b"\r\n", part, b"\r\n"]
     out += [marker, b"--\r\n"]
     return b"".join(out)
-
-
-@lru_cache(maxsize=256)
-def _attachment(ics: bytes, filename: str) -> bytes:
-    """The ``.ics`` part exactly as ``add_attachment`` encodes it (built once per version)."""
-    part = MIMEPart(policy=POLICY)
-    part.set_content(ics.decode("utf-8"), subtype="calendar", disposition="attachment",
-                     filename=filename)
-    return part.as_bytes(policy=WIRE)
-
-
-# --- one render per group -----------------------------------------------------------------
-
-class _Renders:
-    """Reminder bodies rendered once per (session version, schedule, zone, offset, on time
-    or late, base URL, templates) with stand-ins for the recipient and their links, which
-    each message then puts in (HTML-escaped in the HTML). ``views.reminder_vars`` depends on nothing
-    else (not on the Date). A group is checked when first seen: the stand-in render with
-    the real values put in must equal a direct render, or the group is always rendered
-    directly (a template that transforms a link, say)."""
-
-    def __init__(self, limit: int = 512) -> None:
-        self.limit = limit
-        self.entries: dict[tuple, tuple] = {}
-        self.lock = Lock()
-
-    def get(self, context: Reminder, base_url: str, env: Environment | None,
-            links: dict[str, str | None]) -> tuple[dict, str, str] | None:
-        schedule = context.schedule
-        key = (id(context.session), id(schedule.summits), id(schedule.participants),
-               id(schedule.organizations), context.zone, context.offset, context.late,
-               base_url, id(env), links["manage_url"] is None)
-        entry = self.entries.get(key)
-        if entry is None or entry[0] is not context.session or entry[1] is not schedule:
-            entry = self._fill(key, context, base_url, env, links)
-        template = entry[2]
-        if template is None:
-            return None
-        values, text, html = template
-        for name, value in links.items():
-            if value is None:
-                continue
-            stand_in = _STAND_INS[name]
-            text = text.replace(stand_in, value)
-            html = html.replace(stand_in, escape(value))
-        return values | {k: v for k, v in links.items() if k in values}, text, html
-
-    def _fill(self, key: tuple, context: Reminder, base_url: str, env: Environment | None,
-              links: dict[str, str | None]) -> tuple:
-        stand_in = replace(context, manage_url=_STAND_INS["manage_url"]) \
-            if links["manage_url"] is not None else context
-        values = variables(stand_in, recipient=_STAND_INS["recipient"], base_url=base_url,
-                           unsubscribe_url=_STAND_INS["unsubscribe_url"], date=_EPOCH)
-        text, html = render(context.kind, values, env)
-        real = variables(context, recipient=str(links["recipient"]), base_url=base_url,
-                         unsubscribe_url=str(links["unsubscribe_url"]), date=_EPOCH)
-        expected = render(context.kind, real, env)
-        template: tuple | None = (real, text, html)
-        got_text, got_html = text, html
-        for name, value in links.items():
-            if value is not None:
-                got_text = got_text.replace(_STAND_INS[name], value)
-                got_html = got_html.replace(_STAND_INS[name], escape(value))
-        if (got_text, got_html) != expected or any(
-                _STAND_INS[name] in str(v) for name in links for v in (values["subject"],)):
-            template = None
-        entry = (context.session, context.schedule, template)
-        with self.lock:
-            if len(self.entries) >= self.limit:
-                self.entries.clear()
-            self.entries[key] = entry
-        return entry
-
-
-_STAND_INS = {name: f"zz{token_hex(16)}{name.replace('_', '')}zz"
-              for name in ("recipient", "unsubscribe_url", "manage_url")}
-_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-_RENDERS = _Renders()
-
-
-def escape(value: str) -> str:
-    """As Jinja2's autoescape writes a value into HTML."""
-    return str(_markup_escape(value))

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 
 from summitcal.core.settings import MailSection, ServiceSection
 from summitcal.subscriptions.subscribers import LinkSettings
-from summitcal.summits.snapshot import SnapshotFunction
+from summitcal.summits.snapshot import Snapshot, SnapshotFunction
 
 
 class SenderSettings(Protocol):
@@ -31,6 +31,23 @@ class RenderSettings(LinkSettings, SenderSettings, Protocol):
     """Links' settings and the sender's: what every renderer's messages are made from."""
 
 
+class _Store(Protocol):
+    @property
+    def engine(self) -> Engine: ...
+
+
+class Service(Protocol):
+    """A running service, as ``Sources.of`` reads it."""
+
+    @property
+    def store(self) -> _Store: ...
+
+    @property
+    def config(self) -> RenderSettings: ...
+
+    def snapshot(self) -> Snapshot: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Sources:
     """The parts renderers read: ``engine``, ``snapshot`` (``() -> Snapshot``) and
@@ -39,6 +56,11 @@ class Sources:
     engine: Engine
     snapshot: SnapshotFunction
     settings: RenderSettings
+
+    @classmethod
+    def of(cls, service: Service) -> Sources:
+        """The parts of a running service (``summitcal.app.runtime.Runtime`` is one)."""
+        return cls(service.store.engine, service.snapshot, service.config)
 
     @property
     def sender(self) -> str:

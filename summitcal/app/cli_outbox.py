@@ -20,8 +20,10 @@ from summitcal.mail import outbox
 from summitcal.mail.configured import transport_from_config
 from summitcal.mail.outbox import Message
 from summitcal.mail.tables import STATUSES, OutboxStatus
-from summitcal.scheduler.delivery import Composer, Delivery, send_now
-from summitcal.scheduler.renderers import make_test_renderer
+from summitcal.scheduler.delivery import Delivery, send_now
+from summitcal.scheduler.messages import MessageKind
+from summitcal.scheduler.renderers import registry
+from summitcal.scheduler.sources import Sources
 from summitcal.subscriptions.subscribers import normalize_email
 
 ERROR_WIDTH = 60
@@ -88,9 +90,9 @@ def send_test(obj: Obj, email: str) -> None:
     key = f"test:{now:%Y%m%dT%H%M%S}Z:{token_hex(8)}"
     transport = transport_from_config(config)
     try:
-        message, outcome = send_now(engine, Composer({"test": make_test_renderer(config)}),
-                                    transport, kind="test", key=key, recipient=recipient,
-                                    payload={}, base_url=config.service.base_url, now=now)
+        message, outcome = send_now(engine, registry(Sources.of(obj.runtime)), transport,
+                                    kind=MessageKind.TEST, key=key, recipient=recipient,
+                                    payload={}, now=now)
     finally:
         transport.close()
     if outcome.status != OutboxStatus.SENT:
@@ -110,11 +112,10 @@ def deliver(obj: Obj, workers: int | None, lease: float | None, poll: float) -> 
     """Run delivery alone until SIGTERM or Ctrl-C (internal: `serve` runs it too)."""
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from summitcal.app.server import renderers  # every kind, reminders and notices included
 
     runtime = obj.runtime
     delivery = Delivery(runtime.store.engine, obj.config,
-                        Composer(renderers(runtime)), workers=workers,
+                        registry(Sources.of(runtime)), workers=workers,
                         lease=timedelta(seconds=lease) if lease else None, poll=poll)
     stop = threading.Event()
 

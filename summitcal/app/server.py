@@ -39,8 +39,8 @@ from summitcal.app.runtime import Runtime
 from summitcal.app.scheduling import Scheduling
 from summitcal.feeds.kept import keep, restore
 from summitcal.scheduler.compose import check_templates
-from summitcal.scheduler.delivery import Composer, Delivery, Renderer
-from summitcal.scheduler.renderers import default_renderers
+from summitcal.scheduler.delivery import Delivery
+from summitcal.scheduler.renderers import registry
 from summitcal.scheduler.sources import Sources
 
 log = logging.getLogger("summitcal")
@@ -125,22 +125,13 @@ def _run(
     web_workers: int,
 ) -> None:
     config = runtime.config
-    delivery = (
-        Delivery(runtime.store.engine, config, Composer(renderers(runtime)))
-        if "worker" in roles
-        else None
-    )
-    scheduling = (
-        Scheduling(runtime, wake=delivery.wake if delivery else None)
-        if "scheduler" in roles
-        else None
-    )
-    presence = Presence(
-        runtime.store.engine,
-        roles,
-        leading=lambda: scheduling.leading_since if scheduling else None,
-        last_tick=lambda: scheduling.last_tick() if scheduling else None,
-    )
+    delivery = (Delivery(runtime.store.engine, config, registry(Sources.of(runtime)))
+                if "worker" in roles else None)
+    scheduling = (Scheduling(runtime, wake=delivery.wake if delivery else None)
+                  if "scheduler" in roles else None)
+    presence = Presence(runtime.store.engine, roles,
+                        leading=lambda: scheduling.leading_since if scheduling else None,
+                        last_tick=lambda: scheduling.last_tick() if scheduling else None)
     previous = _exit_on_sigterm()
     presence.start()
     try:
@@ -243,20 +234,6 @@ def _exit_on_sigterm() -> Callable[[int, FrameType | None], Any] | int | None:
         raise SystemExit(0)
 
     return signal.signal(signal.SIGTERM, stop)
-
-
-def renderers(runtime: Runtime) -> dict[str, Renderer]:
-    """Every kind's renderer: ``default_renderers`` plus the clock's kinds (reminders and
-    change notices), should that list not have them yet."""
-    from summitcal.scheduler.notices import MESSAGE_KINDS, notice_renderer
-    from summitcal.scheduler.plans import reminder_renderer
-
-    sources = render_sources(runtime)
-    found = default_renderers(sources)
-    found.setdefault("reminder", reminder_renderer(sources))
-    for kind in MESSAGE_KINDS:
-        found.setdefault(kind, notice_renderer(sources))
-    return found
 
 
 def render_sources(runtime: Runtime) -> Sources:

@@ -178,9 +178,11 @@ def enqueue_select(
     # SQLite needs a WHERE between INSERT … SELECT and ON CONFLICT (parsing ambiguity).
     select = sa.select(*columns).select_from(source).where(sa.true())
     statement = (_insert(connection).from_select(names, select)
-                 .on_conflict_do_nothing(index_elements=[outbox.c.key])
-                 .returning(outbox.c.id))
-    return len(connection.execute(statement).all())
+                 .on_conflict_do_nothing(index_elements=[outbox.c.key]))
+    # Counted by the driver (SQLAlchemy keeps an INSERT's count only when asked), not
+    # by fetching a RETURNING row per message.
+    result = connection.execute(statement, execution_options={"preserve_rowcount": True})
+    return max(result.rowcount, 0)
 
 
 def cancel(connection: Connection, *where: ColumnElement[bool], reason: str,
@@ -217,24 +219,38 @@ def claim(engine: Engine, owner: str, limit: int, now: datetime | None = None,
     """Up to ``limit`` due rows, now ``sending`` and leased to ``owner`` until now + lease.
 
     Due: ``pending`` with ``next_attempt_at`` ≤ now, or ``sending`` whose lease ran out
-    (a crashed or stuck worker's). Due rows past their ``expires_at`` become ``expired``
-    instead. No row is handed to two claimers whose leases overlap. ``attempts`` counts
-    claims; rows come oldest-due first.
+    (a crashed or stuck worker's). Rows come oldest-due first, ``limit`` at a time; a
+    picked row already past its ``expires_at`` becomes ``expired`` instead of being
+    claimed, in the same statement, so a claim looks at ``limit`` rows however many are
+    due (a 100,000-row fan-out: each claim costs the same). When every picked row had
+    expired the claim picks again. No row is handed to two claimers whose leases
+    overlap. ``attempts`` counts claims.
     """
     now = _utc(now)
     until = now + lease
     due = sa.and_(outbox.c.status.in_(OPEN), outbox.c.next_attempt_at <= now)
-    expired = sa.and_(due, outbox.c.expires_at <= now)
-    live = sa.and_(due, sa.or_(outbox.c.expires_at.is_(None), outbox.c.expires_at > now))
-    with write_transaction(engine) as connection:
-        _update_picked(connection, expired, None, {
-            "status": OutboxStatus.EXPIRED, "lease_owner": None, "lease_until": None,
-            "updated_at": now,
-            "last_error": sa.func.coalesce(outbox.c.last_error, "not sent before it expired")})
-        rows = _update_picked(connection, live, limit, {
-            "status": OutboxStatus.SENDING, "lease_owner": owner, "lease_until": until,
-            "next_attempt_at": until, "attempts": outbox.c.attempts + 1, "updated_at": now})
-    return sorted((Message.from_row(r) for r in rows), key=lambda m: (m.due_at, m.id))
+    late = sa.and_(outbox.c.expires_at.is_not(None), outbox.c.expires_at <= now)
+
+    def unless_late(claimed: Any, expired: Any) -> Any:
+        return sa.case((late, expired), else_=claimed)
+
+    values = {
+        "status": unless_late(sa.literal("sending"), sa.literal("expired")),
+        "lease_owner": unless_late(sa.literal(owner), sa.null()),
+        "lease_until": unless_late(sa.literal(until, UtcDateTime), sa.null()),
+        "next_attempt_at": unless_late(sa.literal(until, UtcDateTime),
+                                       outbox.c.next_attempt_at),
+        "attempts": unless_late(outbox.c.attempts + 1, outbox.c.attempts),
+        "last_error": unless_late(outbox.c.last_error, sa.func.coalesce(
+            outbox.c.last_error, "not sent before it expired")),
+        "updated_at": now,
+    }
+    while True:
+        with write_transaction(engine) as connection:
+            rows = _update_picked(connection, due, limit, values)
+        claimed = [Message.from_row(r) for r in rows if r.status == "sending"]
+        if claimed or not rows:
+            return sorted(claimed, key=lambda m: (m.due_at, m.id))
 
 
 def _update_picked(connection: Connection, condition: ColumnElement[bool], limit: int | None,
@@ -321,13 +337,21 @@ def mark_sent_many(engine: Engine, sent: list[tuple[int, str]],
     if not sent:
         return 0
     now = _utc(now)
-    statement = (sa.update(outbox)
-                 .where(outbox.c.id == sa.bindparam("row_id"), outbox.c.status != OutboxStatus.SENT)
-                 .values(status=OutboxStatus.SENT, message_id=sa.bindparam("sent_id"), sent_at=now,
-                         lease_owner=None, lease_until=None, updated_at=now))
+    done = {"status": "sent", "sent_at": now, "lease_owner": None, "lease_until": None,
+            "updated_at": now}
     with write_transaction(engine) as connection:
-        result = connection.execute(statement, [{"row_id": id, "sent_id": message_id}
-                                                for id, message_id in sent])
+        if connection.dialect.name == "postgresql":  # one statement: UPDATE … FROM VALUES
+            rows = sa.values(sa.column("row_id", sa.Integer), sa.column("sent_id", sa.String),
+                             name="sent").data(list(sent))
+            result = connection.execute(
+                sa.update(outbox).where(outbox.c.id == rows.c.row_id, outbox.c.status != "sent")
+                .values(message_id=rows.c.sent_id, **done))
+        else:  # SQLite: statements are cheap in-process (and UPDATE … FROM is 3.33+)
+            result = connection.execute(
+                sa.update(outbox).where(outbox.c.id == sa.bindparam("row_id"),
+                                        outbox.c.status != "sent")
+                .values(message_id=sa.bindparam("sent_id"), **done),
+                [{"row_id": id, "sent_id": message_id} for id, message_id in sent])
         if also is not None:
             also(connection)
         return max(result.rowcount, 0)

@@ -1,8 +1,8 @@
-"""Sending composed messages: to files, or over one reused SMTP connection.
+"""Sending written messages: to files, or over one reused SMTP connection.
 
-Every transport has ``send(message)`` (and ``send_bytes(envelope_from, recipients,
-data)`` for a message already serialised), which returns once the message is delivered
-(written, or accepted by the SMTP server) and otherwise raises
+Every transport has ``send(email)`` for a ``RawEmail`` (the envelope,
+the Message-ID and the bytes), which returns once the message is delivered (written, or
+accepted by the SMTP server) and otherwise raises
 
 * ``TemporaryFailure``: worth retrying later (connection refused, reset or timed out,
   a 4xx reply, 421 at connect or mid-session, a failed login or TLS handshake);
@@ -11,9 +11,9 @@ data)`` for a message already serialised), which returns once the message is del
   the recipient (5xx to RCPT or DATA) is a ``RecipientRefused``: a bounce.
 
 Both carry the server's reply in their message and ``code``/``reply`` attributes.
-Messages are expected to have one recipient each (the outbox has one row per message
-and recipient); the envelope comes from From and To/Cc/Bcc. ``FileTransport`` is here,
-the SMTP one in ``mail.smtp``; ``transport_from_config`` picks one as ``[mail]`` says.
+Messages have one recipient each (the outbox has one row per message and recipient).
+``FileTransport`` is here, the SMTP one in ``mail.smtp``; ``mail.configured.transport_from_config``
+picks one as ``[mail]`` says.
 """
 
 from __future__ import annotations
@@ -21,15 +21,31 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from email.message import EmailMessage
-from email.parser import BytesHeaderParser
-from email.policy import compat32
-from email.utils import getaddresses
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, Self
 
 from summitcal.core.errors import SummitcalError
 from summitcal.core.files import sync_directory
+
+
+@dataclass(frozen=True, slots=True)
+class RawEmail:
+    """A message ready to send: ``sender``/``recipients`` are the SMTP envelope
+    (MAIL FROM, RCPT TO), ``message_id`` its Message-ID (with the angle brackets) and
+    ``data`` the whole message, CRLF line ends."""
+
+    sender: str
+    recipients: tuple[str, ...]
+    message_id: str
+    data: bytes
+
+    @property
+    def smtputf8(self) -> bool:
+        """An envelope address is not ASCII: the message needs SMTPUTF8 (RFC 6531), and
+        its address headers are UTF-8 (RFC 6532)."""
+        return not (self.sender.isascii() and all(r.isascii() for r in self.recipients))
 
 
 class DeliveryError(SummitcalError):
@@ -57,27 +73,17 @@ class RecipientRefused(PermanentFailure):
 
 
 class Transport(Protocol):
-    def send(self, message: EmailMessage) -> None: ...
+    """Where messages go: ``send`` delivers one or raises ``TemporaryFailure`` or
+    ``PermanentFailure``; ``send_many`` delivers several in order and gives an outcome
+    per message (None: delivered, else what ``send`` would raise; once the destination
+    is unreachable the rest are ``TemporaryFailure`` without trying); ``close`` lets go
+    of any connection (the next send reopens)."""
+
+    def send(self, email: RawEmail) -> None: ...
+
+    def send_many(self, emails: Sequence[RawEmail]) -> list[DeliveryError | None]: ...
 
     def close(self) -> None: ...
-
-
-class BytesTransport(Transport, Protocol):
-    """A transport that also takes a message already serialised (CRLF line ends, 7-bit):
-    ``send_bytes(envelope_from, recipients, data)``, with the same outcomes as ``send``."""
-
-    def send_bytes(self, envelope_from: str, recipients: list[str], data: bytes) -> None: ...
-
-def envelope(message: EmailMessage) -> tuple[str, list[str]]:
-    """(MAIL FROM, RCPT TO list) from the message's Sender or From, and To, Cc, Bcc."""
-    senders = getaddresses(message.get_all("Sender", []) or message.get_all("From", []))
-    recipients = [addr for field in ("To", "Cc", "Bcc")
-                  for _, addr in getaddresses(message.get_all(field, [])) if addr]
-    if not senders or not senders[0][1]:
-        raise ValueError("the message has no From address")
-    if not recipients:
-        raise ValueError("the message has no recipient (To, Cc or Bcc)")
-    return senders[0][1], recipients
 
 
 class FileTransport:
@@ -96,21 +102,24 @@ class FileTransport:
             name = "_" + name
         return self.directory / f"{name}.eml"
 
-    def send(self, message: EmailMessage) -> None:
-        message_id = message["Message-ID"]
-        if not message_id:
-            raise ValueError("the file transport names files after the Message-ID; "
-                             "the message has none")
-        self._write(str(message_id),
-                    message.as_bytes(policy=message.policy.clone(linesep="\r\n")))
+    def send(self, email: RawEmail) -> None:
+        """Write ``email.data`` as it is (the envelope is not recorded)."""
+        self._write(email.message_id, email.data)
 
-    def send_bytes(self, envelope_from: str, recipients: list[str], data: bytes) -> None:
-        """Write ``data`` as it is (the envelope is not recorded, as with ``send``)."""
-        message_id = BytesHeaderParser(policy=compat32).parsebytes(data)["Message-ID"]
-        if not message_id:
-            raise ValueError("the file transport names files after the Message-ID; "
-                             "the message has none")
-        self._write(str(message_id), data)
+    def send_many(self, emails: Sequence[RawEmail]) -> list[DeliveryError | None]:
+        """``send`` each; after a failure (the folder cannot be written) the rest are
+        not tried."""
+        outcomes: list[DeliveryError | None] = []
+        for email in emails:
+            if outcomes and outcomes[-1] is not None:
+                outcomes.append(TemporaryFailure(f"not tried: {outcomes[-1]}"))
+                continue
+            try:
+                self.send(email)
+                outcomes.append(None)
+            except DeliveryError as failure:
+                outcomes.append(failure)
+        return outcomes
 
     def _write(self, message_id: str, data: bytes) -> None:
         target = self.path_for(message_id)

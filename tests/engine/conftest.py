@@ -29,14 +29,15 @@ from aiosmtpd.smtp import Session as SmtpSession
 
 from summitcal.app.config import load_config
 from summitcal.app.runtime import Runtime
-from summitcal.app.server import renderers
 from summitcal.core import database
 from summitcal.mail import outbox as outbox_rows
 from summitcal.mail.outbox import DEFAULT_POLICY, Message, RetryPolicy
 from summitcal.mail.smtp import SmtpTransport
 from summitcal.mail.tables import OPEN, outbox
 from summitcal.scheduler.clock import Clock
-from summitcal.scheduler.delivery import Composer, Delivery
+from summitcal.scheduler.delivery import Delivery
+from summitcal.scheduler.renderers import registry
+from summitcal.scheduler.sources import Sources
 from summitcal.subscriptions import subscribers as subs
 from summitcal.summits.model import Attendance, Organization, Participant, Schedule, Session, Summit
 from summitcal.summits.store import Store
@@ -222,7 +223,7 @@ class Mailroom:
         self.server = server
         self.now = NOW
         self.delivery = Delivery(
-            runtime.store.engine, runtime.config, Composer(renderers(runtime)),
+            runtime.store.engine, runtime.config, registry(Sources.of(runtime)),
             lambda: SmtpTransport("127.0.0.1", server.port, timeout=5), workers=1,
             policy=policy, clock=lambda: self.now)
 

@@ -15,11 +15,12 @@ import sqlalchemy as sa
 
 from summitcal.app.config import load_config
 from summitcal.app.runtime import Runtime
-from summitcal.app.server import renderers
 from summitcal.mail.smtp import SmtpTransport
 from summitcal.scheduler import plans
 from summitcal.scheduler.clock import JOB_IDS, Clock
-from summitcal.scheduler.delivery import Composer, Delivery
+from summitcal.scheduler.delivery import Delivery
+from summitcal.scheduler.renderers import registry
+from summitcal.scheduler.sources import Sources
 from summitcal.summits.model import Schedule, Session
 from summitcal.summits.store import Store
 from tests.engine.conftest import (
@@ -91,7 +92,7 @@ def test_the_wakeup_job_fires_a_reminder_on_time_with_a_slow_tick(runtime: Runti
     subscribe(store, "reader@example.org", f"session:{SUMMIT}/soon", reminders=("PT4S",),
               now=datetime.now(UTC))
     fire_at = start - timedelta(seconds=4)
-    delivery = Delivery(store.engine, runtime.config, Composer(renderers(runtime)),
+    delivery = Delivery(store.engine, runtime.config, registry(Sources.of(runtime)),
                         transport_factory=lambda: SmtpTransport("127.0.0.1", sink.port,
                                                                 timeout=5))
     # A 60 s tick: only the wake-up job can be on time.

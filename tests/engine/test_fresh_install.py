@@ -12,11 +12,12 @@ import sqlalchemy as sa
 
 from summitcal.app.config import load_config
 from summitcal.app.runtime import Runtime
-from summitcal.app.server import renderers
 from summitcal.core import database
 from summitcal.mail.tables import outbox
 from summitcal.scheduler.clock import Clock
-from summitcal.scheduler.delivery import Composer, Delivery
+from summitcal.scheduler.delivery import Delivery
+from summitcal.scheduler.renderers import registry
+from summitcal.scheduler.sources import Sources
 from summitcal.subscriptions import subscribers as subs
 from summitcal.subscriptions.tokens import read_token
 from tests.engine.conftest import DELAY, NOW, SUMMIT, Sink, summit_schedule
@@ -55,7 +56,7 @@ def test_regression_a_fresh_install_sends_every_message_due_at_once(store, tmp_p
     key_file = tmp_path / "data" / "secret_key"
     assert not key_file.exists()
 
-    delivery = Delivery(store.engine, config, Composer(renderers(runtime)), batch=5,
+    delivery = Delivery(store.engine, config, registry(Sources.of(runtime)), batch=5,
                         clock=lambda: FIRE_AT + timedelta(seconds=1))
     with delivery:
         deadline = time.monotonic() + 180

@@ -11,12 +11,13 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from summitcal.app.server import renderers
 from summitcal.mail.outbox import DEFAULT_POLICY, RetryPolicy
 from summitcal.mail.smtp import SmtpTransport
 from summitcal.scheduler import wording
 from summitcal.scheduler.clock import Clock
-from summitcal.scheduler.delivery import Composer, Delivery
+from summitcal.scheduler.delivery import Delivery
+from summitcal.scheduler.renderers import registry
+from summitcal.scheduler.sources import Sources
 from summitcal.summits.model import Session
 from summitcal.summits.store import Store
 from tests.engine.conftest import (
@@ -142,7 +143,7 @@ def test_in_real_time_the_last_try_before_the_start_goes_out_when_the_server_is_
     assert row.expires_at == start
     smtp_server.refuse_connections = 10**9
     policy = RetryPolicy(first=timedelta(seconds=3), jitter=0, last_try=timedelta(seconds=0.5))
-    delivery = Delivery(loaded.engine, runtime.config, Composer(renderers(runtime)),
+    delivery = Delivery(loaded.engine, runtime.config, registry(Sources.of(runtime)),
                         lambda: SmtpTransport("127.0.0.1", smtp_server.port, timeout=5),
                         workers=1, policy=policy, poll=0.05)
     with delivery:

@@ -1,19 +1,23 @@
 """From outbox row to email: the renderers ``serve`` hands to delivery turn the clock's
 payloads into reminders and notices with both time phrases, the .ics attachment, and
-Skip when the message no longer applies."""
+withdrawn when the message no longer applies."""
 
 from __future__ import annotations
 
+import email
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.policy import default
 
 import icalendar
 import pytest
 
 from summitcal.app.runtime import Runtime
-from summitcal.app.server import renderers
 from summitcal.mail.outbox import Message
-from summitcal.scheduler import delivery
 from summitcal.scheduler.clock import Clock
+from summitcal.scheduler.messages import MessageKind, Withdrawn
+from summitcal.scheduler.renderers import registry
+from summitcal.scheduler.sources import Sources
 from tests.engine.conftest import (
     DELAY,
     NOW,
@@ -28,14 +32,29 @@ from tests.engine.conftest import (
 CSTO_START = datetime(2030, 7, 4, 5, 0, tzinfo=UTC)
 
 
-def render(runtime: Runtime, message: Message, now: datetime):
-    return renderers(runtime)[message.kind](message, now)
+def render(runtime: Runtime, message: Message, now: datetime) -> EmailMessage:
+    """The row rendered, parsed back by ``email`` (independent of the writer)."""
+    raw = registry(Sources.of(runtime)).render(message, now)
+    parsed = email.message_from_bytes(raw.data, policy=default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
 
 
-def body(email, subtype: str = "plain") -> str:
-    part = email.get_body((subtype,))
+def body(message: EmailMessage, subtype: str = "plain") -> str:
+    part = message.get_body((subtype,))
     assert part is not None
-    return part.get_content()
+    return part.get_content().replace("\r\n", "\n")
+
+
+def test_the_registry_has_a_renderer_for_every_kind(runtime: Runtime) -> None:
+    assert set(registry(Sources.of(runtime))) == set(MessageKind)
+
+
+def test_a_withdrawn_message_is_cancelled_or_expired() -> None:
+    assert Withdrawn("the subscriber left").status == "cancelled"
+    assert Withdrawn("the session started", "expired").status == "expired"
+    with pytest.raises(ValueError, match="cancelled or expired"):
+        Withdrawn("sent anyway", "sent")  # type: ignore[arg-type]
 
 
 def test_a_reminder_shows_both_times_and_attaches_the_event(runtime: Runtime, clock: Clock):
@@ -46,16 +65,16 @@ def test_a_reminder_shows_both_times_and_attaches_the_event(runtime: Runtime, cl
     clock.run_once(now=fire_at)
     (message,) = messages(store, "reminder")
 
-    email = render(runtime, message, fire_at)
+    mail = render(runtime, message, fire_at)
 
-    assert email["Subject"] == "In 1 hour: Session of the CSTO Collective Security Council, " \
+    assert mail["Subject"] == "In 1 hour: Session of the CSTO Collective Security Council, " \
                                "Dushanbe"
-    assert email["To"] == "reader@example.org"
-    text = body(email)
+    assert mail["To"] == "reader@example.org"
+    text = body(mail)
     assert ("Thursday 4 July 2030, 10:00–13:00 Dushanbe (UTC+5) — 08:00–11:00 your time "
             "(Europe/Moscow, UTC+3)") in " ".join(text.split())
-    assert email["List-Unsubscribe"].startswith("<https://summitcal.test/subscriptions/")
-    (attachment,) = list(email.iter_attachments())
+    assert mail["List-Unsubscribe"].startswith("<https://summitcal.test/subscriptions/")
+    (attachment,) = list(mail.iter_attachments())
     assert attachment.get_content_type() == "text/calendar"
     calendar = icalendar.Calendar.from_ical(attachment.get_content())
     (event,) = calendar.walk("VEVENT")
@@ -73,12 +92,12 @@ def test_a_reminder_for_a_moved_or_cancelled_session_is_skipped(runtime: Runtime
     moved = CSTO_START + timedelta(minutes=30)
     store.apply(edit(summit_schedule(), "csto-council", start=moved, end=None), "move",
                 now=CSTO_START - timedelta(minutes=59))
-    with pytest.raises(delivery.Skip) as skipped:
+    with pytest.raises(Withdrawn) as skipped:
         render(runtime, message, CSTO_START - timedelta(minutes=59))
     assert skipped.value.status == "cancelled"
 
     store.apply(summit_schedule(), "back", now=CSTO_START - timedelta(minutes=58))
-    with pytest.raises(delivery.Skip) as late:
+    with pytest.raises(Withdrawn) as late:
         render(runtime, message, CSTO_START + timedelta(seconds=1))
     assert late.value.status == "expired"
 
@@ -96,11 +115,11 @@ def test_an_attendance_notice_lists_each_session_old_to_new_with_the_note(runtim
     clock.run_once(now=NOW + DELAY)
     (message,) = messages(store, "attendance_change")
 
-    email = render(runtime, message, NOW + DELAY)
+    mail = render(runtime, message, NOW + DELAY)
 
-    assert email["Subject"] == ("Attendance change: Vladimir Putin — video link instead of "
+    assert mail["Subject"] == ("Attendance change: Vladimir Putin — video link instead of "
                                 "in person (2 sessions)")
-    text = " ".join(body(email).split())
+    text = " ".join(body(mail).split())
     assert text.count("Vladimir Putin (President of Russia): video link instead of "
                       "in person") == 2
     assert text.count(VIDEO.note) == 2
@@ -118,12 +137,12 @@ def test_a_schedule_notice_shows_the_old_and_the_new_time(runtime: Runtime, cloc
     clock.run_once(now=NOW + DELAY)
     (message,) = messages(store, "schedule_change")
 
-    email = render(runtime, message, NOW + DELAY)
+    mail = render(runtime, message, NOW + DELAY)
 
-    assert email["Subject"].startswith("Schedule change: Session of the CSTO Collective "
+    assert mail["Subject"].startswith("Schedule change: Session of the CSTO Collective "
                                        "Security Council, Dushanbe — moved to Thursday 4 "
                                        "July 2030, 11:00 Dushanbe time")
-    text = " ".join(body(email).split())
+    text = " ".join(body(mail).split())
     assert "10:00–13:00 Dushanbe (UTC+5) — 14:00–17:00 your time (Asia/Tokyo, UTC+9)" in text
     assert "11:00–14:00 Dushanbe (UTC+5) — 15:00–18:00 your time (Asia/Tokyo, UTC+9)" in text
 
@@ -141,7 +160,7 @@ def test_mail_to_a_subscriber_who_left_is_skipped(runtime: Runtime, clock: Clock
         found = subs.by_email(connection, "reader@example.org")
         assert found is not None
         subs.unsubscribe(connection, found, CSTO_START - timedelta(minutes=59))
-    with pytest.raises(delivery.Skip):
+    with pytest.raises(Withdrawn):
         render(runtime, message, CSTO_START - timedelta(minutes=59))
 
 
@@ -164,7 +183,7 @@ def test_a_reminder_the_subscriber_no_longer_wants_is_skipped(runtime: Runtime, 
             prefs = subs.check_preferences(store.schedule(), timezone="Europe/Moscow",
                                            follow=follow, reminders=reminders)
             subs.update(connection, found, prefs, at)
-        with pytest.raises(delivery.Skip):
+        with pytest.raises(Withdrawn):
             render(runtime, message, at)
 
 
@@ -184,5 +203,5 @@ def test_a_notice_kind_the_subscriber_dropped_is_skipped(runtime: Runtime, clock
         prefs = subs.check_preferences(store.schedule(), timezone="Europe/Moscow",
                                        follow=["participant:putin"], notices=["schedule"])
         subs.update(connection, found, prefs, NOW + DELAY)
-    with pytest.raises(delivery.Skip):
+    with pytest.raises(Withdrawn):
         render(runtime, message, NOW + DELAY)

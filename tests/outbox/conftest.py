@@ -14,6 +14,8 @@ from sqlalchemy.engine import Engine
 
 from summitcal.app.config import Config, load_config
 from summitcal.mail import outbox
+from summitcal.mail.outbox import Message
+from summitcal.mail.transport import RawEmail
 from summitcal.subscriptions import tables as st
 from summitcal.summits.store import Store
 from tests.scheduler.conftest import (  # noqa: F401  (fixtures shared with the transport tests)
@@ -58,6 +60,21 @@ def queue(engine: Engine, count: int, *, kind: str = "test", prefix: str = "m",
                                   recipient=f"{prefix}{number}@{domain}", subscriber_id=None,
                                   payload={"n": number}, due_at=due_at, expires_at=expires_at,
                                   now=now, **extra)
+
+
+class FunctionRenderer:
+    """A ``scheduler.renderers.Renderer`` from a function ``(row, now) -> RawEmail``;
+    ``prepared`` records the ids of each batch it was asked to prepare."""
+
+    def __init__(self, function: Callable[[Message, datetime], RawEmail]) -> None:
+        self.function = function
+        self.prepared: list[list[int]] = []
+
+    def prepare(self, batch: Any) -> None:
+        self.prepared.append([m.id for m in batch])
+
+    def render(self, message: Message, now: datetime) -> RawEmail:
+        return self.function(message, now)
 
 
 def statuses(engine: Engine) -> dict[str, int]:

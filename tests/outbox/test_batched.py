@@ -11,9 +11,10 @@ from email.policy import default
 from summitcal.mail import outbox
 from summitcal.mail.outbox import Message, RetryPolicy
 from summitcal.mail.smtp import SmtpTransport
-from summitcal.scheduler.delivery import Composer, Delivery
-from summitcal.scheduler.rawmail import RawEmail
-from summitcal.scheduler.renderers import make_test_message
+from summitcal.mail.transport import RawEmail
+from summitcal.scheduler.delivery import Delivery
+from summitcal.scheduler.messages import MessageKind
+from summitcal.scheduler.renderers import Renderers, make_test_message
 from tests.outbox.conftest import queue, smtp_section, statuses
 
 FAST = RetryPolicy(first=timedelta(seconds=0.05), cap=timedelta(seconds=0.4))
@@ -38,23 +39,15 @@ def test_mark_sent_many_records_each_once(engine):
 
 
 class BytesRenderer:
-    """A renderer with a ``fast`` form and a ``prepare`` hook, like the reminders'."""
+    """A renderer with a ``prepare`` hook, like the reminders'."""
 
     def __init__(self) -> None:
         self.prepared: list[list[int]] = []
 
-    def message(self, row: Message, now: datetime):
+    def render(self, row: Message, now: datetime) -> RawEmail:
         return make_test_message(sender="summitcal <summitcal@summitcal.test>",
                                  recipient=row.recipient, key=row.key, date=now,
                                  base_url=BASE_URL)
-
-    __call__ = message
-
-    def fast(self, row: Message, now: datetime) -> RawEmail:
-        composed = self.message(row, now)
-        return RawEmail("summitcal@summitcal.test", (row.recipient,),
-                        str(composed["Message-ID"]),
-                        composed.as_bytes(policy=composed.policy.clone(linesep="\r\n")))
 
     def prepare(self, batch: list[Message]) -> None:
         self.prepared.append([m.id for m in batch])
@@ -68,7 +61,7 @@ def test_a_batch_sent_as_bytes_with_one_refusal(engine, make_config, smtp_server
     queue(engine, 8, due_at=start, now=start, expires_at=start + timedelta(hours=1))
     renderer = BytesRenderer()
     transport = SmtpTransport("127.0.0.1", smtp_server.port, timeout=5)
-    delivery = Delivery(engine, config, Composer({"test": renderer}),
+    delivery = Delivery(engine, config, Renderers({MessageKind.TEST: renderer}),
                         lambda: transport, workers=1, batch=20, policy=FAST)
     try:
         assert delivery.run_once(transport) == 8
@@ -87,29 +80,6 @@ def test_a_batch_sent_as_bytes_with_one_refusal(engine, make_config, smtp_server
         assert rows[parsed["To"]].message_id == parsed["Message-ID"]
 
 
-def test_a_transport_without_send_bytes_gets_the_parsed_message(engine, make_config,
-                                                                 tmp_path):
-    class OldStyle:
-        def __init__(self) -> None:
-            self.sent: list = []
-
-        def send(self, message) -> None:
-            self.sent.append(message)
-
-        def close(self) -> None:
-            pass
-
-    config = make_config()
-    start = datetime.now(UTC)
-    queue(engine, 3, due_at=start, now=start, expires_at=start + timedelta(hours=1))
-    transport = OldStyle()
-    delivery = Delivery(engine, config, Composer({"test": BytesRenderer()}),
-                        lambda: transport, workers=1, policy=FAST)
-    assert delivery.run_once(transport) == 3
-    assert statuses(engine) == {"sent": 3}
-    assert sorted(m["To"] for m in transport.sent) == [f"m{n}@example.org" for n in range(3)]
-
-
 def test_a_crash_before_recording_leaves_the_batch_to_be_sent_again(engine, make_config,
                                                                     tmp_path):
     """Accepted but unrecorded (the process died): claimed again after the lease, and
@@ -120,13 +90,18 @@ def test_a_crash_before_recording_leaves_the_batch_to_be_sent_again(engine, make
     sent: list = []
 
     class Dies:
-        def send(self, message) -> None:
-            sent.append(str(message["Message-ID"]))
+        def send(self, message: RawEmail) -> None:
+            sent.append(message.message_id)
+
+        def send_many(self, messages: list[RawEmail]) -> list[None]:
+            for message in messages:
+                self.send(message)
+            return [None] * len(messages)
 
         def close(self) -> None:
             pass
 
-    delivery = Delivery(engine, config, Composer({"test": BytesRenderer()}), Dies,
+    delivery = Delivery(engine, config, Renderers({MessageKind.TEST: BytesRenderer()}), Dies,
                         workers=1, policy=FAST, lease=timedelta(seconds=1))
     original = outbox.mark_sent_many
     try:

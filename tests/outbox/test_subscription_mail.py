@@ -12,12 +12,12 @@ import pytest
 
 from summitcal.app.config import load_config
 from summitcal.app.runtime import Runtime
-from summitcal.app.server import render_sources
 from summitcal.core import database
 from summitcal.mail import outbox
 from summitcal.mail.transport import FileTransport
-from summitcal.scheduler.delivery import Composer, Delivery
-from summitcal.scheduler.renderers import default_renderers
+from summitcal.scheduler.delivery import Delivery
+from summitcal.scheduler.renderers import registry
+from summitcal.scheduler.sources import Sources
 from summitcal.subscriptions import subscribers as subs
 from tests.outbox.conftest import write_config
 
@@ -36,7 +36,7 @@ def runtime(tmp_path, database_url):
 
 def deliver_all(runtime, folder: Path) -> list[email.message.EmailMessage]:
     delivery = Delivery(runtime.store.engine, runtime.config,
-                        Composer(default_renderers(render_sources(runtime))), lambda: FileTransport(folder),
+                        registry(Sources.of(runtime)), lambda: FileTransport(folder),
                         workers=1)
     try:
         while delivery.run_once():

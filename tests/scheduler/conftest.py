@@ -1,8 +1,11 @@
 """A real SMTP server on loopback (aiosmtpd), with knobs to make it misbehave.
 
 ``smtp_server`` is a running server on a free port whose ``handler`` records every
-accepted message and can be told to refuse: ``refuse_connections`` (421 greetings),
-``mail_replies`` (replies to the next MAIL commands, e.g. 421 then closing),
+accepted message, can offer PIPELINING (``pipelining``; aiosmtpd reads commands from a
+stream, so it takes pipelined ones, but does not say so itself; ``pipelined`` then says
+for each MAIL whether the client had sent its RCPT and DATA without waiting), and can be
+told to refuse: ``refuse_connections`` (421 greetings),
+``mail_replies`` (replies to the next MAIL commands, e.g. 421 then closing; "250 OK" takes it),
 ``rcpt_replies`` (per recipient), ``data_replies`` and ``drop_after_data``. ``connections``
 counts client connections (not the controller's own start-up probe).
 ``make_smtp_server(**options)`` starts more, e.g. with STARTTLS, implicit TLS or AUTH;
@@ -46,11 +49,21 @@ class Recorder:
     data_replies: list[str] = field(default_factory=list)
     drop_after_data: int = 0
     logins: list[tuple[str, str]] = field(default_factory=list)
+    pipelining: bool = False
+    pipelined: list[bool] = field(default_factory=list)
+
+    async def handle_EHLO(self, server: SMTP, session: Session, envelope: Envelope,
+                          hostname: str, responses: list[str]) -> list[str]:
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
 
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, mail_options: list[str]) -> str:
-        if self.mail_replies:
-            reply = self.mail_replies.pop(0)
+        self.pipelined.append(b"DATA\r\n" in bytes(server._reader._buffer))
+        reply = self.mail_replies.pop(0) if self.mail_replies else "250 OK"
+        if not reply.startswith("250"):
             if reply.startswith("421"):
                 _close_soon(server)
             return reply

@@ -7,7 +7,6 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 from email.policy import default
 from typing import Any
 
@@ -15,7 +14,7 @@ import pytest
 from icalendar import Calendar
 
 from summitcal.mail.smtp import SmtpTransport
-from summitcal.mail.transport import PermanentFailure, TemporaryFailure
+from summitcal.mail.transport import PermanentFailure, RawEmail, RecipientRefused, TemporaryFailure
 from summitcal.scheduler import samples
 from summitcal.scheduler.compose import compose
 from summitcal.scheduler.messages import Confirm, Reminder
@@ -27,7 +26,7 @@ MakeServer = Callable[..., SmtpServer]
 SENDER = "summitcal <summitcal@cal.example.org>"
 
 
-def message(number: int = 0, recipient: str = "reader@example.net") -> EmailMessage:
+def message(number: int = 0, recipient: str = "reader@example.net") -> RawEmail:
     return compose(Confirm(f"{BASE_URL}/confirm/{number}"), sender=SENDER, recipient=recipient,
                    key=f"confirm-{number}-{recipient}",
                    date=datetime(2021, 9, 15, 9, tzinfo=UTC), base_url=BASE_URL,
@@ -66,7 +65,7 @@ def test_fifty_messages_over_one_connection(smtp_server: SmtpServer, connect: Co
     assert [d.rcpt_tos for d in delivered] == [[f"reader{n}@example.net"] for n in range(50)]
     assert {d.mail_from for d in delivered} == {"summitcal@cal.example.org"}
     parsed = [email.message_from_bytes(d.content, policy=default) for d in delivered]
-    assert [p["Message-ID"] for p in parsed] == [m["Message-ID"] for m in sent]
+    assert [p["Message-ID"] for p in parsed] == [m.message_id for m in sent]
     assert parsed[7]["Subject"] == "Confirm your summitcal subscription"
 
 
@@ -79,7 +78,7 @@ def test_the_reminder_arrives_whole(smtp_server: SmtpServer, connect: Connect) -
     connect(smtp_server).send(sent)
     [delivered] = smtp_server.handler.messages
     parsed = email.message_from_bytes(delivered.content, policy=default)
-    assert parsed["Subject"] == sent["Subject"]
+    assert parsed["Subject"] == email.message_from_bytes(sent.data, policy=default)["Subject"]
     [ics] = list(parsed.iter_attachments())
     [event] = Calendar.from_ical(ics.get_content()).walk("VEVENT")
     assert str(event["UID"]) == "dushanbe-2021-csto-council@cal.example.org"
@@ -319,3 +318,128 @@ def test_a_wrong_password_is_reported(make_smtp_server: MakeServer, tls_files: T
 def test_unknown_security_is_refused() -> None:
     with pytest.raises(ValueError, match="starttls"):
         SmtpTransport("127.0.0.1", 25, security="ssl")
+
+
+def test_an_address_that_is_not_ascii_goes_with_smtputf8(make_smtp_server: MakeServer,
+                                                         connect: Connect) -> None:
+    server = make_smtp_server(enable_SMTPUTF8=True)  # aiosmtpd's controller default
+    sent = message(1, "ünï@example.net")
+    assert sent.smtputf8
+    connect(server).send(sent)
+    [delivered] = server.handler.messages
+    assert delivered.rcpt_tos == ["ünï@example.net"]
+    assert email.message_from_bytes(delivered.content, policy=default)["To"] == "ünï@example.net"
+
+
+def test_without_smtputf8_such_an_address_is_a_permanent_failure(make_smtp_server: MakeServer,
+                                                                 connect: Connect) -> None:
+    server = make_smtp_server(enable_SMTPUTF8=False)
+    transport = connect(server)
+    with pytest.raises(PermanentFailure, match="SMTPUTF8"):
+        transport.send(message(1, "ünï@example.net"))
+    transport.send(message(2))
+    assert [d.rcpt_tos for d in server.handler.messages] == [["reader@example.net"]]
+
+
+# --- send_many: several messages, pipelined when the server offers it (RFC 2920) ---------
+
+def test_send_many_pipelines_when_the_server_offers_it(smtp_server: SmtpServer,
+                                                       connect: Connect) -> None:
+    smtp_server.handler.pipelining = True
+    sent = [message(n, f"reader{n}@example.net") for n in range(20)]
+    assert connect(smtp_server).send_many(sent) == [None] * 20
+    delivered = smtp_server.handler.messages
+    assert [d.rcpt_tos for d in delivered] == [[f"reader{n}@example.net"] for n in range(20)]
+    assert [d.content for d in delivered] == [m.data for m in sent]
+    assert smtp_server.handler.pipelined == [True] * 20
+    assert smtp_server.connections == 1
+
+
+def test_send_many_without_pipelining_waits_for_each_reply(smtp_server: SmtpServer,
+                                                           connect: Connect) -> None:
+    sent = [message(n, f"reader{n}@example.net") for n in range(5)]
+    assert connect(smtp_server).send_many(sent) == [None] * 5
+    assert [d.content for d in smtp_server.handler.messages] == [m.data for m in sent]
+    assert smtp_server.handler.pipelined == [False] * 5
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_in_a_batch_a_refusal_fails_its_message_only(smtp_server: SmtpServer,
+                                                     connect: Connect, pipelining: bool) -> None:
+    smtp_server.handler.pipelining = pipelining
+    smtp_server.handler.rcpt_replies["gone@example.net"] = "550 5.1.1 No such user"
+    smtp_server.handler.rcpt_replies["full@example.net"] = "452 4.2.2 Mailbox full"
+    recipients = ["a@example.net", "gone@example.net", "b@example.net", "full@example.net",
+                  "c@example.net"]
+    outcomes = connect(smtp_server).send_many([message(n, r) for n, r in enumerate(recipients)])
+    assert outcomes[0] is None and outcomes[2] is None and outcomes[4] is None
+    assert isinstance(outcomes[1], RecipientRefused) and outcomes[1].code == 550
+    assert isinstance(outcomes[3], TemporaryFailure) and outcomes[3].code == 452
+    assert [d.rcpt_tos for d in smtp_server.handler.messages] == [
+        ["a@example.net"], ["b@example.net"], ["c@example.net"]]
+    assert smtp_server.connections == 1
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_in_a_batch_refused_content_fails_its_message_only(smtp_server: SmtpServer,
+                                                           connect: Connect,
+                                                           pipelining: bool) -> None:
+    smtp_server.handler.pipelining = pipelining
+    smtp_server.handler.data_replies = ["554 5.7.1 Message rejected as spam"]
+    outcomes = connect(smtp_server).send_many([message(n) for n in range(3)])
+    assert isinstance(outcomes[0], PermanentFailure) and outcomes[0].code == 554
+    assert outcomes[1:] == [None, None]
+    assert len(smtp_server.handler.messages) == 2
+
+
+def test_in_a_pipelined_batch_a_421_leaves_the_rest_untried(smtp_server: SmtpServer,
+                                                            connect: Connect) -> None:
+    smtp_server.handler.pipelining = True
+    smtp_server.handler.mail_replies = ["250 OK", "421 4.3.2 Shutting down"]
+    outcomes = connect(smtp_server).send_many([message(n) for n in range(4)])
+    assert outcomes[0] is None
+    assert all(isinstance(o, TemporaryFailure) and o.code == 421 for o in outcomes[1:])
+    assert len(smtp_server.handler.messages) == 1
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_a_421_to_a_batch_on_an_idle_connection_is_tried_once_more(
+        smtp_server: SmtpServer, connect: Connect, pipelining: bool) -> None:
+    smtp_server.handler.pipelining = pipelining
+    transport = connect(smtp_server)
+    assert transport.send_many([message(0)]) == [None]
+    smtp_server.handler.mail_replies = ["421 4.4.2 Idle timeout, closing connection"]
+    assert transport.send_many([message(n) for n in range(1, 4)]) == [None] * 3
+    assert len(smtp_server.handler.messages) == 4
+    assert smtp_server.connections == 2
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_in_a_batch_a_lost_connection_fails_the_message_in_flight_and_the_rest(
+        smtp_server: SmtpServer, connect: Connect, pipelining: bool) -> None:
+    smtp_server.handler.pipelining = pipelining
+    smtp_server.handler.drop_after_data = 1  # took the first, died before saying so
+    outcomes = connect(smtp_server).send_many([message(n) for n in range(3)])
+    assert all(isinstance(o, TemporaryFailure) and o.code is None for o in outcomes)
+    assert len(smtp_server.handler.messages) == 1
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_a_batch_after_an_idle_drop_goes_on_a_fresh_connection(smtp_server: SmtpServer,
+                                                               connect: Connect,
+                                                               pipelining: bool) -> None:
+    smtp_server.handler.pipelining = pipelining
+    transport = connect(smtp_server)
+    transport.send(message(0))
+    smtp_server.drop_connections()
+    assert transport.send_many([message(n) for n in range(1, 4)]) == [None] * 3
+    assert len(smtp_server.handler.messages) == 4
+    assert smtp_server.connections == 2
+
+
+def test_send_many_to_a_server_that_is_down_fails_each(connect: Connect) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    outcomes = connect(port=port).send_many([message(n) for n in range(3)])
+    assert all(isinstance(o, TemporaryFailure) and o.code is None for o in outcomes)

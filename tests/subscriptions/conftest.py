@@ -18,12 +18,14 @@ from fastapi.testclient import TestClient
 
 from summitcal.app.config import load_config
 from summitcal.app.runtime import Runtime
-from summitcal.app.server import renderers, web_app
+from summitcal.app.server import web_app
 from summitcal.core import database
 from summitcal.mail.outbox import RetryPolicy
 from summitcal.mail.smtp import SmtpTransport
 from summitcal.mail.tables import outbox
-from summitcal.scheduler.delivery import Composer, Delivery
+from summitcal.scheduler.delivery import Delivery
+from summitcal.scheduler.renderers import registry
+from summitcal.scheduler.sources import Sources
 from summitcal.subscriptions import subscribers as subs
 from tests.scheduler.conftest import (  # noqa: F401  (the fault-injecting SMTP server)
     SmtpServer,
@@ -107,7 +109,7 @@ class Post:
     def __init__(self, runtime: Runtime, server: SmtpServer) -> None:
         self.server = server
         self.delivery = Delivery(
-            runtime.store.engine, runtime.config, Composer(renderers(runtime)),
+            runtime.store.engine, runtime.config, registry(Sources.of(runtime)),
             lambda: SmtpTransport("127.0.0.1", server.port, timeout=5), workers=1,
             policy=RetryPolicy(first=timedelta(0), jitter=0), poll=0.05)
 

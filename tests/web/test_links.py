@@ -62,8 +62,8 @@ def test_link_email_more_and_add_links_land(client):
                           sender="s@summitcal.test", recipient="r@example.org", key="k",
                           date=session.starts_at - timedelta(hours=1), base_url=BASE_URL,
                           unsubscribe_url=f"{BASE_URL}/unsubscribe/t")
-        parsed = email.message_from_bytes(message.as_bytes(), policy=default)
-        text = parsed.get_body(("plain",)).get_content()
+        parsed = email.message_from_bytes(message.data, policy=default)
+        text = parsed.get_body(("plain",)).get_content().replace("\r\n", "\n")
         [more] = re.findall(r"^More: (\S+)$", text, re.M)
         lands(client, more)
         html = parsed.get_body(("html",)).get_content()
