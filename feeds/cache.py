@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Hashable, Iterable, Mapping
 import calendar
+import hashlib
 from dataclasses import dataclass
 from datetime import date, timedelta
 from operator import attrgetter
@@ -85,17 +86,26 @@ class Piece:
     ``session`` and ``records`` remember the exact objects the piece was checked
     against: while a caller hands in the same objects (a schedule snapshot keeps unchanged
     sessions and record tables as they were), the piece is current without comparing
-    anything. Otherwise ``version`` (see ``event_version``) decides.
+    anything. Otherwise ``version`` (see ``event_version``) decides; a piece restored
+    from a file (``feeds.kept``) has only its ``digest`` (``version_digest``) until it
+    is first found current.
     """
 
-    version: Hashable
-    session: Session
+    version: Hashable | None
+    session: Session | None
     records: tuple[int, int, int]
     order: tuple[int, int, str, str]  # start (POSIX seconds, microseconds), summit, id
     zone: str | None  # the TZID a timed session uses; None for all-day
     first: date
     last: date
     body: bytes
+    digest: str = ""  # version_digest(version), made when first needed
+
+    def same_version(self, version: Hashable) -> bool:
+        """Whether the piece was made from ``version`` (by digest for a restored piece)."""
+        if self.version is not None:
+            return self.version == version
+        return self.digest == version_digest(version)
 
 
 def _records(schedule: Schedule) -> tuple[int, int, int]:
@@ -184,8 +194,8 @@ class FeedBuilder:
         if cached is not None and cached.session is session and cached.records == records:
             return cached
         version = event_version(session, schedule)
-        if cached is not None and cached.version == version:
-            cached.session, cached.records = session, records
+        if cached is not None and cached.same_version(version):
+            cached.version, cached.session, cached.records = version, session, records
             return cached
         body = event_bytes(session, schedule, self.settings.base_url, participant, alarms)
         start = session.starts_at
@@ -238,3 +248,10 @@ def event_version(session: Session, schedule: Schedule) -> Hashable:
     )
     instants = (session.starts_at, session.ends_at)
     return (session.sequence, session, instants, context)
+
+
+def version_digest(version: Hashable) -> str:
+    """A digest of an ``event_version`` that is the same in every process (Python's own
+    ``hash`` of text is not): BLAKE2b of its ``repr`` (frozen dataclasses, dates and
+    aware datetimes, whose repr shows every field, ``fold`` and the zone included)."""
+    return hashlib.blake2b(repr(version).encode("utf-8"), digest_size=16).hexdigest()

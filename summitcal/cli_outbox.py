@@ -1,7 +1,7 @@
 """The outbox commands: ``outbox`` (list), ``outbox retry ID``, ``send-test EMAIL`` and
 the internal ``deliver`` (delivery workers alone, without the web app or the clock).
 
-Registered on ``summitcal.cli.cli`` by the import at the bottom of ``summitcal.cli``.
+Imported by ``summitcal.cli`` when one of these commands is named (``LAZY_COMMANDS``).
 """
 
 from __future__ import annotations

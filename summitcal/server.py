@@ -38,7 +38,7 @@ from summitcal.runtime import Runtime
 from summitcal.scheduling import Scheduling
 
 log = logging.getLogger("summitcal")
-PIECES_FILE = "feed-pieces.pickle"  # in service.data_dir: see feeds.kept
+PIECES_FILE = "feed-pieces.bin"  # in service.data_dir: see feeds.kept
 #: Set for the processes of ``summitcal web --workers N``: the roles their app reports.
 ROLES_ENV = "SUMMITCAL_ROLES"
 

@@ -15,7 +15,7 @@ def test_restart_restores_pieces_and_shows_changes_made_while_down(tmp_path: Pat
     config = write_config(tmp_path, f"sqlite:///{tmp_path / 'data' / 'db.sqlite3'}")
     with Server(config) as server:
         _, _, before = server.get("/feeds/all.ics")
-    kept = tmp_path / "data" / "feed-pieces.pickle"
+    kept = tmp_path / "data" / "feed-pieces.bin"
     assert kept.exists()
     done = cli("attendance", "astana-2024/sco-council", "putin", "video", config=config)
     assert done.returncode == 0, done.stderr
