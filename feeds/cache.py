@@ -100,12 +100,45 @@ class Piece:
     last: date
     body: bytes
     digest: str = ""  # version_digest(version), made when first needed
+    tag: bytes = b""  # part_tag(body)
+
+    def __post_init__(self) -> None:
+        if not self.tag:
+            self.tag = part_tag(self.body)
 
     def same_version(self, version: Hashable) -> bool:
         """Whether the piece was made from ``version`` (by digest for a restored piece)."""
         if self.version is not None:
             return self.version == version
         return self.digest == version_digest(version)
+
+
+def part_tag(part: bytes) -> bytes:
+    """A digest of one part of a feed (16 bytes of BLAKE2b)."""
+    return hashlib.blake2b(part, digest_size=16).digest()
+
+
+FOOTER_TAG = part_tag(FOOTER)
+
+
+@dataclass(frozen=True, slots=True)
+class Assembled:
+    """A feed as its parts (header, VTIMEZONEs, VEVENTs, footer) and their tags."""
+
+    parts: list[bytes]
+    tags: list[bytes]
+
+    @property
+    def digest(self) -> str:
+        """A strong validator of the feed's bytes (hex): SHA-256 of the parts' tags, each
+        a digest of its part. Different bytes give a different digest; the same bytes
+        give the same one, since a feed is always cut into parts the same way (one part
+        per header, zone, event and footer). Costs a few bytes per part, not the body."""
+        return hashlib.sha256(b"".join(self.tags)).hexdigest()
+
+    @property
+    def length(self) -> int:
+        return sum(map(len, self.parts))
 
 
 def _records(schedule: Schedule) -> tuple[int, int, int]:
@@ -151,6 +184,18 @@ class FeedBuilder:
         Same bytes as ``feeds.calendar.feed_bytes`` with the same arguments, only faster:
         pieces are sorted by their memoised start, and only changed ones are rendered.
         """
+        return self.assemble(name, sessions, schedule, participant, alarms).parts
+
+    def assemble(
+        self,
+        name: str,
+        sessions: Iterable[Session],
+        schedule: Schedule,
+        participant: str | None = None,
+        alarms: tuple[timedelta, ...] = (),
+    ) -> Assembled:
+        """``parts`` with each part's ``part_tag`` beside it (recalled for the VEVENTs), so
+        a caller can name the feed's bytes (``Assembled.digest``) without reading them."""
         alarms = tuple(alarms)
         records = _records(schedule)
         items = self.events.items_view()
@@ -175,9 +220,12 @@ class FeedBuilder:
                                      piece.last if piece.last > known[1] else known[1])
         parts = [header_bytes(name, self.settings)]
         parts.extend(self.vtimezone(zone, *spans[zone]) for zone in sorted(spans))
-        parts.extend(piece.body for piece in pieces)
+        tags = [part_tag(part) for part in parts]
+        parts.extend([piece.body for piece in pieces])
+        tags.extend([piece.tag for piece in pieces])
         parts.append(FOOTER)
-        return parts
+        tags.append(FOOTER_TAG)
+        return Assembled(parts, tags)
 
     def piece(
         self,

@@ -11,18 +11,22 @@ reader as the compression of the whole body.
 Chunks are runs of parts (header, VTIMEZONEs, VEVENTs, footer) cut where a part's hash
 says so once a run is ``MIN_BYTES`` long (content-defined chunking), so adding, changing
 or removing one event changes only the chunk or two around it; each chunk's deflate
-output is cached by its parts. After one change a feed costs a chunk's compression, the
-CRC-32 of the body (memory speed) and a join. Compression stays close to gzip of the
-whole body, since a chunk (64 kB and more) spans twice DEFLATE's 32 kB window.
+output is cached by its parts, with its CRC-32 and length: the body's CRC-32 is the
+chunks' CRCs joined by ``crc32_combine`` (zlib's, exposed by zlib-ng's binding), so after
+one change a feed costs a chunk's compression and a join of compressed bytes, never a
+pass over the whole body. Compression stays close to gzip of the whole body, since a
+chunk (64 kB and more) spans twice DEFLATE's 32 kB window. zlib-ng's deflate writes the
+same format as zlib's, about twice as fast.
 """
 
 from __future__ import annotations
 
 import struct
-import zlib
 from collections import OrderedDict
 from collections.abc import Sequence
 from threading import Lock
+
+from zlib_ng import zlib_ng as zlib
 
 #: gzip header: magic, CM=8 (deflate), no flags, MTIME=0 (none), XFL=0, OS=255 (unknown).
 HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
@@ -34,6 +38,8 @@ MAX_BYTES = 512 * 1024
 LEVEL = 6
 
 Chunk = tuple[bytes, ...]
+#: A chunk compressed: its deflate output, and the CRC-32 and length of its bytes.
+Deflated = tuple[bytes, int, int]
 
 
 class GzipJoiner:
@@ -44,37 +50,49 @@ class GzipJoiner:
 
     def __init__(self, max_bytes: int = 64 * 1024 * 1024) -> None:
         self.max_bytes = max_bytes
-        self._chunks: OrderedDict[Chunk, bytes] = OrderedDict()
+        self._chunks: OrderedDict[Chunk, Deflated] = OrderedDict()
         self._size = 0
         self._lock = Lock()
+        self.compressed = 0  # chunks compressed so far (the rest were recalled)
 
     def gzip(self, parts: Sequence[bytes], body: bytes | None = None) -> bytes:
-        """The gzip member of ``b"".join(parts)`` (pass that as ``body`` when you have it).
-        Decompresses to exactly those bytes with any RFC 1952 reader."""
-        if body is None:
-            body = b"".join(parts)
+        """The gzip member of ``b"".join(parts)``. Decompresses to exactly those bytes
+        with any RFC 1952 reader. (``body``, that join, is accepted and not needed.)"""
         out = [HEADER]
-        out.extend(self._deflated(chunk) for chunk in chunks(parts))
+        crc = size = 0
+        for chunk in chunks(parts):
+            deflated, chunk_crc, length = self._deflated(chunk)
+            out.append(deflated)
+            crc = zlib.crc32_combine(crc, chunk_crc, length)
+            size += length
         out.append(FINAL)
-        out.append(struct.pack("<II", zlib.crc32(body), len(body) & 0xFFFFFFFF))
+        out.append(struct.pack("<II", crc, size & 0xFFFFFFFF))
         return b"".join(out)
 
-    def _deflated(self, chunk: Chunk) -> bytes:
+    def _deflated(self, chunk: Chunk) -> Deflated:
         with self._lock:
             known = self._chunks.get(chunk)
             if known is not None:
                 self._chunks.move_to_end(chunk)
                 return known
+        raw = b"".join(chunk)
         compressor = zlib.compressobj(LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
-        deflated = compressor.compress(b"".join(chunk)) + compressor.flush(zlib.Z_SYNC_FLUSH)
+        made = (compressor.compress(raw) + compressor.flush(zlib.Z_SYNC_FLUSH),
+                zlib.crc32(raw), len(raw))
         with self._lock:
+            self.compressed += 1
             if chunk not in self._chunks:
-                self._chunks[chunk] = deflated
-                self._size += len(deflated)
+                self._chunks[chunk] = made
+                self._size += len(made[0])
                 while self._size > self.max_bytes and len(self._chunks) > 1:
                     _, dropped = self._chunks.popitem(last=False)
-                    self._size -= len(dropped)
-        return deflated
+                    self._size -= len(dropped[0])
+        return made
+
+    @property
+    def kept_bytes(self) -> int:
+        """Compressed bytes kept (at most ``max_bytes``, or one chunk larger than that)."""
+        return self._size
 
     def __len__(self) -> int:
         return len(self._chunks)

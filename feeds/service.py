@@ -8,15 +8,14 @@ retention runs out. A cached GET costs one version query and a dictionary look-u
 from __future__ import annotations
 
 import gzip
-import hashlib
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from summitcal.feeds.cache import FeedBuilder
+from summitcal.feeds.cache import Assembled, FeedBuilder, part_tag
 from summitcal.feeds.gzipped import GzipJoiner
 from summitcal.feeds.select import next_change, parse_name, select, title
 from summitcal.feeds.settings import FeedSettings
@@ -30,22 +29,43 @@ UTC = timezone.utc
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
-@dataclass(slots=True)
 class FeedResponse:
     """One feed as of one version: its bytes, validators and (on first use) gzip form.
     ``last_modified`` is when these bytes were first built (``feeds.versions``): it never
-    goes back and moves whenever the bytes change."""
+    goes back and moves whenever the bytes change.
 
-    name: str
-    body: bytes
-    etag: str  # strong, quoted
-    last_modified: datetime
-    version: int
-    expires: datetime | None
-    parts: Sequence[bytes] = field(default=(), repr=False)
-    joiner: GzipJoiner | None = field(default=None, repr=False)
-    _gzipped: bytes | None = field(default=None, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    Built from ``parts`` (``body=None``), the body is joined only when first asked for:
+    a client that takes gzip is served from the compressed chunks, and the response
+    holds no second copy of the feed's bytes.
+    """
+
+    __slots__ = ("name", "_body", "etag", "last_modified", "version", "expires", "parts",
+                 "joiner", "length", "_gzipped", "_lock", "headers")
+
+    def __init__(self, name: str, body: bytes | None, etag: str, last_modified: datetime,
+                 version: int, expires: datetime | None, parts: Sequence[bytes] = (),
+                 joiner: GzipJoiner | None = None) -> None:
+        self.name = name
+        self._body = body
+        self.etag = etag  # strong, quoted
+        self.last_modified = last_modified
+        self.version = version
+        self.expires = expires
+        self.parts = parts
+        self.joiner = joiner
+        self.length = len(body) if body is not None else sum(map(len, parts))
+        self._gzipped: bytes | None = None
+        self._lock = threading.Lock()
+        self.headers: dict[object, object] = {}  # for the HTTP layer's prepared headers
+
+    @property
+    def body(self) -> bytes:
+        """The feed's bytes (joined from its parts once, on first use)."""
+        if self._body is None:
+            with self._lock:
+                if self._body is None:
+                    self._body = b"".join(self.parts)
+        return self._body
 
     @property
     def gzipped(self) -> bytes:
@@ -54,9 +74,8 @@ class FeedResponse:
         if self._gzipped is None:
             with self._lock:
                 if self._gzipped is None:
-                    self._gzipped = (self.joiner.gzip(self.parts, self.body) if self.joiner is not None
+                    self._gzipped = (self.joiner.gzip(self.parts) if self.joiner is not None
                                      else gzip.compress(self.body, compresslevel=6, mtime=0))
-                    self.parts = ()
         return self._gzipped
 
     @property
@@ -75,6 +94,8 @@ class FeedService:
         self.clock = clock
         self._responses: dict[str, FeedResponse] = {}
         self._lock = threading.Lock()
+        #: Feeds built, by name: one per feed version however many requests ask at once.
+        self.builds: Counter[str] = Counter()
 
     def get(self, name: str) -> FeedResponse:
         """The feed called ``name`` as of now; NotFound for an unknown feed. Requests that
@@ -92,20 +113,21 @@ class FeedService:
             started = time.perf_counter()
             sessions = select(snapshot.schedule, kind, ident, now, self.settings.cancelled_retention)
             if kind == "sessions":
-                parts: tuple[bytes, ...] = (self.builder.single(sessions[0], snapshot.schedule),)
+                single = self.builder.single(sessions[0], snapshot.schedule)
+                assembled = Assembled([single], [part_tag(single)])
             else:
-                parts = tuple(self.builder.parts(
+                assembled = self.builder.assemble(
                     title(snapshot.schedule, kind, ident), sessions, snapshot.schedule,
-                    participant=ident if kind == "participants" else None))
-            body = b"".join(parts)
+                    participant=ident if kind == "participants" else None)
+            digest = assembled.digest[:32]
+            self.builds[name] += 1
             metrics.feed_built(kind, time.perf_counter() - started)
-            digest = hashlib.sha256(body).hexdigest()[:32]
             shown = max((s.last_modified for s in sessions if s.last_modified), default=EPOCH)
-            response = FeedResponse(name, body, f'"{digest}"',
+            response = FeedResponse(name, None, f'"{digest}"',
                                     self.versions.modified(name, digest, now, shown),
                                     snapshot.version,
                                     next_change(sessions, now, self.settings.cancelled_retention),
-                                    parts, self.joiner)
+                                    tuple(assembled.parts), self.joiner)
             if len(self._responses) > 4096:
                 self._responses.clear()
             self._responses[name] = response
