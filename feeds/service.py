@@ -78,6 +78,10 @@ class FeedResponse:
                                      else gzip.compress(self.body, compresslevel=6, mtime=0))
         return self._gzipped
 
+    def made(self, compress: bool) -> bool:
+        """Whether the bytes to send (gzipped or plain) are made already."""
+        return (self._gzipped if compress else self._body) is not None
+
     @property
     def gzip_etag(self) -> str:
         return self.etag[:-1] + '-gzip"'
@@ -132,6 +136,11 @@ class FeedService:
                 self._responses.clear()
             self._responses[name] = response
             return response
+
+    def cached(self, name: str) -> FeedResponse | None:
+        """The feed called ``name`` when a response for the current version is at hand
+        (one version query and a dictionary look-up, never a build), else None."""
+        return self._current(name, self.runtime.store.version(), self.clock())
 
     def _current(self, name: str, version: int, now: datetime) -> FeedResponse | None:
         cached = self._responses.get(name)

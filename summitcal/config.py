@@ -44,6 +44,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "port": Key(8080, "Port `serve` listens on (also `serve --port`).", "int"),
         "header_timeout": Key("PT10S", "How long a client may take to send a request's "
                               "headers; slower connections are closed.", "duration"),
+        "access_log": Key(False, "Log a line per HTTP request (uvicorn's access log); a "
+                          "reverse proxy in front usually logs them already.", "bool"),
     },
     "database": {
         "url": Key("", "SQLAlchemy URL; empty means SQLite at <data_dir>/summitcal.db. "

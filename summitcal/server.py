@@ -148,7 +148,7 @@ def _serve_http(runtime: Runtime, listener: socket.socket, host: str, port: int,
 
     config = runtime.config
     options = {"host": host, "port": port, "log_level": "info", "proxy_headers": False,
-               "server_header": False,
+               "server_header": False, "access_log": config.http.access_log,
                "http": protocol(config.http.header_timeout.total_seconds())}
     log.info("listening on http://%s:%d", host, port)
     if web_workers <= 1:

@@ -11,6 +11,7 @@ from summitcal.feeds import routes as feed_routes
 from summitcal import __version__
 from summitcal.runtime import Runtime
 from summitcal.web import admin, admin_outbox, api, errors, hardening, pages, subscriptions
+from summitcal.web.feed_answers import FeedAnswers
 from summitcal.web.head import HeadAsGet
 from summitcal.web.metrics import CONTENT_TYPE, Metrics
 
@@ -43,6 +44,8 @@ def create_app(runtime: Runtime, roles: tuple[str, ...] = ("web",)) -> FastAPI:
     app.add_middleware(_Wrapped, wrap=metrics.wrap)
     app.add_middleware(_Wrapped, wrap=hardening.security_headers)
     max_age = int(runtime.config.feeds.max_age.total_seconds())
+    # Outermost: current public feeds are answered before any of the above (same answers).
+    app.add_middleware(FeedAnswers, service=runtime.feeds, max_age=max_age)
     app.include_router(subscriptions.router(runtime))  # before feeds: /feeds/private/…
     app.include_router(feed_routes.router(runtime.feeds, max_age))
     app.include_router(api.router(runtime))
