@@ -89,6 +89,18 @@ class GzipJoiner:
                     self._size -= len(dropped[0])
         return made
 
+    def kept(self) -> list[tuple[Chunk, Deflated]]:
+        """The chunks kept, least recently used first (for ``feeds.kept``)."""
+        with self._lock:
+            return list(self._chunks.items())
+
+    def adopt(self, chunk: Chunk, made: Deflated) -> None:
+        """Keep ``made`` as the compression of ``chunk`` (from ``feeds.kept``)."""
+        with self._lock:
+            if chunk not in self._chunks:
+                self._chunks[chunk] = made
+                self._size += len(made[0])
+
     @property
     def kept_bytes(self) -> int:
         """Compressed bytes kept (at most ``max_bytes``, or one chunk larger than that)."""

@@ -78,6 +78,10 @@ class FeedResponse:
                                      else gzip.compress(self.body, compresslevel=6, mtime=0))
         return self._gzipped
 
+    def adopt_gzip(self, gzipped: bytes) -> None:
+        """Take ``gzipped`` as the gzip form (made earlier from the same parts)."""
+        self._gzipped = gzipped
+
     def made(self, compress: bool) -> bool:
         """Whether the bytes to send (gzipped or plain) are made already."""
         return (self._gzipped if compress else self._body) is not None
@@ -136,6 +140,26 @@ class FeedService:
                 self._responses.clear()
             self._responses[name] = response
             return response
+
+    def responses(self) -> list[FeedResponse]:
+        """The feeds built so far (``all`` first), for ``feeds.kept``."""
+        found = list(self._responses.values())
+        return sorted(found, key=lambda r: r.name != "all")
+
+    def adopt(self, response: FeedResponse) -> None:
+        """Serve ``response`` (kept from before a restart) while its version is current."""
+        self._responses[response.name] = response
+
+    def warm(self) -> None:
+        """Make ``all`` and its gzip form, and check every piece against the current
+        schedule, so that neither the first request nor the first change after a start
+        pays for it (run in the background while serving starts)."""
+        self.get("all").gzipped
+        snapshot = self.runtime.snapshot()
+        sessions = select(snapshot.schedule, "all", None, self.clock(),
+                          self.settings.cancelled_retention)
+        with self._lock:
+            self.builder.assemble("all", sessions, snapshot.schedule)
 
     def cached(self, name: str) -> FeedResponse | None:
         """The feed called ``name`` when a response for the current version is at hand

@@ -27,7 +27,7 @@ from types import FrameType
 
 import uvicorn
 
-from summitcal.feeds.kept import keep, restore
+from summitcal.feeds.kept import keep_service, restore_service
 from summitcal.scheduler.compose import check_templates
 from summitcal.scheduler.delivery import Composer, Delivery, Renderer, default_renderers
 from summitcal import preflight
@@ -65,7 +65,9 @@ def serve(config: Config, host: str | None = None, port: int | None = None, *,
         kept = config.service.data_dir / PIECES_FILE
         try:
             if "web" in roles:
-                log.info("feed pieces restored: %d", restore(runtime.feeds.builder, kept))
+                restored = restore_service(runtime.feeds, kept, runtime.store.revision())
+                log.info("feed pieces restored: %d (feeds current: %s; gzip chunks: %d)",
+                         restored.pieces, ", ".join(restored.feeds) or "none", restored.chunks)
             if config.schedules.load_on_start and "scheduler" in roles:
                 _load(runtime)
             if "web" in roles:
@@ -74,7 +76,8 @@ def serve(config: Config, host: str | None = None, port: int | None = None, *,
         finally:
             if "web" in roles:
                 try:
-                    log.info("feed pieces kept: %d", keep(runtime.feeds.builder, kept))
+                    log.info("feed pieces kept: %d", keep_service(
+                        runtime.feeds, kept, runtime.store.revision()))
                 except OSError as exc:
                     log.warning("feed pieces not kept in %s: %s", kept, exc.strerror)
             runtime.close()
@@ -84,12 +87,13 @@ def serve(config: Config, host: str | None = None, port: int | None = None, *,
 
 
 def _warm(runtime: Runtime) -> None:
-    """Build /feeds/all.ics and its gzip form in the background while serving starts (a
-    request for it meanwhile waits for this build instead of making its own)."""
+    """Build /feeds/all.ics and its gzip form (unless kept from before the restart) and
+    check the kept pieces in the background while serving starts (a request for it
+    meanwhile waits for this build instead of making its own)."""
 
     def build() -> None:
         try:
-            runtime.feeds.get("all").gzipped
+            runtime.feeds.warm()
         except Exception:  # the first request will build it (and report) as usual
             log.exception("warming /feeds/all.ics failed")
 

@@ -92,6 +92,16 @@ class Store:
         with self.engine.connect() as connection:
             return connection.scalar(sa.select(sa.func.max(t.revisions.c.id))) or 0
 
+    def revision(self) -> tuple[int, str] | None:
+        """The latest revision as (id, creation instant in ISO form), or None before the
+        first: names the schedule's state more surely than the id alone (a database
+        replaced by another one with as many revisions has other instants)."""
+        query = sa.select(t.revisions.c.id, t.revisions.c.created_at).order_by(
+            t.revisions.c.id.desc()).limit(1)
+        with self.engine.connect() as connection:
+            found = connection.execute(query).first()
+        return (found.id, found.created_at.isoformat()) if found else None
+
     def _autocommit_connection(self) -> Any:
         raw = self.engine.raw_connection()
         if self.engine.dialect.name == "postgresql":
