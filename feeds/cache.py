@@ -27,6 +27,7 @@ from typing import Any, Generic, TypeVar
 
 from summitcal.feeds.calendar import FOOTER, event_calendar, header_bytes
 from summitcal.feeds.event import event_bytes
+from summitcal.feeds.gzipped import cut_points, ends_chunk, part_tag
 from summitcal.feeds.settings import FeedSettings
 from summitcal.feeds.vtimezone import vtimezone_bytes
 from summitcal.summits.model import Schedule, Session
@@ -101,21 +102,18 @@ class Piece:
     body: bytes
     digest: str = ""  # version_digest(version), made when first needed
     tag: bytes = b""  # part_tag(body)
+    cut: bool = False  # gzipped.ends_chunk(body, tag)
 
     def __post_init__(self) -> None:
         if not self.tag:
             self.tag = part_tag(self.body)
+        self.cut = ends_chunk(self.body, self.tag)
 
     def same_version(self, version: Hashable) -> bool:
         """Whether the piece was made from ``version`` (by digest for a restored piece)."""
         if self.version is not None:
             return self.version == version
         return self.digest == version_digest(version)
-
-
-def part_tag(part: bytes) -> bytes:
-    """A digest of one part of a feed (16 bytes of BLAKE2b)."""
-    return hashlib.blake2b(part, digest_size=16).digest()
 
 
 FOOTER_TAG = part_tag(FOOTER)
@@ -127,6 +125,7 @@ class Assembled:
 
     parts: list[bytes]
     tags: list[bytes]
+    cuts: list[int]  # gzipped.cut_points(parts, tags)
 
     @property
     def digest(self) -> str:
@@ -221,11 +220,14 @@ class FeedBuilder:
         parts = [header_bytes(name, self.settings)]
         parts.extend(self.vtimezone(zone, *spans[zone]) for zone in sorted(spans))
         tags = [part_tag(part) for part in parts]
+        cuts = cut_points(parts, tags)
+        offset = len(parts)
+        cuts.extend([offset + i for i, piece in enumerate(pieces) if piece.cut])
         parts.extend([piece.body for piece in pieces])
         tags.extend([piece.tag for piece in pieces])
         parts.append(FOOTER)
         tags.append(FOOTER_TAG)
-        return Assembled(parts, tags)
+        return Assembled(parts, tags, cuts)
 
     def piece(
         self,

@@ -129,7 +129,7 @@ def _write(path: Path, builder: FeedBuilder, joiner: GzipJoiner | None,
         pieces.append([summit, session, participant, [a.total_seconds() for a in alarms],
                        piece.digest or version_digest(piece.version), list(piece.order),
                        piece.zone, piece.first.isoformat(), piece.last.isoformat(),
-                       blobs.add(piece.body)])
+                       blobs.add(piece.body), piece.tag.hex()])
     head = {"stamp": _stamp(builder), "revision": list(revision) if revision else None,
             "pieces": pieces,
             "feeds": [_feed_entry(feed, blobs) for feed in feeds if feed.parts],
@@ -150,7 +150,7 @@ def _feed_entry(feed: FeedResponse, blobs: _Blobs) -> list[Any]:
     return [feed.name, feed.etag, feed.last_modified.isoformat(), feed.version,
             feed.expires.isoformat() if feed.expires else None,
             [blobs.add(part) for part in feed.parts],
-            blobs.add(gzipped) if gzipped is not None else None]
+            blobs.add(gzipped) if gzipped is not None else None, feed.cuts]
 
 
 def _open(path: Path, builder: FeedBuilder) -> tuple[dict[str, Any] | None, list[bytes]]:
@@ -190,12 +190,13 @@ def _parse(data: bytes, stamp: list[Any]) -> tuple[dict[str, Any] | None, list[b
 
 def _restore_pieces(builder: FeedBuilder, head: dict[str, Any], blobs: list[bytes]) -> int:
     count = 0
-    for summit, session, participant, alarms, digest, order, zone, first, last, blob in \
-            head["pieces"]:
+    for summit, session, participant, alarms, digest, order, zone, first, last, blob, tag \
+            in head["pieces"]:
         key = (summit, session, participant, tuple(timedelta(seconds=a) for a in alarms))
         builder.events.put(key, None, Piece(None, None, NO_RECORDS, tuple(order), zone,
                                             date.fromisoformat(first),
-                                            date.fromisoformat(last), blobs[blob], digest))
+                                            date.fromisoformat(last), blobs[blob], digest,
+                                            bytes.fromhex(tag)))
         count += 1
     return count
 
@@ -205,12 +206,12 @@ def _feeds(head: dict[str, Any], blobs: list[bytes], service: FeedService
     from summitcal.feeds.service import FeedResponse
 
     now = service.clock()
-    for name, etag, modified, version, expires, parts, gzipped in head["feeds"]:
+    for name, etag, modified, version, expires, parts, gzipped, cuts in head["feeds"]:
         until = datetime.fromisoformat(expires) if expires else None
         if until is not None and until <= now:
             continue  # a cancelled session has dropped out since
         feed = FeedResponse(name, None, etag, datetime.fromisoformat(modified), version,
-                            until, tuple(blobs[i] for i in parts), service.joiner)
+                            until, tuple(blobs[i] for i in parts), service.joiner, cuts)
         if gzipped is not None:
             feed.adopt_gzip(blobs[gzipped])
         yield feed

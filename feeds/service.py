@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from summitcal.feeds.cache import Assembled, FeedBuilder, part_tag
-from summitcal.feeds.gzipped import GzipJoiner
+from summitcal.feeds.cache import Assembled, FeedBuilder
+from summitcal.feeds.gzipped import GzipJoiner, part_tag
 from summitcal.feeds.select import next_change, parse_name, select, title
 from summitcal.feeds.settings import FeedSettings
 from summitcal.feeds.versions import FeedVersions
@@ -40,11 +40,11 @@ class FeedResponse:
     """
 
     __slots__ = ("name", "_body", "etag", "last_modified", "version", "expires", "parts",
-                 "joiner", "length", "_gzipped", "_lock", "headers")
+                 "joiner", "cuts", "length", "_gzipped", "_lock", "headers")
 
     def __init__(self, name: str, body: bytes | None, etag: str, last_modified: datetime,
                  version: int, expires: datetime | None, parts: Sequence[bytes] = (),
-                 joiner: GzipJoiner | None = None) -> None:
+                 joiner: GzipJoiner | None = None, cuts: Sequence[int] | None = None) -> None:
         self.name = name
         self._body = body
         self.etag = etag  # strong, quoted
@@ -53,6 +53,7 @@ class FeedResponse:
         self.expires = expires
         self.parts = parts
         self.joiner = joiner
+        self.cuts = cuts
         self.length = len(body) if body is not None else sum(map(len, parts))
         self._gzipped: bytes | None = None
         self._lock = threading.Lock()
@@ -74,7 +75,8 @@ class FeedResponse:
         if self._gzipped is None:
             with self._lock:
                 if self._gzipped is None:
-                    self._gzipped = (self.joiner.gzip(self.parts) if self.joiner is not None
+                    self._gzipped = (self.joiner.gzip(self.parts, self.cuts)
+                                     if self.joiner is not None
                                      else gzip.compress(self.body, compresslevel=6, mtime=0))
         return self._gzipped
 
@@ -109,10 +111,10 @@ class FeedService:
         """The feed called ``name`` as of now; NotFound for an unknown feed. Requests that
         arrive together after a change share one build (the others wait for it)."""
         kind, ident = parse_name(name)
-        snapshot = self.runtime.snapshot()
-        cached = self._current(name, snapshot.version, self.clock())
+        cached = self.cached(name)  # before the snapshot, which may be catching up
         if cached is not None:
             return cached
+        snapshot = self.runtime.snapshot()
         with self._lock:
             now = self.clock()
             cached = self._current(name, snapshot.version, now)
@@ -122,7 +124,7 @@ class FeedService:
             sessions = select(snapshot.schedule, kind, ident, now, self.settings.cancelled_retention)
             if kind == "sessions":
                 single = self.builder.single(sessions[0], snapshot.schedule)
-                assembled = Assembled([single], [part_tag(single)])
+                assembled = Assembled([single], [part_tag(single)], [])
             else:
                 assembled = self.builder.assemble(
                     title(snapshot.schedule, kind, ident), sessions, snapshot.schedule,
@@ -135,7 +137,7 @@ class FeedService:
                                     self.versions.modified(name, digest, now, shown),
                                     snapshot.version,
                                     next_change(sessions, now, self.settings.cancelled_retention),
-                                    tuple(assembled.parts), self.joiner)
+                                    tuple(assembled.parts), self.joiner, assembled.cuts)
             if len(self._responses) > 4096:
                 self._responses.clear()
             self._responses[name] = response
