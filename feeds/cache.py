@@ -119,6 +119,21 @@ class Piece:
 FOOTER_TAG = part_tag(FOOTER)
 
 
+def zone_days(pieces: Iterable[Piece]) -> dict[str, tuple[date, date]]:
+    """Each zone of the timed pieces with the first and last local day they touch."""
+    spans: dict[str, tuple[date, date]] = {}
+    for piece in pieces:
+        if piece.zone is None:
+            continue
+        known = spans.get(piece.zone)
+        if known is None:
+            spans[piece.zone] = (piece.first, piece.last)
+        elif piece.first < known[0] or piece.last > known[1]:
+            spans[piece.zone] = (piece.first if piece.first < known[0] else known[0],
+                                 piece.last if piece.last > known[1] else known[1])
+    return spans
+
+
 @dataclass(frozen=True, slots=True)
 class Assembled:
     """A feed as its parts (header, VTIMEZONEs, VEVENTs, footer) and their tags."""
@@ -135,9 +150,11 @@ class Assembled:
         per header, zone, event and footer). Costs a few bytes per part, not the body."""
         return hashlib.sha256(b"".join(self.tags)).hexdigest()
 
-    @property
-    def length(self) -> int:
-        return sum(map(len, self.parts))
+    length: int | None = None  # bytes, when known
+
+    def __post_init__(self) -> None:
+        if self.length is None:
+            object.__setattr__(self, "length", sum(map(len, self.parts)))
 
 
 def _records(schedule: Schedule) -> tuple[int, int, int]:
@@ -195,6 +212,16 @@ class FeedBuilder:
     ) -> Assembled:
         """``parts`` with each part's ``part_tag`` beside it (recalled for the VEVENTs), so
         a caller can name the feed's bytes (``Assembled.digest``) without reading them."""
+        return self.assembled(name, self.pieces(sessions, schedule, participant, alarms))
+
+    def pieces(
+        self,
+        sessions: Iterable[Session],
+        schedule: Schedule,
+        participant: str | None = None,
+        alarms: tuple[timedelta, ...] = (),
+    ) -> list[Piece]:
+        """The current piece of each session, in feed order (start, summit, id)."""
         alarms = tuple(alarms)
         records = _records(schedule)
         items = self.events.items_view()
@@ -207,19 +234,13 @@ class FeedBuilder:
             else:
                 pieces.append(self.piece(session, schedule, participant, alarms, records))
         pieces.sort(key=attrgetter("order"))
-        spans: dict[str, tuple[date, date]] = {}
-        for piece in pieces:
-            if piece.zone is None:
-                continue
-            known = spans.get(piece.zone)
-            if known is None:
-                spans[piece.zone] = (piece.first, piece.last)
-            elif piece.first < known[0] or piece.last > known[1]:
-                spans[piece.zone] = (piece.first if piece.first < known[0] else known[0],
-                                     piece.last if piece.last > known[1] else known[1])
-        parts = [header_bytes(name, self.settings)]
-        parts.extend(self.vtimezone(zone, *spans[zone]) for zone in sorted(spans))
-        tags = [part_tag(part) for part in parts]
+        return pieces
+
+    def assembled(self, name: str, pieces: list[Piece],
+                  spans: dict[str, tuple[date, date]] | None = None) -> Assembled:
+        """The feed called ``name`` with ``pieces`` (in feed order), as ``assemble``;
+        ``spans`` (each zone's first and last day among the pieces) when known."""
+        parts, tags = self.head(name, zone_days(pieces) if spans is None else spans)
         cuts = cut_points(parts, tags)
         offset = len(parts)
         cuts.extend([offset + i for i, piece in enumerate(pieces) if piece.cut])
@@ -228,6 +249,14 @@ class FeedBuilder:
         parts.append(FOOTER)
         tags.append(FOOTER_TAG)
         return Assembled(parts, tags, cuts)
+
+    def head(self, name: str, spans: dict[str, tuple[date, date]]
+             ) -> tuple[list[bytes], list[bytes]]:
+        """The parts before the events (header, then a VTIMEZONE per zone of ``spans``)
+        and their tags."""
+        parts = [header_bytes(name, self.settings)]
+        parts.extend(self.vtimezone(zone, *spans[zone]) for zone in sorted(spans))
+        return parts, [part_tag(part) for part in parts]
 
     def piece(
         self,

@@ -144,7 +144,7 @@ def chunks(parts: Sequence[bytes], cuts: Sequence[int] | None = None) -> list[Ch
     for end in [*cuts, len(parts) - 1]:
         if end < start:
             continue
-        if end - start >= LONG_RUN:
+        if end - start >= LONG_RUN and sum(map(len, parts[start:end + 1])) > MAX_BYTES:
             found.extend(_bounded(parts, start, end + 1))
         else:
             found.append(tuple(parts[start:end + 1]))

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+from summitcal.feeds.assembly import Assembly
 from summitcal.feeds.cache import Assembled, FeedBuilder
 from summitcal.feeds.gzipped import GzipJoiner, part_tag
 from summitcal.feeds.select import next_change, parse_name, select, title
@@ -23,10 +24,11 @@ from summitcal.feeds.versions import FeedVersions
 from summitcal import metrics
 
 if TYPE_CHECKING:
-    from summitcal.runtime import Runtime
+    from summitcal.runtime import Runtime, Snapshot
 
 UTC = timezone.utc
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+MAX_ASSEMBLIES = 256  # feeds kept assembled for updates (the least recently built go)
 
 
 class FeedResponse:
@@ -44,7 +46,8 @@ class FeedResponse:
 
     def __init__(self, name: str, body: bytes | None, etag: str, last_modified: datetime,
                  version: int, expires: datetime | None, parts: Sequence[bytes] = (),
-                 joiner: GzipJoiner | None = None, cuts: Sequence[int] | None = None) -> None:
+                 joiner: GzipJoiner | None = None, cuts: Sequence[int] | None = None,
+                 length: int | None = None) -> None:
         self.name = name
         self._body = body
         self.etag = etag  # strong, quoted
@@ -54,7 +57,8 @@ class FeedResponse:
         self.parts = parts
         self.joiner = joiner
         self.cuts = cuts
-        self.length = len(body) if body is not None else sum(map(len, parts))
+        self.length = len(body) if body is not None else (  # bytes
+            length if length is not None else sum(map(len, parts)))
         self._gzipped: bytes | None = None
         self._lock = threading.Lock()
         self.headers: dict[object, object] = {}  # for the HTTP layer's prepared headers
@@ -106,6 +110,7 @@ class FeedService:
         self._lock = threading.Lock()
         #: Feeds built, by name: one per feed version however many requests ask at once.
         self.builds: Counter[str] = Counter()
+        self._assemblies: dict[str, Assembly] = {}  # oldest first
 
     def get(self, name: str) -> FeedResponse:
         """The feed called ``name`` as of now; NotFound for an unknown feed. Requests that
@@ -121,27 +126,56 @@ class FeedService:
             if cached is not None:  # built while this request waited
                 return cached
             started = time.perf_counter()
-            sessions = select(snapshot.schedule, kind, ident, now, self.settings.cancelled_retention)
+            retention = self.settings.cancelled_retention
             if kind == "sessions":
+                sessions = select(snapshot.schedule, kind, ident, now, retention)
                 single = self.builder.single(sessions[0], snapshot.schedule)
                 assembled = Assembled([single], [part_tag(single)], [])
+                shown = sessions[0].last_modified or EPOCH
+                expires = next_change(sessions, now, retention)
             else:
-                assembled = self.builder.assemble(
-                    title(snapshot.schedule, kind, ident), sessions, snapshot.schedule,
-                    participant=ident if kind == "participants" else None)
+                assembled, assembly = self._assembled(name, kind, ident, snapshot, now)
+                shown, expires = assembly.shown, assembly.expires
             digest = assembled.digest[:32]
             self.builds[name] += 1
             metrics.feed_built(kind, time.perf_counter() - started)
-            shown = max((s.last_modified for s in sessions if s.last_modified), default=EPOCH)
             response = FeedResponse(name, None, f'"{digest}"',
                                     self.versions.modified(name, digest, now, shown),
-                                    snapshot.version,
-                                    next_change(sessions, now, self.settings.cancelled_retention),
-                                    tuple(assembled.parts), self.joiner, assembled.cuts)
+                                    snapshot.version, expires,
+                                    tuple(assembled.parts), self.joiner, assembled.cuts,
+                                    assembled.length)
             if len(self._responses) > 4096:
                 self._responses.clear()
             self._responses[name] = response
             return response
+
+    def _assembled(self, name: str, kind: str, ident: str | None, snapshot: Snapshot,
+                   now: datetime) -> tuple[Assembled, Assembly]:
+        """The feed's parts as of ``snapshot``: its kept assembly updated by the sessions
+        that changed since (``feeds.assembly``), or built whole when that is not known,
+        or a cancelled session in it has dropped out since."""
+        retention = self.settings.cancelled_retention
+        kept = self._assemblies.get(name)
+        if kept is not None and (kept.expires is None or now < kept.expires):
+            changed = self.runtime.changed_since(kept.version, snapshot.version)
+            if changed is not None:
+                return kept.update(self.builder, changed, snapshot.schedule, snapshot.version,
+                                   now, retention), kept
+        sessions = select(snapshot.schedule, kind, ident, now, retention)
+        participant = ident if kind == "participants" else None
+        pieces = self.builder.pieces(sessions, snapshot.schedule, participant)
+        shown = max((s.last_modified for s in sessions if s.last_modified), default=EPOCH)
+        kept = Assembly.of(title(snapshot.schedule, kind, ident), kind, ident, participant,
+                           snapshot.version, shown, next_change(sessions, now, retention),
+                           pieces)
+        if len(self._assemblies) >= MAX_ASSEMBLIES:
+            self._assemblies.pop(next(iter(self._assemblies)))
+        self._assemblies[name] = kept
+        return self.builder.assembled(kept.title, pieces), kept
+
+    def assembly(self, name: str) -> Assembly | None:
+        """The feed's kept assembly (``feeds.assembly``), if it has one."""
+        return self._assemblies.get(name)
 
     def responses(self) -> list[FeedResponse]:
         """The feeds built so far (``all`` first), for ``feeds.kept``."""

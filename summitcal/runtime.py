@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import threading
+from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,6 +37,12 @@ class Snapshot:
     schedule: Schedule
 
 
+#: What one catch-up changed: (from version, to version, the keys of the sessions read
+#: again, or None when a record table changed too).
+Delta = tuple[int, int, frozenset[tuple[str, str]] | None]
+DELTAS_KEPT = 256
+
+
 class Runtime:
     def __init__(self, config: Config, store: Store) -> None:
         self.config = config
@@ -43,6 +50,7 @@ class Runtime:
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
         self._feeds: FeedService | None = None
+        self._deltas: deque[Delta] = deque(maxlen=DELTAS_KEPT)
 
     @property
     def feeds(self) -> FeedService:
@@ -106,9 +114,35 @@ class Runtime:
                 version, schedule, _ = self.store.schedule_since(-1)
                 current = Snapshot(version, schedule)
             elif current.version != version:
-                current = _caught_up(current, *self.store.schedule_since(current.version))
+                before = current
+                version, delta, records = self.store.schedule_since(current.version)
+                current = _caught_up(current, version, delta, records)
+                same = all(getattr(before.schedule, name) is getattr(current.schedule, name)
+                           for name in ("summits", "organizations", "participants"))
+                self._deltas.append((before.version, current.version,
+                                     frozenset(delta.sessions) if same else None))
             self._snapshot = current
             return current
+
+    def changed_since(self, version: int, until: int) -> frozenset[tuple[str, str]] | None:
+        """The keys of the sessions that may differ between the snapshots of ``version``
+        and ``until`` (both made by ``snapshot``; every other session is the very same
+        object in both), or None when that is not known: a record changed in between, or
+        the catch-ups from one to the other are no longer all remembered."""
+        if version == until:
+            return frozenset()
+        found: set[tuple[str, str]] = set()
+        at = version
+        for start, end, keys in list(self._deltas):
+            if start != at:
+                continue
+            if keys is None:
+                return None
+            found |= keys
+            at = end
+            if at == until:
+                return frozenset(found)
+        return None
 
     def load(self, paths: Sequence[str | Path], *, dry_run: bool = False, source: str = "load"):
         """Apply the schedule files under ``paths``: what each changed since it was last
