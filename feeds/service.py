@@ -168,6 +168,7 @@ class FeedService:
         kept = Assembly.of(title(snapshot.schedule, kind, ident), kind, ident, participant,
                            snapshot.version, shown, next_change(sessions, now, retention),
                            pieces)
+        self._assemblies.pop(name, None)
         if len(self._assemblies) >= MAX_ASSEMBLIES:
             self._assemblies.pop(next(iter(self._assemblies)))
         self._assemblies[name] = kept
@@ -192,10 +193,9 @@ class FeedService:
         pays for it (run in the background while serving starts)."""
         self.get("all").gzipped
         snapshot = self.runtime.snapshot()
-        sessions = select(snapshot.schedule, "all", None, self.clock(),
-                          self.settings.cancelled_retention)
         with self._lock:
-            self.builder.assemble("all", sessions, snapshot.schedule)
+            if "all" not in self._assemblies:  # restored rather than built: assemble it
+                self._assembled("all", "all", None, snapshot, self.clock())
 
     def cached(self, name: str) -> FeedResponse | None:
         """The feed called ``name`` when a response for the current version is at hand
