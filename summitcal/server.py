@@ -148,7 +148,7 @@ def _serve_http(runtime: Runtime, listener: socket.socket, host: str, port: int,
                 roles: tuple[str, ...], web_workers: int) -> None:
     """uvicorn on ``listener``: in this process, or in ``web_workers`` processes (each
     opening its own runtime from the same configuration: ``app_from_environment``)."""
-    from summitcal.web.app import create_app
+    from summitcal.web.app import serving_app
 
     config = runtime.config
     options = {"host": host, "port": port, "log_level": "info", "proxy_headers": False,
@@ -156,7 +156,7 @@ def _serve_http(runtime: Runtime, listener: socket.socket, host: str, port: int,
                "http": protocol(config.http.header_timeout.total_seconds())}
     log.info("listening on http://%s:%d", host, port)
     if web_workers <= 1:
-        uvicorn.Server(uvicorn.Config(create_app(runtime, roles), **options)).run(
+        uvicorn.Server(uvicorn.Config(serving_app(runtime, roles), **options)).run(
             sockets=[listener])
         return
     from uvicorn.supervisors import Multiprocess
@@ -172,13 +172,13 @@ def _serve_http(runtime: Runtime, listener: socket.socket, host: str, port: int,
 def app_from_environment():  # type: ignore[no-untyped-def]
     """The web app of one ``summitcal web --workers N`` process: the configuration from
     ``$SUMMITCAL_CONFIG`` (set by the parent) and the environment, a runtime of its own."""
-    from summitcal.web.app import create_app
+    from summitcal.web.app import serving_app
 
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     runtime = Runtime.open(load_config())
     roles = tuple(os.environ.get(ROLES_ENV, "web").split(","))
-    return create_app(runtime, roles)
+    return serving_app(runtime, roles)
 
 
 def _wait_for_stop() -> None:

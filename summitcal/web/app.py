@@ -26,6 +26,14 @@ class _Wrapped:
         await self._app(scope, receive, send)
 
 
+def serving_app(runtime: Runtime, roles: tuple[str, ...] = ("web",)) -> FeedAnswers:
+    """What ``serve`` and ``web`` run: ``create_app`` behind ``web.feed_answers``, which
+    answers GETs of current public feeds before FastAPI (and its per-request work) with
+    the same answers as its routes."""
+    max_age = int(runtime.config.feeds.max_age.total_seconds())
+    return FeedAnswers(create_app(runtime, roles), runtime.feeds, max_age)
+
+
 def create_app(runtime: Runtime, roles: tuple[str, ...] = ("web",)) -> FastAPI:
     """The app for ``runtime``; ``roles`` are what this process runs (``/healthz``,
     ``/metrics``): ``web`` alone, or with ``scheduler`` and ``worker`` under ``serve``."""
@@ -44,8 +52,6 @@ def create_app(runtime: Runtime, roles: tuple[str, ...] = ("web",)) -> FastAPI:
     app.add_middleware(_Wrapped, wrap=metrics.wrap)
     app.add_middleware(_Wrapped, wrap=hardening.security_headers)
     max_age = int(runtime.config.feeds.max_age.total_seconds())
-    # Outermost: current public feeds are answered before any of the above (same answers).
-    app.add_middleware(FeedAnswers, service=runtime.feeds, max_age=max_age)
     app.include_router(subscriptions.router(runtime))  # before feeds: /feeds/private/…
     app.include_router(feed_routes.router(runtime.feeds, max_age))
     app.include_router(api.router(runtime))

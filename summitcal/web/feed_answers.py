@@ -1,8 +1,9 @@
 """Public feed GETs answered before the web framework: the hot path of the service.
 
 Calendar apps poll feeds (mostly with ``If-None-Match``: a 304), so that answer should
-cost little more than the version query it needs. This plain ASGI middleware sits
-outside FastAPI and answers ``GET``/``HEAD`` of ``/feeds/all.ics``,
+cost little more than the version query it needs. This plain ASGI app sits in front of
+the FastAPI app (``web.app.serving_app``; FastAPI's own per-request work, its telemetry
+checks among it, cost more than the answer) and answers ``GET``/``HEAD`` of ``/feeds/all.ics``,
 ``/feeds/{kind}/{ident}.ics`` and ``/feeds/sessions/{summit}/{session}.ics`` itself, with
 exactly the status, headers and body the routes of ``feeds.routes`` give (``respond``:
 ETag, Last-Modified, Cache-Control, Vary, gzip; ``web.hardening``'s security headers; a
@@ -82,12 +83,16 @@ class FeedAnswers:
         self.service = service
         self.max_age = max_age
         self.answered = 0  # requests answered here rather than by the app
+        self._counted: dict[tuple[str, str, int], Any] = {}  # the metric's children
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
             return await self.app(scope, receive, send)
         found = feed_route(scope["path"])
-        feed = self.service.cached(found[0]) if found is not None else None
+        try:
+            feed = self.service.cached(found[0]) if found is not None else None
+        except Exception:  # the database is gone: the app answers with its error shape
+            feed = None
         if feed is None:  # another path, an unknown feed, or one to build first
             return await self.app(scope, receive, send)
         request = Request(scope)
@@ -97,7 +102,11 @@ class FeedAnswers:
         assert found is not None
         status = await self._answer(request, send, feed, compress)
         self.answered += 1
-        HTTP_REQUESTS.labels(scope["method"], found[1], str(status)).inc()
+        key = (scope["method"], found[1], status)
+        counter = self._counted.get(key)
+        if counter is None:
+            counter = self._counted[key] = HTTP_REQUESTS.labels(key[0], key[1], str(status))
+        counter.inc()
 
     async def _answer(self, request: Request, send: Any, feed: FeedResponse,
                       compress: bool) -> int:

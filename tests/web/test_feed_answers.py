@@ -9,7 +9,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from summitcal.web.app import create_app
+from summitcal.web.app import serving_app
 from summitcal.web.feed_answers import FeedAnswers, feed_route
 from tests.web.test_http import ROOT, make_runtime
 
@@ -37,21 +37,12 @@ def call(app: Any, method: str, path: str, headers: dict[str, str]) -> tuple[int
     return start["status"], dict((k.decode(), v.decode()) for k, v in start["headers"]), body
 
 
-def front_of(app: Any) -> FeedAnswers:
-    """The ``FeedAnswers`` layer of the app's middleware stack (built on first call)."""
-    call(app, "GET", "/healthz", {})
-    layer = app.middleware_stack
-    while not isinstance(layer, FeedAnswers):
-        layer = layer.app
-    return layer
-
-
 def test_answers_equal_the_routes_answers(tmp_path: Path) -> None:
     runtime = make_runtime(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite3'}")
     try:
         runtime.load([ROOT / "schedules"], source="test")
-        app = create_app(runtime)
-        front = front_of(app)
+        app = front = serving_app(runtime)
+        assert isinstance(front, FeedAnswers)
         for path in PATHS:
             _, plain, _ = call(app, "GET", path, {})  # made (plain and gzip) by the app
             _, zipped, _ = call(app, "GET", path, {"Accept-Encoding": "gzip"})
@@ -85,8 +76,8 @@ def test_unknown_feeds_and_first_builds_are_left_to_the_app(tmp_path: Path) -> N
     runtime = make_runtime(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite3'}")
     try:
         runtime.load([ROOT / "schedules"], source="test")
-        app = create_app(runtime)
-        front = front_of(app)
+        app = front = serving_app(runtime)
+        assert isinstance(front, FeedAnswers)
         status, headers, body = call(app, "GET", "/feeds/summits/nowhere.ics", {})
         assert status == 404 and b'"error"' in body
         assert call(app, "GET", "/feeds/all.ics", {"Accept-Encoding": "gzip"})[0] == 200
