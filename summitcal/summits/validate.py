@@ -49,31 +49,34 @@ def _kind(value: object) -> str:
     return type(value).__name__
 
 
-def _declared(kind: type[Organization] | type[Participant], raw: dict[str, Any],
-              allowed: set[str]) -> Any:
+def _declared(kind: type[Organization] | type[Participant], raw: dict[str, Any]) -> Any:
     """The record a declaration makes when it is valid as written (only known keys, all
     strings: the checks below would neither report nor change anything), else None.
 
     Files declare the records their sessions name, so the same declaration comes once per
     file (at 10,000 sessions: 44,000 declarations of a thousand people); each distinct one
-    is checked once (``_valid_record``)."""
-    if not raw.keys() <= allowed or not all(type(v) is str for v in raw.values()):
+    is checked once (``_valid_record``, keyed by the declaration's items)."""
+    try:
+        return _valid_record(kind, tuple(raw.items()))
+    except TypeError:  # a value that is not hashable (an array, a table): not valid as is
         return None
-    values = tuple(raw.get(name, "") for name in kind.__slots__)
-    return _valid_record(kind, values)
 
 
 @lru_cache(maxsize=16384)
 def _valid_record(kind: type[Organization] | type[Participant],
-                  values: tuple[str, ...]) -> Organization | Participant | None:
-    """``kind(*values)`` when its id is a slug, its name is not blank and every text is
-    already one line under the text rule (``summits.text.single_line``), else None."""
-    ident, name, *rest = values
+                  items: tuple[tuple[str, Any], ...]) -> Organization | Participant | None:
+    """``kind`` made from a declaration's ``items`` when they are only its known keys
+    with string values, its id is a slug, its name is not blank and every text is already
+    one line under the text rule (``summits.text.single_line``), else None."""
+    raw = dict(items)
+    if not raw.keys() <= set(kind.__slots__) or not all(type(v) is str for v in raw.values()):
+        return None
+    ident, name, *rest = (raw.get(field, "") for field in kind.__slots__)
     if not SLUG.match(ident) or not name.strip():
         return None
     if any(texts.single_line(text) != text for text in (name, *rest)):
         return None
-    return kind(*values)
+    return kind(ident, name, *rest)
 
 
 class Document:
@@ -200,7 +203,7 @@ class Document:
         else:
             self.summit = self._check_summit(raw_summit)
         for path, raw in self._tables(data, "organizations"):
-            known = _declared(Organization, raw, ORG_KEYS)
+            known = _declared(Organization, raw)
             if known is not None:
                 self.organizations.append((path, known))
                 continue
@@ -209,7 +212,7 @@ class Document:
             if oid and name:
                 self.organizations.append((path, Organization(oid, name)))
         for path, raw in self._tables(data, "participants"):
-            known = _declared(Participant, raw, PARTICIPANT_KEYS)
+            known = _declared(Participant, raw)
             if known is not None:
                 self.participants.append((path, known))
                 continue
