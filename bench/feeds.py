@@ -681,7 +681,7 @@ def main(argv: list[str] | None = None) -> int:
             cold_times: list[float] = []
             for run in range(cold_runs):
                 service = (runtime.feeds if run == cold_runs - 1
-                           else FeedService(runtime.snapshot, runtime.store.engine, settings))
+                           else FeedService(runtime.snapshots, settings))
                 assert len(service.builder.events) == 0
                 gc.collect()
                 took, cold = timed(partial(service.get, "all"), cpu["cold"])

@@ -15,6 +15,7 @@ never pile up; ``max_events``/``max_zones`` bound the rest, least recently used 
 from __future__ import annotations
 
 import calendar
+import hashlib
 from collections import OrderedDict
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from typing import Any, Generic, TypeVar
 
 from summitcal.feeds.calendar import FOOTER, event_calendar, header_bytes
 from summitcal.feeds.event import event_bytes
+from summitcal.feeds.gzipped import cut_points, ends_chunk, part_tag
 from summitcal.feeds.settings import FeedSettings
 from summitcal.feeds.vtimezone import vtimezone_bytes
 from summitcal.summits.model import Schedule, Session
@@ -85,17 +87,74 @@ class Piece:
     ``session`` and ``records`` remember the exact objects the piece was checked
     against: while a caller hands in the same objects (a schedule snapshot keeps unchanged
     sessions and record tables as they were), the piece is current without comparing
-    anything. Otherwise ``version`` (see ``event_version``) decides.
+    anything. Otherwise ``version`` (see ``event_version``) decides; a piece restored
+    from a file (``feeds.kept``) has only its ``digest`` (``version_digest``) until it
+    is first found current.
     """
 
-    version: Hashable
-    session: Session
+    version: Hashable | None
+    session: Session | None
     records: tuple[int, int, int]
     order: tuple[int, int, str, str]  # start (POSIX seconds, microseconds), summit, id
     zone: str | None  # the TZID a timed session uses; None for all-day
     first: date
     last: date
     body: bytes
+    digest: str = ""  # version_digest(version), made when first needed
+    tag: bytes = b""  # part_tag(body)
+    cut: bool = False  # gzipped.ends_chunk(body, tag)
+
+    def __post_init__(self) -> None:
+        if not self.tag:
+            self.tag = part_tag(self.body)
+        self.cut = ends_chunk(self.body, self.tag)
+
+    def same_version(self, version: Hashable) -> bool:
+        """Whether the piece was made from ``version`` (by digest for a restored piece)."""
+        if self.version is not None:
+            return self.version == version
+        return self.digest == version_digest(version)
+
+
+FOOTER_TAG = part_tag(FOOTER)
+
+
+def zone_days(pieces: Iterable[Piece]) -> dict[str, tuple[date, date]]:
+    """Each zone of the timed pieces with the first and last local day they touch."""
+    spans: dict[str, tuple[date, date]] = {}
+    for piece in pieces:
+        if piece.zone is None:
+            continue
+        known = spans.get(piece.zone)
+        if known is None:
+            spans[piece.zone] = (piece.first, piece.last)
+        elif piece.first < known[0] or piece.last > known[1]:
+            spans[piece.zone] = (piece.first if piece.first < known[0] else known[0],
+                                 piece.last if piece.last > known[1] else known[1])
+    return spans
+
+
+@dataclass(frozen=True, slots=True)
+class Assembled:
+    """A feed as its parts (header, VTIMEZONEs, VEVENTs, footer) and their tags."""
+
+    parts: list[bytes]
+    tags: list[bytes]
+    cuts: list[int]  # gzipped.cut_points(parts, tags)
+
+    @property
+    def digest(self) -> str:
+        """A strong validator of the feed's bytes (hex): SHA-256 of the parts' tags, each
+        a digest of its part. Different bytes give a different digest; the same bytes
+        give the same one, since a feed is always cut into parts the same way (one part
+        per header, zone, event and footer). Costs a few bytes per part, not the body."""
+        return hashlib.sha256(b"".join(self.tags)).hexdigest()
+
+    length: int | None = None  # bytes, when known
+
+    def __post_init__(self) -> None:
+        if self.length is None:
+            object.__setattr__(self, "length", sum(map(len, self.parts)))
 
 
 def _records(schedule: Schedule) -> tuple[int, int, int]:
@@ -141,6 +200,28 @@ class FeedBuilder:
         Same bytes as ``feeds.calendar.feed_bytes`` with the same arguments, only faster:
         pieces are sorted by their memoised start, and only changed ones are rendered.
         """
+        return self.assemble(name, sessions, schedule, participant, alarms).parts
+
+    def assemble(
+        self,
+        name: str,
+        sessions: Iterable[Session],
+        schedule: Schedule,
+        participant: str | None = None,
+        alarms: tuple[timedelta, ...] = (),
+    ) -> Assembled:
+        """``parts`` with each part's ``part_tag`` beside it (recalled for the VEVENTs), so
+        a caller can name the feed's bytes (``Assembled.digest``) without reading them."""
+        return self.assembled(name, self.pieces(sessions, schedule, participant, alarms))
+
+    def pieces(
+        self,
+        sessions: Iterable[Session],
+        schedule: Schedule,
+        participant: str | None = None,
+        alarms: tuple[timedelta, ...] = (),
+    ) -> list[Piece]:
+        """The current piece of each session, in feed order (start, summit, id)."""
         alarms = tuple(alarms)
         records = _records(schedule)
         items = self.events.items_view()
@@ -153,21 +234,29 @@ class FeedBuilder:
             else:
                 pieces.append(self.piece(session, schedule, participant, alarms, records))
         pieces.sort(key=attrgetter("order"))
-        spans: dict[str, tuple[date, date]] = {}
-        for piece in pieces:
-            if piece.zone is None:
-                continue
-            known = spans.get(piece.zone)
-            if known is None:
-                spans[piece.zone] = (piece.first, piece.last)
-            elif piece.first < known[0] or piece.last > known[1]:
-                spans[piece.zone] = (piece.first if piece.first < known[0] else known[0],
-                                     piece.last if piece.last > known[1] else known[1])
+        return pieces
+
+    def assembled(self, name: str, pieces: list[Piece],
+                  spans: dict[str, tuple[date, date]] | None = None) -> Assembled:
+        """The feed called ``name`` with ``pieces`` (in feed order), as ``assemble``;
+        ``spans`` (each zone's first and last day among the pieces) when known."""
+        parts, tags = self.head(name, zone_days(pieces) if spans is None else spans)
+        cuts = cut_points(parts, tags)
+        offset = len(parts)
+        cuts.extend([offset + i for i, piece in enumerate(pieces) if piece.cut])
+        parts.extend([piece.body for piece in pieces])
+        tags.extend([piece.tag for piece in pieces])
+        parts.append(FOOTER)
+        tags.append(FOOTER_TAG)
+        return Assembled(parts, tags, cuts)
+
+    def head(self, name: str, spans: dict[str, tuple[date, date]]
+             ) -> tuple[list[bytes], list[bytes]]:
+        """The parts before the events (header, then a VTIMEZONE per zone of ``spans``)
+        and their tags."""
         parts = [header_bytes(name, self.settings)]
         parts.extend(self.vtimezone(zone, *spans[zone]) for zone in sorted(spans))
-        parts.extend(piece.body for piece in pieces)
-        parts.append(FOOTER)
-        return parts
+        return parts, [part_tag(part) for part in parts]
 
     def piece(
         self,
@@ -184,8 +273,8 @@ class FeedBuilder:
         if cached is not None and cached.session is session and cached.records == records:
             return cached
         version = event_version(session, schedule)
-        if cached is not None and cached.version == version:
-            cached.session, cached.records = session, records
+        if cached is not None and cached.same_version(version):
+            cached.version, cached.session, cached.records = version, session, records
             return cached
         body = event_bytes(session, schedule, self.settings.base_url, participant, alarms)
         start = session.starts_at
@@ -238,3 +327,10 @@ def event_version(session: Session, schedule: Schedule) -> Hashable:
     )
     instants = (session.starts_at, session.ends_at)
     return (session.sequence, session, instants, context)
+
+
+def version_digest(version: Hashable) -> str:
+    """A digest of an ``event_version`` that is the same in every process (Python's own
+    ``hash`` of text is not): BLAKE2b of its ``repr`` (frozen dataclasses, dates and
+    aware datetimes, whose repr shows every field, ``fold`` and the zone included)."""
+    return hashlib.blake2b(repr(version).encode("utf-8"), digest_size=16).hexdigest()

@@ -53,6 +53,13 @@ def select(
             if s.status != SessionStatus.CANCELLED or not expired(s, now, retention)]
 
 
+def selected(session: Session, kind: str, ident: str | None, now: datetime,
+             retention: timedelta) -> bool:
+    """Whether ``select`` would pick ``session`` for the feed (``kind`` not ``sessions``)."""
+    return _matches(kind, ident, session) and not (
+        session.status == "cancelled" and expired(session, now, retention))
+
+
 def _matches(kind: str, ident: str | None, session: Session) -> bool:
     if kind == "all":
         return True

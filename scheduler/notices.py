@@ -259,7 +259,9 @@ def ingest(connection: Connection, now: datetime, delay: timedelta) -> Ingested:
             touch.changes.append((revision.id, revision.created_at, change))
             if change.kind == "added" and touch.first_revision == revision.id:
                 touch.added, touch.new_summit = True, change.summit in new_summits
-    sessions = rows.read_sessions(connection)
+    # Only the touched sessions' summits: a change to one session must not read all of
+    # them (at 50,000 sessions that held the process for seconds after every change).
+    sessions = rows.read_sessions(connection, summits=sorted({key[0] for key in touched}))
     opened = _update_windows(connection, touched, sessions, now, delay)
     last = revisions[-1][0].id
     _save_snapshots(connection, [sessions[k] for k in touched if k in sessions], last)
@@ -429,7 +431,7 @@ def close_due(connection: Connection, now: datetime) -> int:
                              .order_by(w.c.id)).all()
     if not due:
         return 0
-    sessions = rows.read_sessions(connection)
+    sessions = rows.read_sessions(connection, summits=sorted({window.summit for window in due}))
     found: list[_Found] = []
     for window in due:
         after = sessions.get((window.summit, window.session))

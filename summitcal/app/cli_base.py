@@ -1,15 +1,51 @@
-"""The ``summitcal`` command group and its shared state; commands register on it from
-``summitcal.app.cli`` (schedule and feed commands) and the ``cli_*`` modules."""
+"""The ``summitcal`` command group and its shared state. Commands register on it from
+``summitcal.app.cli`` (schedule and feed commands) and the ``cli_*`` modules, which are
+imported only when one of their commands is named (``LAZY_COMMANDS``)."""
 
 from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
 
 import click
 
 from summitcal import __version__
 from summitcal.app.config import Config, load_config
-from summitcal.app.runtime import Runtime
+
+if TYPE_CHECKING:
+    from summitcal.app.runtime import Runtime
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+#: Commands defined in other modules, imported only when named (or for --help): each
+#: pulls in what it needs (the scheduler, the web app, mail), which a short command such
+#: as ``load`` or ``attendance`` must not pay for at every start.
+LAZY_COMMANDS = {
+    "subscribers": "summitcal.app.cli_subscribers:subscribers",
+    "outbox": "summitcal.app.cli_outbox:outbox_group",
+    "send-test": "summitcal.app.cli_outbox:send_test",
+    "deliver": "summitcal.app.cli_outbox:deliver",
+    "web": "summitcal.app.cli_roles:web",
+    "scheduler": "summitcal.app.cli_roles:scheduler",
+    "worker": "summitcal.app.cli_roles:worker",
+    "status": "summitcal.app.cli_roles:status",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose ``LAZY_COMMANDS`` are imported when first looked up (click's
+    documented pattern for lazily loaded subcommands)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        where = LAZY_COMMANDS.get(cmd_name)
+        if where is None:
+            return super().get_command(ctx, cmd_name)
+        module, _, name = where.partition(":")
+        command = getattr(importlib.import_module(module), name)
+        assert isinstance(command, click.Command)
+        return command
 
 
 class Obj:
@@ -29,11 +65,13 @@ class Obj:
     @property
     def runtime(self) -> Runtime:
         if self._runtime is None:
+            from summitcal.app.runtime import Runtime
+
             self._runtime = Runtime.open(self.config)
         return self._runtime
 
 
-@click.group(context_settings=CONTEXT)
+@click.group(cls=LazyGroup, context_settings=CONTEXT)
 @click.option("--config", "config_path", metavar="PATH", default=None,
               help="Configuration file (default: $SUMMITCAL_CONFIG or ./config.toml).")
 @click.version_option(__version__, "--version", message="summitcal %(version)s")

@@ -1,7 +1,7 @@
 """The outbox commands: ``outbox`` (list), ``outbox retry ID``, ``send-test EMAIL`` and
 the internal ``deliver`` (delivery workers alone, without the web app or the clock).
 
-Registered on ``summitcal.app.cli_base.cli`` when ``summitcal.app.cli`` imports this module.
+Imported by ``summitcal.app.cli_base`` when one of these commands is named (``LAZY_COMMANDS``).
 """
 
 from __future__ import annotations

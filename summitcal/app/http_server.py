@@ -4,11 +4,13 @@
 stops the start-up at once with one line, before the schedules are loaded or any mail
 is sent. uvicorn then serves on that socket.
 
-uvicorn's h11 protocol times out idle keep-alive connections but not a request whose
+uvicorn's protocols time out idle keep-alive connections but not a request whose
 headers arrive slowly: a client sending a byte now and then holds a connection (and its
 memory) for ever, and a few hundred of them exhaust the server ("slowloris").
-``protocol(header_timeout)`` is h11's protocol with a deadline for every request's
-headers, counted from the connection's start or from the end of the previous response.
+``protocol(header_timeout)`` is uvicorn's httptools protocol (llhttp, the parser of
+Node.js: several times h11's speed per request) with a deadline for every request's
+headers, counted from the connection's start or from the end of the previous response;
+``HeaderDeadlineProtocol`` is the same on h11.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import socket
 from typing import Any
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from summitcal.app.preflight import StartupError
 
@@ -48,34 +51,31 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-class HeaderDeadlineProtocol(H11Protocol):
-    """h11's protocol, closing a connection whose request headers are not complete
-    ``header_timeout`` seconds after it opened or after its previous response."""
+class _HeaderDeadline:
+    """The deadline for request headers, on top of a uvicorn HTTP protocol (which calls
+    ``_headers_done`` once a request's headers are complete)."""
 
     header_timeout: float = 10.0
+    _deadline: asyncio.TimerHandle | None = None
+    cycle: Any
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
+    client: Any
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._deadline: asyncio.TimerHandle | None = None
-        self._last_cycle: object = None
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+    def connection_made(self, transport: asyncio.Transport) -> None:
+        super().connection_made(transport)  # type: ignore[misc]
         self._arm()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
-        super().connection_lost(exc)
-
-    def handle_events(self) -> None:
-        super().handle_events()
-        if self.cycle is not self._last_cycle:  # a request's headers are complete
-            self._last_cycle = self.cycle
-            self._disarm()
+        super().connection_lost(exc)  # type: ignore[misc]
 
     def on_response_complete(self) -> None:
         self._arm()  # first: the call below may start a pipelined request (and disarm)
-        super().on_response_complete()
+        super().on_response_complete()  # type: ignore[misc]
+
+    def _headers_done(self) -> None:
+        self._disarm()
 
     def _arm(self) -> None:
         self._disarm()
@@ -95,8 +95,32 @@ class HeaderDeadlineProtocol(H11Protocol):
             self.transport.close()
 
 
-def protocol(header_timeout: float) -> type[HeaderDeadlineProtocol]:
-    """``HeaderDeadlineProtocol`` with ``header_timeout`` (seconds), for uvicorn's ``http``.
+class HeaderDeadlineProtocol(_HeaderDeadline, H11Protocol):  # type: ignore[misc]
+    """h11's protocol, closing a connection whose request headers are not complete
+    ``header_timeout`` seconds after it opened or after its previous response."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._last_cycle: object = None
+
+    def handle_events(self) -> None:
+        super().handle_events()
+        if self.cycle is not self._last_cycle:  # a request's headers are complete
+            self._last_cycle = self.cycle
+            self._headers_done()
+
+
+class HttpToolsDeadlineProtocol(_HeaderDeadline, HttpToolsProtocol):  # type: ignore[misc]
+    """httptools' protocol with the same deadline for request headers."""
+
+    def on_headers_complete(self) -> None:
+        self._headers_done()
+        super().on_headers_complete()
+
+
+def protocol(header_timeout: float) -> type[HttpToolsDeadlineProtocol]:
+    """``HttpToolsDeadlineProtocol`` with ``header_timeout`` (seconds), for uvicorn's
+    ``http``.
 
     The class is a module attribute named after its timeout (``…_10000ms``), so it pickles
     by name into the processes of ``summitcal web --workers N`` (``__getattr__`` makes it
@@ -104,14 +128,14 @@ def protocol(header_timeout: float) -> type[HeaderDeadlineProtocol]:
     name = f"HeaderDeadlineProtocol_{round(header_timeout * 1000)}ms"
     made = globals().get(name)
     if made is None:
-        made = type(name, (HeaderDeadlineProtocol,), {"header_timeout": header_timeout,
-                                                      "__module__": __name__,
-                                                      "__qualname__": name})
+        made = type(name, (HttpToolsDeadlineProtocol,), {"header_timeout": header_timeout,
+                                                         "__module__": __name__,
+                                                         "__qualname__": name})
         globals()[name] = made
     return made
 
 
-def __getattr__(name: str) -> type[HeaderDeadlineProtocol]:
+def __getattr__(name: str) -> type[HttpToolsDeadlineProtocol]:
     prefix, suffix = "HeaderDeadlineProtocol_", "ms"
     if name.startswith(prefix) and name.endswith(suffix) and \
             name[len(prefix):-len(suffix)].isdigit():

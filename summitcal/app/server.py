@@ -25,10 +25,9 @@ import threading
 import time
 from collections.abc import Callable
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
-from fastapi import FastAPI
 
 from summitcal.app import preflight
 from summitcal.app.config import Config, load_config
@@ -37,14 +36,17 @@ from summitcal.app.metrics import DeploymentCollector
 from summitcal.app.presence import ROLES, Presence
 from summitcal.app.runtime import Runtime
 from summitcal.app.scheduling import Scheduling
-from summitcal.feeds.kept import keep, restore
+from summitcal.feeds.kept import keep_service, restore_service
 from summitcal.scheduler.compose import check_templates
 from summitcal.scheduler.delivery import Delivery
 from summitcal.scheduler.renderers import registry
 from summitcal.scheduler.sources import Sources
 
+if TYPE_CHECKING:
+    from summitcal.web.feed_answers import FeedAnswers
+
 log = logging.getLogger("summitcal")
-PIECES_FILE = "feed-pieces.pickle"  # in service.data_dir: see feeds.kept
+PIECES_FILE = "feed-pieces.bin"  # in service.data_dir: see feeds.kept
 #: Set for the processes of ``summitcal web --workers N``: the roles their app reports.
 ROLES_ENV = "SUMMITCAL_ROLES"
 
@@ -73,7 +75,9 @@ def serve(config: Config, host: str | None = None, port: int | None = None, *,
         kept = config.service.data_dir / PIECES_FILE
         try:
             if "web" in roles:
-                log.info("feed pieces restored: %d", restore(runtime.feeds.builder, kept))
+                restored = restore_service(runtime.feeds, kept, runtime.store.revision())
+                log.info("feed pieces restored: %d (feeds current: %s; gzip chunks: %d)",
+                         restored.pieces, ", ".join(restored.feeds) or "none", restored.chunks)
             if config.schedules.load_on_start and "scheduler" in roles:
                 _load(runtime)
             if "web" in roles:
@@ -82,7 +86,8 @@ def serve(config: Config, host: str | None = None, port: int | None = None, *,
         finally:
             if "web" in roles:
                 try:
-                    log.info("feed pieces kept: %d", keep(runtime.feeds.builder, kept))
+                    log.info("feed pieces kept: %d", keep_service(
+                        runtime.feeds, kept, runtime.store.revision()))
                 except OSError as exc:
                     log.warning("feed pieces not kept in %s: %s", kept, exc.strerror)
             runtime.close()
@@ -92,12 +97,13 @@ def serve(config: Config, host: str | None = None, port: int | None = None, *,
 
 
 def _warm(runtime: Runtime) -> None:
-    """Build /feeds/all.ics and its gzip form in the background while serving starts (a
-    request for it meanwhile waits for this build instead of making its own)."""
+    """Build /feeds/all.ics and its gzip form (unless kept from before the restart) and
+    check the kept pieces in the background while serving starts (a request for it
+    meanwhile waits for this build instead of making its own)."""
 
     def build() -> None:
         try:
-            _ = runtime.feeds.get("all").gzipped  # the build is what is wanted
+            runtime.feeds.warm()
         except Exception:  # the first request will build it (and report) as usual
             log.exception("warming /feeds/all.ics failed")
 
@@ -170,11 +176,8 @@ def _serve_http(
     opening its own runtime from the same configuration: ``app_from_environment``)."""
     config = runtime.config
     options: dict[str, Any] = {
-        "host": host,
-        "port": port,
-        "log_level": "info",
-        "proxy_headers": False,
-        "server_header": False,
+        "host": host, "port": port, "log_level": "info", "proxy_headers": False,
+        "server_header": False, "access_log": config.http.access_log,
         "http": protocol(config.http.header_timeout.total_seconds()),
     }
     log.info("listening on http://%s:%d", host, port)
@@ -192,7 +195,7 @@ def _serve_http(
     Multiprocess(settings, sockets=[listener]).run()
 
 
-def app_from_environment() -> FastAPI:
+def app_from_environment() -> FeedAnswers:
     """The web app of one ``summitcal web --workers N`` process: the configuration from
     ``$SUMMITCAL_CONFIG`` (set by the parent) and the environment, a runtime of its own."""
     logging.basicConfig(
@@ -203,12 +206,13 @@ def app_from_environment() -> FastAPI:
     return web_app(runtime, roles)
 
 
-def web_app(runtime: Runtime, roles: tuple[str, ...] = ("web",)) -> FastAPI:
-    """The web app of ``runtime``, its ``/metrics`` with the deployment's gauges read
-    from the database (``summitcal.app.metrics.DeploymentCollector``)."""
-    from summitcal.web.app import create_app
+def web_app(runtime: Runtime, roles: tuple[str, ...] = ("web",)) -> FeedAnswers:
+    """The web app of ``runtime`` as ``serve`` and ``web`` run it (``serving_app``: feed
+    answers in front of FastAPI), its ``/metrics`` with the deployment's gauges read from
+    the database (``summitcal.app.metrics.DeploymentCollector``)."""
+    from summitcal.web.app import serving_app
 
-    return create_app(runtime, roles, [DeploymentCollector(runtime, roles)])
+    return serving_app(runtime, roles, [DeploymentCollector(runtime, roles)])
 
 
 def _wait_for_stop() -> None:

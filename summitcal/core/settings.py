@@ -52,6 +52,8 @@ class HttpSection:
     header_timeout: timedelta = key("PT10S", "How long a client may take to send a "
                                     "request's headers; slower connections are closed.",
                                     "duration")
+    access_log: bool = key(False, "Log a line per HTTP request (uvicorn's access log); a "
+                           "reverse proxy in front usually logs them already.", "bool")
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import partial
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,7 +33,7 @@ from summitcal.summits.model import (
     SessionStatus,
     Summit,
 )
-from summitcal.summits.schedule_file import Declared
+from summitcal.summits.schedule_file import Declared, parse_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,32 +59,85 @@ def read(connection: Connection, summits: Iterable[str] | None = None) -> dict[s
 
 def as_loaded(connection: Connection) -> dict[tuple[str, str], Callable[[str], Declared]]:
     """Every file as last applied, for ``load_files(..., applied=...)``: (path, SHA-256)
-    → a function giving the file's ``Declared`` (built only for files found unchanged)."""
-    query = sa.select(t.schedule_files.c.path, t.schedule_files.c.sha256,
-                      t.schedule_files.c.content)
-    return {(r.path, r.sha256): partial(declared, r.content) for r in connection.execute(query)}
+    → a function giving the file's ``Declared`` (built only for files found unchanged).
+
+    Only the declarations and the ids the sessions name are read (the database extracts
+    them from the stored JSON), not the sessions: a reload after a one-line change reads
+    a few kilobytes per file rather than every session of the schedule. Rows stored
+    before ``REFERENCES`` was kept are read whole."""
+    content = t.schedule_files.c.content
+    query = sa.select(t.schedule_files.c.path, t.schedule_files.c.sha256, content["summits"],
+                      content["organizations"], content["participants"],
+                      content[REFERENCES])
+    found: dict[tuple[str, str], Callable[[str], Declared]] = {}
+    older: list[tuple[str, str]] = []
+    for path, sha256, summits, organizations, participants, references in \
+            connection.execute(query):
+        if references is None:
+            older.append((path, sha256))
+            continue
+        data = {"summits": summits, "organizations": organizations,
+                "participants": participants, REFERENCES: references}
+        found[path, sha256] = partial(declared, data)
+    if older:
+        whole = sa.select(t.schedule_files.c.path, t.schedule_files.c.sha256, content)
+        for row in connection.execute(whole):
+            if (row.path, row.sha256) in older:
+                found[row.path, row.sha256] = partial(declared, row.content)
+    return found
+
+
+#: The key of the stored content that lists the ids a file's sessions name, by kind.
+REFERENCES = "references"
+
+
+def referenced(content: Schedule) -> dict[str, list[str]]:
+    """The organisation and participant ids that ``content``'s sessions name (sorted)."""
+    sessions = content.sessions.values()
+    return {
+        "organisation": sorted({o for s in sessions for o in s.organizations}),
+        "participant": sorted({p for s in sessions for a in s.attendance
+                               for p in (a.participant, a.delegate) if p}),
+    }
 
 
 def declared(data: Mapping[str, Any], file: str) -> Declared:
-    """The declarations of a file as last applied (``encode``'s form), with the field paths
-    its ``Document`` had: the file was valid, so each entry kept its index. The field
-    paths of its references are only worked out when one of them is unknown."""
+    """The declarations of a file as last applied (``encode``'s form, with or without its
+    sessions when it has ``REFERENCES``), with the field paths its ``Document`` had: the
+    file was valid, so each entry kept its index. The field paths of its references are
+    only worked out when one of them is unknown (from the stored sessions, or else from
+    the file itself, whose bytes are those applied)."""
     summits = [Summit(s["id"], s["name"], s["city"], s["country"], s["timezone"],
                       tuple(s["sources"])) for s in data["summits"]]
-    sessions = data["sessions"]
+    if data.get(REFERENCES) is not None:
+        ids = {kind: set(found) for kind, found in data[REFERENCES].items()}
+        paths: Callable[[], list[tuple[str, str, str]]] = partial(_parsed_references, file)
+    else:
+        sessions = data["sessions"]
+        ids = {
+            "organisation": {o for s in sessions for o in s["organizations"]},
+            "participant": {p for s in sessions for a in s["attendance"]
+                            for p in (a["participant"], a["delegate"]) if p},
+        }
+        paths = partial(_references, sessions)
     return Declared(
         file, summits[0] if summits else None,
         organizations=[(f"organizations[{i}]", Organization(o["id"], o["name"]))
                        for i, o in enumerate(data["organizations"])],
         participants=[(f"participants[{i}]", Participant(p["id"], p["name"], p["role"]))
                       for i, p in enumerate(data["participants"])],
-        referenced={
-            "organisation": {o for s in sessions for o in s["organizations"]},
-            "participant": {p for s in sessions for a in s["attendance"]
-                            for p in (a["participant"], a["delegate"]) if p},
-        },
-        paths=partial(_references, sessions),
+        referenced=ids,
+        paths=paths,
     )
+
+
+def _parsed_references(file: str) -> list[tuple[str, str, str]]:
+    """(field path, kind, id) of every reference, from the file parsed again."""
+    try:
+        document = parse_text(Path(file).read_text(encoding="utf-8"), file)
+    except (OSError, UnicodeDecodeError):
+        return []
+    return getattr(document, "references", [])
 
 
 def _references(sessions: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
@@ -112,7 +166,8 @@ def write(connection: Connection, files: Iterable[Applied], known: Mapping[str, 
         old = known.get(file.summit)
         if old is not None and (old.path, old.sha256) == (file.path, file.sha256):
             continue
-        values = {"path": file.path, "sha256": file.sha256, "content": encode(file.content),
+        stored = encode(file.content) | {REFERENCES: referenced(file.content)}
+        values = {"path": file.path, "sha256": file.sha256, "content": stored,
                   "applied_at": now, "revision_id": revision}
         table = t.schedule_files
         if old is None:

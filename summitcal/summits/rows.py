@@ -109,10 +109,7 @@ def write_revision(
             connection, table, getattr(current, table.name), getattr(incoming, table.name)
         )
     _save_sessions(connection, sessions, current.sessions.keys(), revision)
-    connection.execute(
-        sa.insert(t.changes),
-        [{"revision_id": revision, **vars_of(c)} for c in changes],
-    )
+    insert_many(connection, t.changes, [{"revision_id": revision, **vars_of(c)} for c in changes])
     return revision
 
 
@@ -145,6 +142,36 @@ def read_revisions(
     return [(revision, found[revision.id]) for revision in revisions]
 
 
+def insert_many(connection: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert ``rows`` (dicts with the same keys: column names) in one ``executemany`` of
+    the database driver.
+
+    The same statement and the same stored values as ``connection.execute(sa.insert(table),
+    rows)``: the statement is compiled once and each value goes through its column type's
+    bind processor, as SQLAlchemy does; what is skipped is SQLAlchemy's per-row
+    bookkeeping, which was most of a cold load's database time (10,000 sessions write
+    about 90,000 rows)."""
+    if not rows:
+        return
+    names = list(rows[0])
+    compiled = sa.insert(table).compile(dialect=connection.dialect, column_keys=names)
+    order = list(compiled.positiontup) if compiled.positional and compiled.positiontup \
+        else names
+    dialect = connection.dialect
+    processors = [(name, table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
+                  for name in order]
+
+    def values(row: dict[str, Any]) -> list[Any]:
+        return [row[name] if process is None else process(row[name])
+                for name, process in processors]
+
+    if compiled.positional:
+        parameters: list[Any] = [tuple(values(row)) for row in rows]
+    else:
+        parameters = [dict(zip(order, values(row), strict=True)) for row in rows]
+    connection.exec_driver_sql(str(compiled), parameters)
+
+
 def vars_of(record: Any) -> dict[str, Any]:
     """A slotted dataclass as a dict, shallow (values are kept as they are)."""
     return {name: getattr(record, name) for name in record.__slots__}
@@ -154,9 +181,8 @@ def _save_records(
     connection: Connection, table: sa.Table, stored: dict[str, Any], wanted: dict[str, Any]
 ) -> None:
     """Insert the new records, update the changed ones; records are never deleted."""
-    new = [vars_of(record) for ident, record in wanted.items() if ident not in stored]
-    if new:
-        connection.execute(sa.insert(table), new)
+    insert_many(connection, table,
+                [vars_of(record) for ident, record in wanted.items() if ident not in stored])
     for ident, record in wanted.items():
         if ident in stored and stored[ident] != record:
             connection.execute(sa.update(table).where(table.c.id == ident).values(vars_of(record)))
@@ -178,9 +204,8 @@ def _save_sessions(
             .where(t.sessions.c.summit == session.summit, t.sessions.c.id == session.id)
             .values(_session_row(session, revision))
         )
-    new = [_session_row(s, revision) for s in sessions if s.key not in stored]
-    if new:
-        connection.execute(sa.insert(t.sessions), new)
+    insert_many(connection, t.sessions,
+                [_session_row(s, revision) for s in sessions if s.key not in stored])
     links = [
         {"summit": s.summit, "session": s.id, "organization": o, "position": i}
         for s in sessions
@@ -191,9 +216,8 @@ def _save_sessions(
         for s in sessions
         for i, a in enumerate(s.attendance)
     ]
-    for table, rows in ((t.session_organizations, links), (t.attendance, attendance)):
-        if rows:
-            connection.execute(sa.insert(table), rows)
+    insert_many(connection, t.session_organizations, links)
+    insert_many(connection, t.attendance, attendance)
 
 
 def _session_row(session: Session, revision: int) -> dict[str, Any]:

@@ -8,6 +8,7 @@ or the running service.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,11 @@ class Snapshot:
 #: What lower layers are handed to read the current schedule.
 SnapshotFunction = Callable[[], Snapshot]
 
+#: What one catch-up changed: (from version, to version, the keys of the sessions read
+#: again, or None when a record table changed too).
+Delta = tuple[int, int, frozenset[tuple[str, str]] | None]
+DELTAS_KEPT = 256
+
 
 class Snapshots:
     """The current schedule of ``store``; one cheap query when nothing changed since the
@@ -36,6 +42,7 @@ class Snapshots:
         self.store = store
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
+        self._deltas: deque[Delta] = deque(maxlen=DELTAS_KEPT)
 
     def current(self) -> Snapshot:
         """After a revision (made here or by another process) only the sessions it wrote
@@ -52,9 +59,35 @@ class Snapshots:
                 version, schedule, _ = self.store.schedule_since(-1)
                 current = Snapshot(version, schedule)
             elif current.version != version:
-                current = _caught_up(current, *self.store.schedule_since(current.version))
+                before = current
+                version, delta, records = self.store.schedule_since(current.version)
+                current = _caught_up(current, version, delta, records)
+                same = all(getattr(before.schedule, name) is getattr(current.schedule, name)
+                           for name in ("summits", "organizations", "participants"))
+                self._deltas.append((before.version, current.version,
+                                     frozenset(delta.sessions) if same else None))
             self._snapshot = current
             return current
+
+    def changed_since(self, version: int, until: int) -> frozenset[tuple[str, str]] | None:
+        """The keys of the sessions that may differ between the snapshots of ``version``
+        and ``until`` (both made by ``current``; every other session is the very same
+        object in both), or None when that is not known: a record changed in between, or
+        the catch-ups from one to the other are no longer all remembered."""
+        if version == until:
+            return frozenset()
+        found: set[tuple[str, str]] = set()
+        at = version
+        for start, end, keys in list(self._deltas):
+            if start != at:
+                continue
+            if keys is None:
+                return None
+            found |= keys
+            at = end
+            if at == until:
+                return frozenset(found)
+        return None
 
 
 def _caught_up(old: Snapshot, version: int, delta: Schedule, records: bool) -> Snapshot:

@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from summitcal import __version__
 from summitcal.feeds import routes as feed_routes
 from summitcal.web import admin, admin_outbox, api, docs, errors, hardening, pages, subscriptions
+from summitcal.web.feed_answers import FeedAnswers
 from summitcal.web.head import HeadAsGet
 from summitcal.web.metrics import CONTENT_TYPE, Metrics
 from summitcal.web.service import Service
@@ -26,6 +27,15 @@ class _Wrapped:
 
     async def __call__(self, scope, receive, send):
         await self._app(scope, receive, send)
+
+
+def serving_app(runtime: Service, roles: tuple[str, ...] = ("web",),
+                collectors: Sequence[Collector] = ()) -> FeedAnswers:
+    """What ``serve`` and ``web`` run: ``create_app`` behind ``web.feed_answers``, which
+    answers GETs of current public feeds before FastAPI (and its per-request work) with
+    the same answers as its routes."""
+    max_age = int(runtime.config.feeds.max_age.total_seconds())
+    return FeedAnswers(create_app(runtime, roles, collectors), runtime.feeds, max_age)
 
 
 def create_app(runtime: Service, roles: tuple[str, ...] = ("web",),

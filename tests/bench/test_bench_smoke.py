@@ -73,3 +73,26 @@ def test_check_exit_status_follows_the_targets(tmp_path: Path) -> None:
     assert run.returncode in (0, 1), run.stdout + run.stderr
     failed = "FAILED" in run.stdout
     assert run.returncode == (1 if failed else 0), run.stdout
+
+
+HTTP_FIGURES = ["cold `summitcal load`", "reload after one change", "`/` (cached by revision",
+                "`/summits/bench-http`", "first gzip GET /feeds/all.ics after a change",
+                "plain icalendar + gzip", "4 concurrent gzip GETs right after a change",
+                "peak RSS of serve", "first /feeds/all.ics after a restart"]
+
+
+def test_http_quick_run_prints_every_figure(tmp_path: Path) -> None:
+    """``bench/http.py --quick``: every figure of the table, each judged or marked info,
+    and the builds of the concurrent GETs counted."""
+    run = subprocess.run([sys.executable, str(ROOT / "bench" / "http.py"), "--quick"],
+                         cwd=tmp_path, capture_output=True, check=False, text=True,
+                         timeout=900)
+    assert run.returncode == 0, run.stdout + run.stderr
+    out = run.stdout
+    assert re.search(r"load average [0-9.]+ before, [0-9.]+ after", out), out
+    for figure in HTTP_FIGURES:
+        row = next((line for line in out.splitlines() if figure in line), None)
+        assert row is not None, f"no row {figure!r} in:\n{out}"
+        assert re.search(r"\s(PASS|FAIL|info)$", row), row
+    assert re.search(r"4 concurrent gzip GETs right after a change\s+\d+ build\(s\)", out), out
+    assert re.search(r"^targets: \d+/\d+ met", out, re.MULTILINE), out

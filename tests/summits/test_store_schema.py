@@ -31,6 +31,13 @@ def head() -> str:
     return ScriptDirectory.from_config(database.alembic_config()).get_current_head()
 
 
+def test_the_head_a_start_up_checks_without_alembic_is_alembics_head():
+    from summitcal.core.database import HEAD
+
+    assert HEAD == head()  # a new migration updates summitcal.core.database.HEAD
+    assert database.at_head(head()) and not database.at_head("0001")
+
+
 def test_upgrade_from_empty_creates_the_schema_the_code_describes(database_url):
     with Store(database_url) as store:
         assert database.current_revision(store.engine) is None

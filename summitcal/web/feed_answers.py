@@ -1,0 +1,126 @@
+"""Public feed GETs answered before the web framework: the hot path of the service.
+
+Calendar apps poll feeds (mostly with ``If-None-Match``: a 304), so that answer should
+cost little more than the version query it needs. This plain ASGI app sits in front of
+the FastAPI app (``web.app.serving_app``; FastAPI's own per-request work, its telemetry
+checks among it, cost more than the answer) and answers ``GET``/``HEAD`` of ``/feeds/all.ics``,
+``/feeds/{kind}/{ident}.ics`` and ``/feeds/sessions/{summit}/{session}.ics`` itself, with
+exactly the status, headers and body the routes of ``feeds.routes`` give (``respond``:
+ETag, Last-Modified, Cache-Control, Vary, gzip; ``web.hardening``'s security headers; a
+HEAD is the GET without its body, as ``web.head`` makes it), counted in the same
+``/metrics`` series under the same route names. The headers of each feed version are
+made once.
+
+Anything else goes on to the app: other paths and methods, private feeds (their own
+route), a feed name the service does not know (the app answers the error shape), and a
+feed that must be built first (the app builds it in its thread pool, off the event loop).
+The version query runs on the event loop: one indexed query on a kept connection
+(``Store.version``), microseconds on SQLite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.requests import Request
+
+from summitcal.core.metrics import HTTP_REQUESTS
+from summitcal.feeds.routes import CALENDAR, http_date, not_modified, wants_gzip
+from summitcal.feeds.service import FeedResponse, FeedService
+from summitcal.web.hardening import PAGE_POLICY
+
+ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
+Headers = list[tuple[bytes, bytes]]
+
+ROUTE_ALL = "/feeds/all.ics"
+ROUTE_ONE = "/feeds/{kind}/{ident}.ics"
+ROUTE_SESSION = "/feeds/sessions/{summit}/{session}.ics"
+#: What ``web.hardening.security_headers`` adds to every answer of these routes.
+SECURITY = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
+            (b"content-security-policy", PAGE_POLICY.encode("latin-1"))]
+_EMPTY = {"type": "http.response.body", "body": b"", "more_body": False}
+
+
+def feed_route(path: str) -> tuple[str, str] | None:
+    """The feed name and route that the public feed routes give ``path`` (as the app
+    matches it: percent-decoded), or None for any other path (private feeds included)."""
+    if not path.startswith("/feeds/") or not path.endswith(".ics"):
+        return None
+    parts = path[len("/feeds/"):-len(".ics")].split("/")
+    if not all(parts):
+        return None
+    if parts == ["all"]:
+        return "all", ROUTE_ALL
+    if len(parts) == 2 and parts[0] != "private":
+        return f"{parts[0]}/{parts[1]}", ROUTE_ONE
+    if len(parts) == 3 and parts[0] == "sessions":
+        return f"sessions/{parts[1]}/{parts[2]}", ROUTE_SESSION
+    return None
+
+
+def headers_of(feed: FeedResponse, compress: bool, max_age: int, now: datetime) -> Headers:
+    """The 304 headers of ``feed`` (``feeds.routes.respond``'s, plus the security headers),
+    made once per feed version and encoding. Last-Modified is never later than now."""
+    key = (compress, max_age)
+    made = feed.headers.get(key)
+    if made is None or feed.last_modified > now:
+        made = [(b"etag", (feed.gzip_etag if compress else feed.etag).encode("latin-1")),
+                (b"last-modified", http_date(min(feed.last_modified, now)).encode("latin-1")),
+                (b"cache-control", f"public, max-age={max_age}".encode("latin-1")),
+                (b"vary", b"Accept-Encoding"), *SECURITY]
+        if feed.last_modified <= now:
+            feed.headers[key] = made
+    return made  # type: ignore[return-value]
+
+
+class FeedAnswers:
+    """The ASGI middleware (see the module doc) in front of ``app``."""
+
+    def __init__(self, app: ASGIApp, service: FeedService, max_age: int) -> None:
+        self.app = app
+        self.service = service
+        self.max_age = max_age
+        self.answered = 0  # requests answered here rather than by the app
+        self._counted: dict[tuple[str, str, int], Any] = {}  # the metric's children
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+            return await self.app(scope, receive, send)
+        found = feed_route(scope["path"])
+        try:
+            feed = self.service.cached(found[0]) if found is not None else None
+        except Exception:  # the database is gone: the app answers with its error shape
+            feed = None
+        if feed is None:  # another path, an unknown feed, or one to build first
+            return await self.app(scope, receive, send)
+        request = Request(scope)
+        compress = wants_gzip(request)
+        if not feed.made(compress):  # its bytes are made off the event loop, by the app
+            return await self.app(scope, receive, send)
+        assert found is not None
+        status = await self._answer(request, send, feed, compress)
+        self.answered += 1
+        key = (scope["method"], found[1], status)
+        counter = self._counted.get(key)
+        if counter is None:
+            counter = self._counted[key] = HTTP_REQUESTS.labels(key[0], key[1], str(status))
+        counter.inc()
+
+    async def _answer(self, request: Request, send: Any, feed: FeedResponse,
+                      compress: bool) -> int:
+        now = datetime.now(UTC)
+        headers = headers_of(feed, compress, self.max_age, now)
+        if not_modified(request, feed, now):
+            await send({"type": "http.response.start", "status": 304, "headers": headers})
+            await send(_EMPTY)
+            return 304
+        body = feed.gzipped if compress else feed.body
+        extra = [(b"content-encoding", b"gzip")] if compress else []
+        await send({"type": "http.response.start", "status": 200, "headers": [
+            *headers, *extra, (b"content-length", str(len(body)).encode("latin-1")),
+            (b"content-type", CALENDAR.encode("latin-1"))]})
+        await send({"type": "http.response.body",
+                    "body": b"" if request.method == "HEAD" else body, "more_body": False})
+        return 200

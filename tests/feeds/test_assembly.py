@@ -1,0 +1,126 @@
+"""Feeds updated by the sessions that changed (``feeds.assembly``) are byte for byte the
+feeds built whole from the same schedule, whatever the changes: attendance, times moved
+(in a zone with a repeated hour), sessions cancelled and back, new sessions, a record
+renamed (every event showing it changes), over several feed kinds; and after a change
+only the changed sessions are looked at (counted, not timed)."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from summitcal.app.config import load_config
+from summitcal.app.runtime import Runtime
+from summitcal.feeds.calendar import feed_bytes
+from summitcal.feeds.select import select, title
+from summitcal.summits.model import Attendance
+
+SESSIONS = 24
+PEOPLE = ["ana", "ben", "cho"]
+FEEDS = ["all", "summits/madrid-2025", "participants/ben", "organizations/un"]
+MODES = ["in_person", "video", "absent", "unknown"]
+
+
+def document(hours: dict[int, int], cancelled: set[int], extra: int,
+             renamed: bool) -> str:
+    first = datetime(2025, 10, 25, 9)
+    sessions: list[dict[str, Any]] = []
+    for n in range(SESSIONS + extra):
+        start = first + timedelta(hours=hours.get(n, n * 7 % 40))
+        sessions.append({
+            "id": f"s{n}", "title": f"Meeting {n}", "start": start,
+            "end": start + timedelta(minutes=45),
+            "organizations": ["un"] if n % 2 else ["eu"],
+            "status": "cancelled" if n in cancelled else "confirmed",
+            "attendance": [{"participant": PEOPLE[n % 3], "mode": "in_person"}]})
+    return tomli_w.dumps({
+        "summit": {"id": "madrid-2025", "name": "Madrid summit", "city": "Madrid",
+                   "country": "Spain", "timezone": "Europe/Madrid"},
+        "organizations": [{"id": "un", "name": "United Nations"},
+                          {"id": "eu", "name": "European Union"}],
+        "participants": [{"id": p, "name": p.title() + (" Jr" if renamed and p == "ben"
+                                                        else "")} for p in PEOPLE],
+        "sessions": sessions})
+
+
+OPS = st.one_of(
+    st.tuples(st.just("attend"), st.integers(0, SESSIONS - 1), st.sampled_from(PEOPLE),
+              st.sampled_from(MODES)),
+    st.tuples(st.just("move"), st.integers(0, SESSIONS - 1), st.integers(0, 60)),
+    st.tuples(st.just("cancel"), st.integers(0, SESSIONS - 1)),
+    st.tuples(st.just("reinstate"), st.integers(0, SESSIONS - 1)),
+    st.tuples(st.just("add"), st.integers(1, 3)),
+    st.tuples(st.just("rename"), st.booleans()),
+)
+
+
+def reference(runtime: Runtime, name: str) -> bytes:
+    snapshot = runtime.snapshot()
+    service = runtime.feeds
+    kind, _, ident = name.partition("/")
+    sessions = select(snapshot.schedule, kind, ident or None, service.clock(),
+                      service.settings.cancelled_retention)
+    return feed_bytes(title(snapshot.schedule, kind, ident or None), sessions,
+                      snapshot.schedule, service.settings,
+                      participant=ident if kind == "participants" else None)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(OPS, min_size=1, max_size=8))
+def test_updated_feeds_equal_feeds_built_whole(ops: list[tuple]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "config.toml"
+        config.write_text(f'[service]\nbase_url = "https://summitcal.test"\n'
+                          f'[database]\nurl = "sqlite:///{tmp}/db.sqlite3"\n')
+        runtime = Runtime.open(load_config(config, env={}))
+        try:
+            hours: dict[int, int] = {}
+            cancelled: set[int] = set()
+            state = {"extra": 0, "renamed": False}
+            runtime.load_text(document(hours, cancelled, 0, False), source="test")
+            for name in FEEDS:
+                runtime.feeds.get(name)
+            for op in ops:
+                if op[0] == "attend":
+                    runtime.set_attendance("madrid-2025", f"s{op[1]}",
+                                           Attendance(op[2], op[3]), source="test")
+                else:
+                    if op[0] == "move":
+                        hours[op[1]] = op[2]
+                    elif op[0] == "cancel":
+                        cancelled.add(op[1])
+                    elif op[0] == "reinstate":
+                        cancelled.discard(op[1])
+                    elif op[0] == "add":
+                        state["extra"] += op[1]
+                    else:
+                        state["renamed"] = op[1]
+                    runtime.load_text(document(hours, cancelled, state["extra"],
+                                               state["renamed"]), source="test")
+                for name in FEEDS:
+                    assert runtime.feeds.get(name).body == reference(runtime, name), (op, name)
+        finally:
+            runtime.close()
+
+
+def test_after_a_change_only_the_changed_sessions_are_looked_at(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f'[service]\nbase_url = "https://summitcal.test"\n'
+                      f'[database]\nurl = "sqlite:///{tmp_path}/db.sqlite3"\n')
+    runtime = Runtime.open(load_config(config, env={}))
+    try:
+        runtime.load_text(document({}, set(), 0, False), source="test")
+        runtime.feeds.get("all")
+        builds = runtime.feeds.builds["all"]
+        runtime.set_attendance("madrid-2025", "s3", Attendance("ana", "video"), source="t")
+        assert b"video link" in runtime.feeds.get("all").body
+        assert runtime.feeds.builds["all"] == builds + 1
+        assert runtime.feeds.assembly("all").looked_at == 1  # one session, not all
+    finally:
+        runtime.close()
