@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tempfile
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +34,12 @@ def document(hours: dict[int, int], cancelled: set[int], extra: int,
     sessions: list[dict[str, Any]] = []
     for n in range(SESSIONS + extra):
         start = first + timedelta(hours=hours.get(n, n * 7 % 40))
+        end = start + timedelta(minutes=45)
+        # The span crosses the end of summer time (26 October, 02:00–02:59 twice): a time
+        # in that hour says which of the two it is, as a schedule file must.
+        folds = {"fold": 0} if any(_repeated(t) for t in (start, end)) else {}
         sessions.append({
-            "id": f"s{n}", "title": f"Meeting {n}", "start": start,
-            "end": start + timedelta(minutes=45),
+            "id": f"s{n}", "title": f"Meeting {n}", "start": start, "end": end, **folds,
             "organizations": ["un"] if n % 2 else ["eu"],
             "status": "cancelled" if n in cancelled else "confirmed",
             "attendance": [{"participant": PEOPLE[n % 3], "mode": "in_person"}]})
@@ -47,6 +51,13 @@ def document(hours: dict[int, int], cancelled: set[int], extra: int,
         "participants": [{"id": p, "name": p.title() + (" Jr" if renamed and p == "ben"
                                                         else "")} for p in PEOPLE],
         "sessions": sessions})
+
+
+def _repeated(wall: datetime) -> bool:
+    """Whether ``wall`` happens twice in Madrid (the clocks go back over it)."""
+    zone = ZoneInfo("Europe/Madrid")
+    return (wall.replace(tzinfo=zone, fold=0).utcoffset()
+            != wall.replace(tzinfo=zone, fold=1).utcoffset())
 
 
 OPS = st.one_of(
