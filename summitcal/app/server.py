@@ -177,7 +177,8 @@ def _serve_http(
     config = runtime.config
     options: dict[str, Any] = {
         "host": host, "port": port, "log_level": "info", "proxy_headers": False,
-        "server_header": False, "access_log": config.http.access_log,
+        "server_header": False, "date_header": False,  # the app writes Date (web.hardening)
+        "access_log": config.http.access_log,
         "http": protocol(config.http.header_timeout.total_seconds()),
     }
     log.info("listening on http://%s:%d", host, port)

@@ -29,7 +29,7 @@ from starlette.requests import Request
 from summitcal.core.metrics import HTTP_REQUESTS
 from summitcal.feeds.routes import CALENDAR, http_date, not_modified, wants_gzip
 from summitcal.feeds.service import FeedResponse, FeedService
-from summitcal.web.hardening import PAGE_POLICY
+from summitcal.web.hardening import PAGE_POLICY, date_header
 
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 Headers = list[tuple[bytes, bytes]]
@@ -112,6 +112,7 @@ class FeedAnswers:
                       compress: bool) -> int:
         now = datetime.now(UTC)
         headers = headers_of(feed, compress, self.max_age, now)
+        headers = [*headers, (b"date", date_header())]
         if not_modified(request, feed, now):
             await send({"type": "http.response.start", "status": 304, "headers": headers})
             await send(_EMPTY)

@@ -17,7 +17,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from email.utils import formatdate
 from typing import Any
 
 from fastapi import FastAPI
@@ -41,8 +43,24 @@ DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect"})
 MACHINE_PREFIXES = ("/api/", "/feeds/", "/static/", "/openapi.json", "/healthz", "/metrics")
 
 
+_date_cache: tuple[int, bytes] = (0, b"")
+
+
+def date_header() -> bytes:
+    """The ``Date`` of a response made now (RFC 9110 §6.6.1, IMF-fixdate), formatted once
+    per second. The app writes it rather than uvicorn, whose Date is refreshed by its
+    main loop about once a second and so can lag the clock: a feed changed within that
+    second would then show a Last-Modified later than the Date, which §8.8.2.1 forbids."""
+    global _date_cache
+    second = int(time.time())
+    if _date_cache[0] != second:
+        _date_cache = (second, formatdate(second, usegmt=True).encode("latin-1"))
+    return _date_cache[1]
+
+
 def security_headers(app: ASGIApp) -> ASGIApp:
-    """A plain ASGI middleware adding the headers above to every HTTP response."""
+    """A plain ASGI middleware adding the headers above to every HTTP response, and its
+    ``Date`` (``date_header``)."""
 
     async def middleware(scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -56,6 +74,7 @@ def security_headers(app: ASGIApp) -> ASGIApp:
                 headers.setdefault("x-content-type-options", "nosniff")
                 headers.setdefault("x-frame-options", "DENY")
                 headers.setdefault("content-security-policy", policy)
+                headers.setdefault("date", date_header().decode("latin-1"))
             await send(message)
 
         await app(scope, receive, add_headers)
