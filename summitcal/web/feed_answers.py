@@ -112,7 +112,7 @@ class FeedAnswers:
                       compress: bool) -> int:
         now = datetime.now(UTC)
         headers = headers_of(feed, compress, self.max_age, now)
-        headers = [*headers, (b"date", date_header())]
+        headers = [(b"date", date_header()), *headers]
         if not_modified(request, feed, now):
             await send({"type": "http.response.start", "status": 304, "headers": headers})
             await send(_EMPTY)
