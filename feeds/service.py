@@ -197,10 +197,11 @@ class FeedService:
             if "all" not in self._assemblies:  # restored rather than built: assemble it
                 self._assembled("all", "all", None, snapshot, self.clock())
 
-    def cached(self, name: str) -> FeedResponse | None:
+    def cached(self, name: str, now: datetime | None = None) -> FeedResponse | None:
         """The feed called ``name`` when a response for the current version is at hand
-        (one version query and a dictionary look-up, never a build), else None."""
-        return self._current(name, self.snapshots.store.version(), self.clock())
+        (one version query and a dictionary look-up, never a build), else None; ``now``
+        is the clock's time when the caller has it."""
+        return self._current(name, self.snapshots.store.version(), now or self.clock())
 
     def _current(self, name: str, version: int, now: datetime) -> FeedResponse | None:
         cached = self._responses.get(name)

@@ -53,10 +53,16 @@ def listen(host: str, port: int) -> socket.socket:
 
 class _HeaderDeadline:
     """The deadline for request headers, on top of a uvicorn HTTP protocol (which calls
-    ``_headers_done`` once a request's headers are complete)."""
+    ``_headers_done`` once a request's headers are complete).
+
+    One timer per connection, not one per request: a request only notes when its wait
+    for headers began (``_waiting_since``; None while a request is being answered), and
+    the timer, when it fires, closes the connection if that wait is too long, or sets
+    itself again for the time left."""
 
     header_timeout: float = 10.0
     _deadline: asyncio.TimerHandle | None = None
+    _waiting_since: float | None = None
     cycle: Any
     loop: asyncio.AbstractEventLoop
     transport: asyncio.Transport
@@ -67,7 +73,9 @@ class _HeaderDeadline:
         self._arm()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
         super().connection_lost(exc)  # type: ignore[misc]
 
     def on_response_complete(self) -> None:
@@ -75,19 +83,22 @@ class _HeaderDeadline:
         super().on_response_complete()  # type: ignore[misc]
 
     def _headers_done(self) -> None:
-        self._disarm()
+        self._waiting_since = None
 
     def _arm(self) -> None:
-        self._disarm()
-        self._deadline = self.loop.call_later(self.header_timeout, self._too_slow)
-
-    def _disarm(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
+        self._waiting_since = self.loop.time()
+        if self._deadline is None:
+            self._deadline = self.loop.call_later(self.header_timeout, self._too_slow)
 
     def _too_slow(self) -> None:
         self._deadline = None
+        since = self._waiting_since
+        if since is None:  # a request is being answered: its response will arm again
+            return
+        left = since + self.header_timeout - self.loop.time()
+        if left > 0:
+            self._deadline = self.loop.call_later(left, self._too_slow)
+            return
         busy = self.cycle is not None and not self.cycle.response_complete
         if not busy and not self.transport.is_closing():
             log.info("closing a connection from %s: no complete request headers in %g s",

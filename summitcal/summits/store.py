@@ -53,6 +53,7 @@ class Store:
         self.engine = database.create_engine(url)
         self._version_lock = threading.Lock()
         self._version_connection: Any = None  # a driver connection kept for version()
+        self._version_cursor: Any = None  # and its cursor
 
     def close(self) -> None:
         with self._version_lock:
@@ -81,12 +82,11 @@ class Store:
             try:
                 if self._version_connection is None:
                     self._version_connection = self._autocommit_connection()
-                cursor = self._version_connection.cursor()
-                try:
-                    cursor.execute(_VERSION_SQL)
-                    found = cursor.fetchone()
-                finally:
-                    cursor.close()
+                cursor = self._version_cursor
+                if cursor is None:
+                    cursor = self._version_cursor = self._version_connection.cursor()
+                cursor.execute(_VERSION_SQL)
+                found = cursor.fetchone()
                 return (found[0] if found else None) or 0
             except self.engine.dialect.loaded_dbapi.Error:
                 self._drop_version_connection()
@@ -111,6 +111,12 @@ class Store:
         return raw
 
     def _drop_version_connection(self) -> None:
+        cursor, self._version_cursor = self._version_cursor, None
+        if cursor is not None:
+            try:
+                cursor.close()
+            except Exception:  # already broken
+                pass
         raw, self._version_connection = self._version_connection, None
         if raw is None:
             return

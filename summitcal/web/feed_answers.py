@@ -21,7 +21,7 @@ The version query runs on the event loop: one indexed query on a kept connection
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -89,8 +89,9 @@ class FeedAnswers:
         if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
             return await self.app(scope, receive, send)
         found = feed_route(scope["path"])
+        now = self.service.clock()
         try:
-            feed = self.service.cached(found[0]) if found is not None else None
+            feed = self.service.cached(found[0], now) if found is not None else None
         except Exception:  # the database is gone: the app answers with its error shape
             feed = None
         if feed is None:  # another path, an unknown feed, or one to build first
@@ -100,7 +101,7 @@ class FeedAnswers:
         if not feed.made(compress):  # its bytes are made off the event loop, by the app
             return await self.app(scope, receive, send)
         assert found is not None
-        status = await self._answer(request, send, feed, compress)
+        status = await self._answer(request, send, feed, compress, now)
         self.answered += 1
         key = (scope["method"], found[1], status)
         counter = self._counted.get(key)
@@ -109,8 +110,7 @@ class FeedAnswers:
         counter.inc()
 
     async def _answer(self, request: Request, send: Any, feed: FeedResponse,
-                      compress: bool) -> int:
-        now = datetime.now(UTC)
+                      compress: bool, now: datetime) -> int:
         headers = headers_of(feed, compress, self.max_age, now)
         headers = [(b"date", date_header()), *headers]
         if not_modified(request, feed, now):

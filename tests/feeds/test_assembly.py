@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import tempfile
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import tomli_w
 from hypothesis import given, settings
