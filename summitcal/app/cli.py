@@ -145,10 +145,8 @@ def _stored_uid_clashes(config: Config, loaded: Loaded) -> list[Problem]:
 
     if not database_exists(config.database_url):
         return []
-    origin = {key: file.path for file in loaded.files for key in file.content.sessions}
     with Store(config.database_url) as store:
-        return [Problem(origin.get(key, ""), f"session {key[1]}", message)
-                for key, message in store.uid_clashes(loaded.schedule)]
+        return store.uid_problems(loaded)
 
 
 def _source(command: str, paths: list[Path]) -> str:

@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from summitcal.app.config import Config
 from summitcal.core.database import alembic_config, at_head, current_revision
-from summitcal.core.errors import Problem, ScheduleError, SummitcalError
+from summitcal.core.errors import SummitcalError
 from summitcal.summits.model import Attendance
 from summitcal.summits.schedule_file import load_files, load_text
 from summitcal.summits.snapshot import Snapshot, Snapshots
@@ -97,11 +97,6 @@ class Runtime:
         calendar UID a stored one has is a ``ScheduleError`` naming its file, like every
         other problem of a file."""
         loaded = load_files(paths, applied=self.store.applied_files())
-        clashes = self.store.uid_clashes(loaded.schedule)
-        if clashes:
-            origin = {key: f.path for f in loaded.files for key in f.content.sessions}
-            raise ScheduleError([Problem(origin.get(key, ""), f"session {key[1]}", message)
-                                 for key, message in clashes])
         return self.store.apply_files(loaded, source, dry_run=dry_run)
 
     def load_text(self, text: str, *, dry_run: bool = False, source: str = "api") -> Result:

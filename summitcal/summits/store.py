@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from summitcal.core import database
-from summitcal.core.errors import InvalidInput, NotFound, UidClash
+from summitcal.core.errors import InvalidInput, NotFound, Problem, ScheduleError, UidClash
 from summitcal.summits import applied, merge, rows, schedule_file
 from summitcal.summits import tables as t
 from summitcal.summits import text as texts
@@ -204,7 +204,9 @@ class Store:
             if any(getattr(wanted.incoming, attr) for attr in merge.RECORD_FIELDS):
                 current = rows.read_schedule(connection)
             _check_references(current, wanted.incoming)
-            _check_event_keys(_stored_keys(connection), wanted.incoming)
+            clashes = _event_key_clashes(_stored_keys(connection), wanted.incoming)
+            if clashes:
+                raise ScheduleError(_file_problems(loaded, clashes))
             result = self._commit(connection, current, wanted.incoming, wanted.summits, source,
                                   now, dry_run)
             if not dry_run:
@@ -261,14 +263,16 @@ class Store:
         with database.reading(self.engine) as connection:
             return rows.read_revisions(connection, query, summit)
 
-    def uid_clashes(self, incoming: Schedule) -> list[tuple[tuple[str, str], str]]:
-        """What ``apply`` would refuse for calendar UIDs: each new session of ``incoming``
-        whose event key a stored session (or another new one) has, with the message. A
-        database without the schedule's tables yet has none. Reads only."""
+    def uid_problems(self, loaded: Loaded) -> list[Problem]:
+        """What ``apply_files`` would refuse for calendar UIDs, as the file problems it
+        would raise: each new session of ``loaded`` whose event key a stored session (or
+        another new one) has. A database without the schedule's tables yet has none.
+        Reads only."""
         if not sa.inspect(self.engine).has_table(t.sessions.name):
             return []
         with database.reading(self.engine) as connection:
-            return _event_key_clashes(_stored_keys(connection), incoming)
+            clashes = _event_key_clashes(_stored_keys(connection), loaded.schedule)
+        return _file_problems(loaded, clashes)
 
     def _commit(
         self,
@@ -353,6 +357,14 @@ def _check_event_keys(stored: set[tuple[str, str]], incoming: Schedule) -> None:
     """
     for _, message in _event_key_clashes(stored, incoming)[:1]:
         raise UidClash(message)
+
+
+def _file_problems(loaded: Loaded,
+                   clashes: list[tuple[tuple[str, str], str]]) -> list[Problem]:
+    """Each clash as a problem of the file that declares the session."""
+    origin = {key: f.path for f in loaded.files for key in f.content.sessions}
+    return [Problem(origin.get(key, ""), f"session {key[1]}", message)
+            for key, message in clashes]
 
 
 def _event_key_clashes(stored: set[tuple[str, str]],
