@@ -96,8 +96,9 @@ class Runtime:
         parsed again, but still take part in the cross-file checks. A new session whose
         calendar UID a stored one has is a ``ScheduleError`` naming its file, like every
         other problem of a file."""
-        loaded = load_files(paths, applied=self.store.applied_files())
-        return self.store.apply_files(loaded, source, dry_run=dry_run)
+        with collector_paused():
+            loaded = load_files(paths, applied=self.store.applied_files())
+            return self.store.apply_files(loaded, source, dry_run=dry_run)
 
     def load_text(self, text: str, *, dry_run: bool = False, source: str = "api") -> Result:
         """Make the store look like one schedule document (the admin API's upload): a live

@@ -76,17 +76,17 @@ def resolve(value: datetime, zone_name: str, fold: int | None = None) -> datetim
             f"{wall.isoformat()} does not exist in {zone_name} (the clocks skip it: "
             "a daylight-saving gap)"
         )
-    if is_repeated(wall, tz):
+    early = wall.replace(tzinfo=tz)
+    late = wall.replace(tzinfo=tz, fold=1)
+    if early.utcoffset() != late.utcoffset():  # repeated (not missing: checked above)
         if fold not in (0, 1):
-            early = wall.replace(tzinfo=tz, fold=0)
-            late = wall.replace(tzinfo=tz, fold=1)
             raise LocalTimeError(
                 f"{wall.isoformat()} happens twice in {zone_name} "
                 f"({format_offset(early.utcoffset())} and {format_offset(late.utcoffset())}); "
                 "add fold = 0 for the first or fold = 1 for the second"
             )
-        return wall.replace(tzinfo=tz, fold=fold)
-    return wall.replace(tzinfo=tz)
+        return late if fold else early
+    return early
 
 
 def _with_offset(value: datetime, tz: ZoneInfo, zone_name: str) -> datetime:

@@ -5,6 +5,7 @@ Every function takes an open connection; the caller owns the transaction.
 
 from __future__ import annotations
 
+import operator
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -158,17 +159,21 @@ def insert_many(connection: Connection, table: sa.Table, rows: Sequence[dict[str
     order = list(compiled.positiontup) if compiled.positional and compiled.positiontup \
         else names
     dialect = connection.dialect
-    processors = [(name, table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
-                  for name in order]
-
-    def values(row: dict[str, Any]) -> list[Any]:
-        return [row[name] if process is None else process(row[name])
-                for name, process in processors]
-
-    if compiled.positional:
-        parameters: list[Any] = [tuple(values(row)) for row in rows]
-    else:
-        parameters = [dict(zip(order, values(row), strict=True)) for row in rows]
+    processors = [(i, process) for i, name in enumerate(order)
+                  if (process := table.c[name].type.dialect_impl(dialect)
+                      .bind_processor(dialect)) is not None]
+    # The row's values in the statement's order, read in C; only the columns whose type
+    # has a bind processor (dates, times) then go through Python.
+    get = operator.itemgetter(*order) if len(order) > 1 else (lambda row: (row[order[0]],))
+    parameters: list[Any] = [get(row) for row in rows]
+    if processors:
+        for n, values in enumerate(parameters):
+            values = list(values)
+            for i, process in processors:
+                values[i] = process(values[i])
+            parameters[n] = tuple(values)
+    if not compiled.positional:
+        parameters = [dict(zip(order, values, strict=True)) for values in parameters]
     connection.exec_driver_sql(str(compiled), parameters)
 
 
@@ -212,7 +217,8 @@ def _save_sessions(
         for i, o in enumerate(s.organizations)
     ]
     attendance = [
-        {"summit": s.summit, "session": s.id, "position": i, **vars_of(a)}
+        {"summit": s.summit, "session": s.id, "position": i, "participant": a.participant,
+         "mode": a.mode, "delegate": a.delegate, "note": a.note, "announced": a.announced}
         for s in sessions
         for i, a in enumerate(s.attendance)
     ]
@@ -225,7 +231,8 @@ def _session_row(session: Session, revision: int) -> dict[str, Any]:
     del row["start"], row["end"], row["organizations"], row["attendance"]
     zone = ZoneInfo(session.timezone)
     for name, value in (("start", session.start), ("end", session.end)):
-        wall = value.astimezone(zone) if value is not None else None
+        # Sessions hold their times in their zone already (``Session``); others move.
+        wall = (value if value is None or value.tzinfo is zone else value.astimezone(zone))
         row[f"{name}_local"] = wall.replace(tzinfo=None, fold=0).isoformat() if wall else None
         row[f"{name}_fold"] = wall.fold if wall else 0
     return row | {

@@ -260,12 +260,10 @@ def _check_sessions(doc: Document | Declared, schedule: Schedule, problems: list
     """References to records no file declares, and session ids used twice in the file."""
     known: dict[str, Mapping[str, object]] = {"organisation": schedule.organizations,
                                               "participant": schedule.participants}
-    if isinstance(doc, Declared) and all(ids <= known[kind].keys()
-                                         for kind, ids in doc.referenced.items()):
-        return  # a file found unchanged, whose references are all still declared
-    for where, kind, ident in doc.references:
-        if ident not in known[kind]:
-            problems.append(Problem(doc.file, where, f"unknown {kind} {ident!r}"))
+    if not all(ids <= known[kind].keys() for kind, ids in doc.referenced.items()):
+        for where, kind, ident in doc.references:  # field paths, made only now
+            if ident not in known[kind]:
+                problems.append(Problem(doc.file, where, f"unknown {kind} {ident!r}"))
     seen: dict[str, str] = {}
     for path, ident in doc.session_ids:
         if ident in seen:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time
-from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -66,13 +65,25 @@ def _declared(kind: type[Organization] | type[Participant], raw: dict[str, Any])
     Files declare the records their sessions name, so the same declaration comes once per
     file (at 10,000 sessions: 44,000 declarations of a thousand people); each distinct one
     is checked once (``_valid_record``, keyed by the declaration's items)."""
+    key = (kind, tuple(raw.items()))
     try:
-        return _valid_record(kind, tuple(raw.items()))  # type: ignore[arg-type]
+        return _records[key]
+    except KeyError:
+        pass
     except TypeError:  # a value that is not hashable (an array, a table): not valid as is
         return None
+    record = _valid_record(kind, key[1])
+    if len(_records) < _RECORDS_KEPT:
+        _records[key] = record
+    return record
 
 
-@lru_cache(maxsize=16384)
+#: Declarations seen, by (kind, items) → ``_valid_record``'s answer (a record or None):
+#: the same declarations come back in every file. At most ``_RECORDS_KEPT`` are kept.
+_records: dict[tuple[type, tuple[tuple[str, Any], ...]], Any] = {}
+_RECORDS_KEPT = 65536
+
+
 def _valid_record(kind: type[Organization] | type[Participant],
                   items: tuple[tuple[str, Any], ...]) -> Organization | Participant | None:
     """``kind`` made from a declaration's ``items`` when they are only its known keys
@@ -89,6 +100,35 @@ def _valid_record(kind: type[Organization] | type[Participant],
     return kind(ident, name, *rest)
 
 
+_MODES = {mode.value: mode for mode in AttendanceMode}
+
+
+def _attendance_as_written(item: object) -> Attendance | None:
+    """The attendance an ``[[sessions.attendance]]`` item gives when it is valid as
+    written (known keys of the right types, a known mode, a delegate exactly when
+    delegated, a note the text rule leaves as it is), else None: then ``_attendance``
+    checks it key by key and reports what is wrong. The usual item costs a few dict
+    reads instead of a call per key."""
+    if type(item) is not dict or not item.keys() <= ATTENDANCE_KEYS:
+        return None
+    who, named = item.get("participant"), item.get("mode")
+    if type(who) is not str or not who.strip() or type(named) is not str:
+        return None
+    mode = _MODES.get(named)
+    if mode is None:
+        return None
+    delegate, note, announced = item.get("delegate"), item.get("note"), item.get("announced")
+    if (delegate is None) is (mode == AttendanceMode.DELEGATED):
+        return None
+    if delegate is not None and type(delegate) is not str:
+        return None
+    if note is not None and (type(note) is not str or texts.multi_line(note) != note):
+        return None
+    if announced is not None and type(announced) is not date:
+        return None
+    return Attendance(who, mode, delegate, note, announced)
+
+
 class Document:
     """One schedule file's content, checked."""
 
@@ -102,9 +142,29 @@ class Document:
         # (path, id) of every session with a valid id, valid or not otherwise: a duplicate
         # id is reported even when the other session has problems of its own.
         self.session_ids: list[tuple[str, str]] = []
-        # (field path, "organisation" | "participant", id): checked against all files.
-        self.references: list[tuple[str, str, str]] = []
+        #: The ids the sessions name, by kind ("organisation", "participant"): checked
+        #: against all files' declarations (``schedule_file.combine``).
+        self.referenced: dict[str, set[str]] = {"organisation": set(), "participant": set()}
+        # Per session: its path, the organisations it names, and (index, participant,
+        # delegate) of each attendance item that names someone. Field paths are made
+        # only when a reference is unknown (``references``).
+        self._sites: list[tuple[str, list[str], list[tuple[int, str | None, str | None]]]] = []
         self._check(data)
+
+    @property
+    def references(self) -> list[tuple[str, str, str]]:
+        """(field path, "organisation" | "participant", id) of every reference the
+        sessions make, in file order (``sessions[2].attendance[0].participant``)."""
+        found: list[tuple[str, str, str]] = []
+        for path, orgs, people in self._sites:
+            found.extend((f"{path}.organizations[{i}]", "organisation", org)
+                         for i, org in enumerate(orgs))
+            for i, who, delegate in people:
+                if who:
+                    found.append((f"{path}.attendance[{i}].participant", "participant", who))
+                if delegate:
+                    found.append((f"{path}.attendance[{i}].delegate", "participant", delegate))
+        return found
 
     # -- reporting helpers -------------------------------------------------------------
     def problem(self, path: str, message: str) -> None:
@@ -274,8 +334,9 @@ class Document:
             self.session_ids.append((path, sid))
         title = self._text(raw, "title", path, True)
         orgs = self._str_list(raw, "organizations", path)
-        self.references.extend(
-            (f"{path}.organizations[{i}]", "organisation", org) for i, org in enumerate(orgs))
+        self.referenced["organisation"].update(orgs)
+        people: list[tuple[int, str | None, str | None]] = []
+        self._sites.append((path, orgs, people))
         tz = self._zone(raw, path, required=False) if "timezone" in raw else summit_tz
         status = self._get(raw, "status", path, str) or SessionStatus.CONFIRMED
         if status not in STATUSES:
@@ -283,7 +344,7 @@ class Document:
         video = raw.get("video_url")
         video_url = self._url(video, f"{path}.video_url") if video is not None else None
         timing = self._timing(raw, path, tz)
-        attendance = self._attendance(raw, path)
+        attendance = self._attendance(raw, path, people)
         if len(self.problems) > before or not (sid and title and tz) or timing is None:
             return None
         start, end, day, end_day = timing
@@ -356,14 +417,27 @@ class Document:
             end_day = None
         return None, None, day, end_day
 
-    def _attendance(self, raw: dict[str, Any], path: str) -> list[Attendance]:
+    def _attendance(self, raw: dict[str, Any], path: str,
+                    people: list[tuple[int, str | None, str | None]]) -> list[Attendance]:
+        """The valid items of ``attendance``; ``people`` gets (index, participant,
+        delegate) of each item that names someone."""
         items = raw.get("attendance", [])
         if not isinstance(items, list):
             self.problem(f"{path}.attendance", f"expected an array of tables, got {_kind(items)}")
             return []
         out: list[Attendance] = []
         seen: set[str] = set()
+        named = self.referenced["participant"]
         for i, item in enumerate(items):
+            fast = _attendance_as_written(item)
+            if fast is not None and fast.participant not in seen:
+                seen.add(fast.participant)
+                named.add(fast.participant)
+                if fast.delegate:
+                    named.add(fast.delegate)
+                people.append((i, fast.participant, fast.delegate))
+                out.append(fast)
+                continue
             where = f"{path}.attendance[{i}]"
             if not isinstance(item, dict):
                 self.problem(where, f"expected a table, got {_kind(item)}")
@@ -387,10 +461,9 @@ class Document:
             if who in seen:
                 self.problem(f"{where}.participant", f"{who!r} is listed twice in this session")
                 continue
-            if who:
-                self.references.append((f"{where}.participant", "participant", who))
-            if delegate:
-                self.references.append((f"{where}.delegate", "participant", delegate))
+            if who or delegate:
+                people.append((i, who, delegate))
+                named.update(name for name in (who, delegate) if name)
             if who and mode:
                 seen.add(who)
                 out.append(Attendance(who, AttendanceMode(mode), delegate, note, announced))
