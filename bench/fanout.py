@@ -18,9 +18,10 @@ processes deliver (``mail.workers`` threads each; 0: ``Delivery`` threads in thi
 process), rendering with Jinja2 and sending with ``SmtpTransport`` to an aiosmtpd sink in
 a separate process on loopback, which records when it accepted each message and offers
 PIPELINING (aiosmtpd takes pipelined commands but does not say so; Postfix, Exim and Gmail
-do). Lateness is acceptance time minus the due instant; "queued" is the due instant to
-the commit of the plan's rows (seen by polling the plan's status from another
-connection). The baseline, against the same sink right after, in the same run: a bare
+do). Lateness is acceptance time minus the due instant; "queued" is the commit of the
+plan's rows (seen by polling the plan's status from another connection) from the due
+instant: negative, since the clock queues them ``QUEUE_AHEAD`` before it
+(``scheduler.plans``); the ``INSERT … SELECT``'s own time is printed beside it. The baseline, against the same sink right after, in the same run: a bare
 ``smtplib`` loop over one connection sending the same bytes (reminders rendered as
 delivery renders them), at most ``BASELINE_MAX`` messages. Peak RSS is each worker
 process's VmHWM. Figures are medians over the runs; the load average is printed before
@@ -66,7 +67,9 @@ import sqlalchemy as sa
 
 SUMMIT, SESSION = "bench-2030", "plenary"
 OFFSET = timedelta(hours=1)  # reminders expire at the start: far enough for a slow run
-LEAD = timedelta(seconds=6)  # from the end of set-up to the due instant
+# From the end of set-up to the due instant: longer than QUEUE_AHEAD (scheduler.plans), so
+# the plan is made pending first and its rows are queued ahead by the clock, as in service.
+LEAD = timedelta(seconds=36)
 BASE_URL = "https://summitcal.example"
 BASELINE_MAX = 20_000  # messages in the bare loop: enough for a steady rate
 
@@ -151,7 +154,8 @@ class Run:
     p50_late: float
     p99_late: float
     last_late: float
-    queued_s: float  # due instant → the plan's rows committed
+    queued_s: float  # due instant → the plan's rows committed (negative: ahead of it)
+    insert_s: float  # the plan fired → its rows committed (the INSERT … SELECT)
     worker_cpu_ms: float | None  # worker processes' CPU time per message sent
     jobs: int
     baseline_rate: float
@@ -436,6 +440,7 @@ def _run(sink: SinkProcess, count: int, workers: int | None, folder: Path, proce
                rate=count / lateness[-1], send_rate=(count - 1) / (times[-1] - times[0]),
                first_late=lateness[0], p50_late=quantiles[49], p99_late=quantiles[98],
                last_late=lateness[-1], queued_s=watch.seen - due.timestamp(),
+               insert_s=watch.seen - fired.updated_at.timestamp(),
                worker_cpu_ms=None if worker_cpu is None else worker_cpu / count * 1000,
                jobs=jobs,
                baseline_rate=baseline)
@@ -502,8 +507,9 @@ def report(runs: list[Run]) -> list[tuple[str, str, bool | None]]:
         ("throughput, due instant → last accepted", f"{median('rate'):.0f} msg/s", None),
         ("  steady sending rate, first → last accepted", f"{median('send_rate'):.0f} msg/s",
          None),
-        (f"queued: due instant → rows committed (≤ {TARGET_QUEUED_S:.0f} s)",
-         f"{queued * 1000:.0f} ms", queued <= TARGET_QUEUED_S),
+        (f"queued: rows committed, from the due instant (≤ {TARGET_QUEUED_S:.0f} s)",
+         f"{queued * 1000:+.0f} ms (INSERT … SELECT {median('insert_s') * 1000:.0f} ms)",
+         queued <= TARGET_QUEUED_S),
         ("first message late", f"{median('first_late') * 1000:.0f} ms",
          median("first_late") <= TARGET_FIRST_S),
         ("p50 lateness", f"{median('p50_late'):.2f} s", None),
@@ -583,7 +589,8 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{count} subscribers, {processes or 'in-process'} worker(s), run "
                           f"{number + 1}/{runs_wanted}: {run.rate:.0f} msg/s, first "
                           f"{run.first_late * 1000:.0f} ms, p99 {run.p99_late:.2f} s late, "
-                          f"queued in {run.queued_s * 1000:.0f} ms; baseline "
+                          f"queued at {run.queued_s * 1000:+.0f} ms (insert "
+                          f"{run.insert_s * 1000:.0f} ms); baseline "
                           f"{run.baseline_rate:.0f} msg/s; load {_load()}", flush=True)
     finally:
         sink.stop()

@@ -281,7 +281,7 @@ class Clock:
         o = outbox_table
         with self.engine.connect() as connection:
             candidates = [
-                plans.next_fire(connection, now),
+                plans.next_queueing(connection, now),
                 notices.next_due(connection, now),
                 connection.scalar(sa.select(sa.func.min(o.c.next_attempt_at)).where(
                     o.c.status == OutboxStatus.PENDING, o.c.next_attempt_at > now)),

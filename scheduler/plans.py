@@ -5,8 +5,17 @@ for every follower who asked for that offset". Timers therefore grow with sessio
 distinct offsets, never with subscribers::
 
     replan(connection, now)            # after every revision and subscriber change
-    due(connection, now)               # plans whose time has come
+    due(connection, now)               # plans whose rows are to be queued now
     fire(connection, plan_id, now)     # ONE INSERT … SELECT into the outbox, plan fired
+
+A plan's rows are queued ``QUEUE_AHEAD`` before its instant, due at the instant: writing
+100,000 rows takes seconds (PostgreSQL: the outbox's indexes), and queued ahead they are
+all there when the instant comes, so delivery starts on time whatever the fan-out. A
+confirmed follower who joins in between (or starts asking for that offset) gets the row
+from ``replan``'s catch-up (the same ``INSERT … SELECT``; keys already queued are
+skipped); one who leaves, changes offset or stops following is withdrawn when the row is
+rendered (``renderers``), and a session that moves or is cancelled cancels the rows
+(``cancel_stale_reminders``), as for any row still waiting.
 
 ``replan`` is cheap and idempotent: it moves a pending plan with its session (unfired),
 cancels plans nobody follows any more or whose session was cancelled, expires plans whose
@@ -61,6 +70,9 @@ from summitcal.summits.model import Schedule, Session, SessionStatus
 log = logging.getLogger("summitcal.plans")
 
 STATUSES = ("pending", "fired", "cancelled", "expired")
+#: How long before its instant a plan's rows are queued (``due``): more than writing a
+#: 100,000-row fan-out takes on a loaded PostgreSQL (seconds), less than any offset.
+QUEUE_AHEAD = timedelta(seconds=30)
 #: How late (after its fire time) a plan may still be created.
 CREATE_GRACE = timedelta(seconds=60)
 #: A reminder sent less than this (or a quarter of its offset, if less) after its time
@@ -121,10 +133,11 @@ class Replanned:
     cancelled: int = 0
     expired: int = 0
     rows_cancelled: int = 0
+    rows_caught_up: int = 0  # rows queued for followers who came after a plan's rows
 
     def __bool__(self) -> bool:
         return any((self.created, self.moved, self.cancelled, self.expired,
-                    self.rows_cancelled))
+                    self.rows_cancelled, self.rows_caught_up))
 
 
 # --- who follows what ---------------------------------------------------------------------
@@ -188,7 +201,31 @@ def replan(connection: Connection, now: datetime) -> Replanned:
                 _set_status(connection, plan.id, status, now)
                 counts[status] += 1
     rows = cancel_stale_reminders(connection, sessions, now)
-    return Replanned(**counts, rows_cancelled=rows)
+    caught_up = _catch_up(connection, [plan for key, found in existing.items() if key in wanted
+                                       for plan in found], sessions, now)
+    return Replanned(**counts, rows_cancelled=rows, rows_caught_up=caught_up)
+
+
+def _catch_up(connection: Connection, plans: list[Plan], sessions: Mapping[tuple[str, str], Any],
+              now: datetime) -> int:
+    """Queue the rows of followers who came after a plan's rows were queued ahead of its
+    instant (``QUEUE_AHEAD``): fired plans whose instant is still to come and whose
+    session still starts when the plan says. Keys already queued are skipped; returns
+    how many rows were added."""
+    added = 0
+    for plan in plans:
+        session = sessions.get((plan.summit, plan.session))
+        if (plan.status != "fired" or plan.fire_at <= now or session is None
+                or session.status == SessionStatus.CANCELLED
+                or session.starts_at != plan.starts_at):
+            continue
+        written = _queue(connection, plan, plan.sequence, now)
+        if written:
+            p = reminder_plans
+            connection.execute(sa.update(p).where(p.c.id == plan.id).values(
+                recipients=sa.func.coalesce(p.c.recipients, 0) + written, updated_at=now))
+            added += written
+    return added
 
 
 def _plan_one(connection: Connection, key: tuple[str, str, int], start: datetime,
@@ -264,10 +301,11 @@ def cancel_stale_reminders(connection: Connection, sessions: Mapping[tuple[str, 
 
 
 def due(connection: Connection, now: datetime) -> list[Plan]:
-    """Pending plans whose fire time has come and whose session has not started."""
+    """Pending plans whose rows are to be queued now (their fire time is at most
+    ``QUEUE_AHEAD`` away, or passed) and whose session has not started."""
     p = reminder_plans
     rows = connection.execute(sa.select(p).where(
-        p.c.status == "pending", p.c.fire_at <= now, p.c.starts_at > now)
+        p.c.status == "pending", p.c.fire_at <= now + QUEUE_AHEAD, p.c.starts_at > now)
         .order_by(p.c.fire_at, p.c.id))
     return [Plan.from_row(row) for row in rows]
 
@@ -280,6 +318,16 @@ def firing(connection: Connection, now: datetime) -> bool:
         p.c.status == "pending", p.c.fire_at <= now, p.c.starts_at > now))))
 
 
+def next_queueing(connection: Connection, after: datetime) -> datetime | None:
+    """When the clock next queues a plan's rows (``QUEUE_AHEAD`` before its fire time)."""
+    fire = next_fire(connection, after + QUEUE_AHEAD)
+    if isinstance(fire, str):  # SQLite's min() over the column: naive UTC text
+        fire = datetime.fromisoformat(fire)
+    if fire is not None and fire.tzinfo is None:
+        fire = fire.replace(tzinfo=UTC)
+    return fire - QUEUE_AHEAD if fire is not None else None
+
+
 def next_fire(connection: Connection, after: datetime) -> datetime | None:
     """When the next pending plan fires after ``after``."""
     p = reminder_plans
@@ -288,9 +336,10 @@ def next_fire(connection: Connection, after: datetime) -> datetime | None:
 
 
 def fire(connection: Connection, plan_id: int, now: datetime) -> int | None:
-    """Queue the plan's reminders (one ``INSERT … SELECT``) and mark it fired, in the
-    caller's write transaction. Returns how many rows were written, or None when the plan
-    did not fire (gone, no longer pending, session moved, cancelled or started)."""
+    """Queue the plan's reminders (one ``INSERT … SELECT``), due at its fire time (which
+    may be up to ``QUEUE_AHEAD`` after ``now``), and mark it fired, in the caller's write
+    transaction. Returns how many rows were written, or None when the plan did not fire
+    (gone, no longer pending, session moved, cancelled or started)."""
     p, s = reminder_plans, t.sessions
     row = connection.execute(sa.select(p).where(p.c.id == plan_id)).first()
     if row is None or row.status != "pending":
@@ -306,19 +355,24 @@ def fire(connection: Connection, plan_id: int, now: datetime) -> int | None:
         return None
     if session.starts_at != plan.starts_at:
         return None  # moved since the last replan: the next one moves the plan
-    written = outbox.enqueue_select(
+    written = _queue(connection, plan, session.sequence, now)
+    connection.execute(sa.update(p).where(p.c.id == plan.id).values(
+        status="fired", recipients=written, sequence=session.sequence, updated_at=now))
+    return written
+
+
+def _queue(connection: Connection, plan: Plan, sequence: int, now: datetime) -> int:
+    """One row per follower of ``plan`` not queued yet, due at its fire time."""
+    return outbox.enqueue_select(
         connection,
         _followers(plan),
         kind=MessageKind.REMINDER,
         topic=f"{plan.summit}/{plan.session}",
-        payload=payload(plan, session.sequence),
+        payload=payload(plan, sequence),
         due_at=plan.fire_at,
         expires_at=plan.starts_at,
         now=now,
     )
-    connection.execute(sa.update(p).where(p.c.id == plan.id).values(
-        status="fired", recipients=written, sequence=session.sequence, updated_at=now))
-    return written
 
 
 def _followers(plan: Plan) -> sa.Select[Any]:

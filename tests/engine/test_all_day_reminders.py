@@ -11,6 +11,7 @@ import icalendar
 from fastapi.testclient import TestClient
 
 from summitcal.core import database
+from summitcal.scheduler import plans
 from summitcal.subscriptions import subscribers as subs
 from summitcal.web.app import create_app
 from tests.engine.conftest import NOW, SUMMIT, Mailroom, messages, subscribe, text_of
@@ -27,10 +28,13 @@ def test_an_all_day_reminder_follows_the_venues_midnight_and_says_so(
     mailroom.deliver(NOW)  # the welcome mail
     clock.run_once(now=NOW)
     fire_at = VENUE_MIDNIGHT - timedelta(days=1)
-    assert clock.run_once(now=fire_at - timedelta(seconds=1)).queued == 0
-    assert clock.run_once(now=fire_at).queued == 1
+    queue_at = fire_at - plans.QUEUE_AHEAD  # rows are queued ahead, due at the instant
+    assert clock.run_once(now=queue_at - timedelta(seconds=1)).queued == 0
+    assert clock.run_once(now=queue_at).queued == 1
     (row,) = messages(store, "reminder")
     assert (row.due_at, row.expires_at) == (fire_at, VENUE_MIDNIGHT)
+    mailroom.deliver(fire_at - timedelta(seconds=1))
+    assert not [m for m in mailroom.received("ny@example.org") if "Joint" in m["Subject"]]
 
     mailroom.deliver(fire_at)
     (mail,) = [m for m in mailroom.received("ny@example.org") if "Joint" in m["Subject"]]

@@ -81,9 +81,10 @@ def test_a_plan_fires_one_row_per_follower_with_that_offset(loaded: Store, clock
     clock.run_once(now=NOW)
 
     fire_at = CSTO_START - HOUR
-    clock.run_once(now=fire_at - timedelta(seconds=1))  # other plans fire (or expire)
+    queue_at = fire_at - plans.QUEUE_AHEAD  # rows are queued ahead, due at the instant
+    clock.run_once(now=queue_at - timedelta(seconds=1))  # other plans fire (or expire)
     assert all_plans(loaded)["csto-council", 3600, CSTO_START] == "pending"
-    assert clock.run_once(now=fire_at).queued == 5
+    assert clock.run_once(now=queue_at).queued == 5
     reminders = [m for m in messages(loaded, "reminder")
                  if m.payload["session"] == "csto-council" and m.payload["offset"] == "PT1H"]
     assert sorted(m.subscriber_id for m in reminders) == sorted(ids.values())

@@ -1,0 +1,114 @@
+"""A plan's rows are queued ``plans.QUEUE_AHEAD`` before its instant, due at the instant.
+
+Writing a 100,000-row fan-out takes seconds on PostgreSQL, so rows written at the instant
+went out seconds late; queued ahead, they are there when the instant comes. What can
+change in between is covered: a follower who joins is caught up by the next replan, one
+who leaves is withdrawn when the row is rendered, a session that moves cancels the rows
+and gets a plan for its new start.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+
+from summitcal.core import database
+from summitcal.scheduler import plans
+from summitcal.scheduler.clock import Clock
+from summitcal.subscriptions import subscribers as subs
+from tests.engine.conftest import SUMMIT, Mailroom, edit, messages, subscribe, summit_schedule
+
+CSTO_START = datetime(2030, 7, 4, 5, 0, tzinfo=UTC)  # 10:00 in Dushanbe (UTC+5)
+FOLLOW = f"session:{SUMMIT}/csto-council"
+FIRE_AT = CSTO_START - timedelta(hours=1)
+QUEUE_AT = FIRE_AT - plans.QUEUE_AHEAD
+
+
+def _reminders_to(mailroom: Mailroom, address: str) -> list:
+    return [m for m in mailroom.received(address) if str(m["Subject"]).startswith("In 1 hour")]
+
+
+def test_rows_are_queued_ahead_and_sent_at_the_instant(runtime, clock: Clock,
+                                                      mailroom: Mailroom):
+    store = runtime.store
+    subscribe(store, "early@example.org", FOLLOW)
+    clock.run_once(now=QUEUE_AT - timedelta(hours=2))
+    mailroom.deliver(QUEUE_AT - timedelta(hours=2))  # the welcome mail
+    assert clock.run_once(now=QUEUE_AT - timedelta(seconds=1)).queued == 0
+    done = clock.run_once(now=QUEUE_AT)
+    assert done.queued == 1
+    assert done.next_due == FIRE_AT, "the clock wakes again when the rows come due"
+    (row,) = messages(store, "reminder")
+    assert (row.due_at, row.next_attempt_at, row.status) == (FIRE_AT, FIRE_AT, "pending")
+
+    mailroom.deliver(FIRE_AT - timedelta(milliseconds=1))
+    assert _reminders_to(mailroom, "early@example.org") == [], "sent before its instant"
+    mailroom.deliver(FIRE_AT)
+    assert len(_reminders_to(mailroom, "early@example.org")) == 1
+
+
+def test_a_follower_who_joins_after_the_rows_were_queued_gets_the_reminder(
+        runtime, clock: Clock, mailroom: Mailroom):
+    store = runtime.store
+    subscribe(store, "early@example.org", FOLLOW)
+    clock.run_once(now=QUEUE_AT)
+    subscribe(store, "late@example.org", FOLLOW, now=QUEUE_AT + timedelta(seconds=5))
+    done = clock.run_once(now=QUEUE_AT + timedelta(seconds=10))
+    assert done.replanned is not None and done.replanned.rows_caught_up == 1
+    assert {m.recipient for m in messages(store, "reminder")} == {
+        "early@example.org", "late@example.org"}
+    (plan,) = [p for p in _plans(store) if p.session == "csto-council" and p.status == "fired"]
+    assert plan.recipients == 2
+
+    # Another pass adds nothing: the keys are queued already.
+    again = clock.run_once(now=QUEUE_AT + timedelta(seconds=20), force=True)
+    assert again.replanned is None or again.replanned.rows_caught_up == 0
+    mailroom.deliver(FIRE_AT)
+    assert len(_reminders_to(mailroom, "late@example.org")) == 1
+    assert len(_reminders_to(mailroom, "early@example.org")) == 1
+
+
+def test_a_follower_who_leaves_after_the_rows_were_queued_gets_nothing(
+        runtime, clock: Clock, mailroom: Mailroom):
+    store = runtime.store
+    subscribe(store, "leaving@example.org", FOLLOW)
+    clock.run_once(now=QUEUE_AT)
+    with database.writing(store.engine) as connection:
+        found = subs.by_email(connection, "leaving@example.org")
+        assert found is not None
+        subs.unsubscribe(connection, found, QUEUE_AT + timedelta(seconds=5))
+    clock.run_once(now=QUEUE_AT + timedelta(seconds=10))
+    mailroom.deliver(FIRE_AT)
+    assert _reminders_to(mailroom, "leaving@example.org") == []
+    assert [m.status for m in messages(store, "reminder")] == ["cancelled"]
+
+
+def test_a_session_moved_after_its_rows_were_queued_is_reminded_at_its_new_time(
+        runtime, clock: Clock, mailroom: Mailroom):
+    store = runtime.store
+    subscribe(store, "reader@example.org", FOLLOW)
+    clock.run_once(now=QUEUE_AT)
+    later = CSTO_START + timedelta(hours=2)
+    moved = edit(summit_schedule(), "csto-council",
+                 start=later.astimezone(summit_schedule().sessions[SUMMIT, "csto-council"]
+                                        .start.tzinfo),
+                 end=(later + timedelta(hours=1)).astimezone(
+                     summit_schedule().sessions[SUMMIT, "csto-council"].start.tzinfo))
+    store.apply(moved, "load", now=QUEUE_AT + timedelta(seconds=5))
+    clock.run_once(now=QUEUE_AT + timedelta(seconds=10))
+    assert [m.status for m in messages(store, "reminder")] == ["cancelled"]
+    mailroom.deliver(FIRE_AT)
+    assert _reminders_to(mailroom, "reader@example.org") == []
+
+    new_fire = later - timedelta(hours=1)
+    assert clock.run_once(now=new_fire - plans.QUEUE_AHEAD).queued == 1
+    mailroom.deliver(new_fire)
+    assert len(_reminders_to(mailroom, "reader@example.org")) == 1
+
+
+def _plans(store) -> list[plans.Plan]:
+    with store.engine.connect() as connection:
+        return [plans.Plan.from_row(r) for r in connection.execute(
+            sa.select(plans.reminder_plans))]
+
