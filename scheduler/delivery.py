@@ -80,8 +80,8 @@ CHUNK = 10
 #: How long a claim holds a row without renewal: how soon another worker takes over the
 #: rows of a process that died. The renewer extends it every third of this.
 LEASE = timedelta(seconds=15)
-#: An idle worker looks every HURRY seconds for HURRY_FOR after a reminder plan's instant
-#: (at the plans table while the plan's rows are being written, then at the outbox).
+#: An idle worker looks every HURRY seconds for HURRY_FOR from a reminder plan's instant when
+#: the plan has not fired by then (at the plans table while its rows are written, then at the outbox).
 HURRY, HURRY_FOR = 0.05, timedelta(seconds=10)
 
 
@@ -293,7 +293,7 @@ class Delivery:
         self._lost: set[int] = set()  # rows whose lease the renewer found gone
         self._held_lock = threading.Lock()
         self._renewer: threading.Thread | None = None
-        self._hurry_until = datetime.min.replace(tzinfo=UTC)
+        self._hurry_from = self._hurry_until = datetime.min.replace(tzinfo=UTC)
         self._prefix = f"{socket.gethostname()[:60]}:{os.getpid()}:{token_hex(3)}"
 
     # -- life cycle
@@ -379,35 +379,42 @@ class Delivery:
 
     def _idle_time(self) -> float:
         """How long an idle worker sleeps: until the next row or reminder plan is due (at
-        most ``poll``). A worker process apart from the scheduler is not woken when a plan
-        fires, so from a plan's instant it looks every ``HURRY`` seconds for ``HURRY_FOR``
-        while the scheduler writes the plan's rows."""
+        most ``poll``). A plan's rows are normally queued ``plans.QUEUE_AHEAD`` before its
+        instant and then the next row's due time says when to look; while they are being
+        written, the outbox's index holds them uncommitted, and a look at it would wade
+        through all of them (seconds of the writer's time at 100,000 rows on PostgreSQL),
+        so the worker looks at the small plans table instead. When a plan's instant comes
+        and it has not fired yet (the scheduler was late or down), the worker looks every
+        ``HURRY`` seconds for ``HURRY_FOR`` (``_await_fanout``)."""
         from summitcal.scheduler import plans
 
         now = self.clock()
-        if now < self._hurry_until:
+        if self._hurry_from <= now < self._hurry_until:
             return HURRY
         try:
-            due = outbox.next_due(self.engine)
             with self.engine.connect() as connection:
                 fire = _aware(plans.next_fire(connection, now))
+            queueing = fire is not None and fire - now <= plans.QUEUE_AHEAD
+            due = None if queueing else outbox.next_due(self.engine)
         except SQLAlchemyError:
             return self.poll
         soonest = min((d for d in (due, fire) if d is not None), default=None)
         if soonest is None:
             return self.poll
         if soonest == fire:
-            self._hurry_until = fire + HURRY_FOR
+            self._hurry_from, self._hurry_until = fire, fire + HURRY_FOR
         return min(self.poll, max(0.0, (soonest - now).total_seconds()) + 0.01)
 
     def _await_fanout(self, event: threading.Event) -> None:
-        """In the hurry window, while a due reminder plan has not fired yet (the scheduler
-        is writing its rows: one ``INSERT … SELECT``, seconds for 100,000), look at the
-        small plans table every ``HURRY`` seconds instead of claiming: a claim would read
-        through the uncommitted rows' index entries for nothing, and slow the insert."""
+        """In the hurry window, while a plan whose instant has come has not fired yet (the
+        scheduler is late and writing its rows now: one ``INSERT … SELECT``, seconds for
+        100,000), look at the small plans table every ``HURRY`` seconds instead of
+        claiming: a claim would read through the uncommitted rows' index entries for
+        nothing, and slow the insert."""
         from summitcal.scheduler import plans
 
-        while self.clock() < self._hurry_until and not self._stopping.is_set():
+        while (self._hurry_from <= self.clock() < self._hurry_until
+               and not self._stopping.is_set()):
             try:
                 with self.engine.connect() as connection:
                     if not plans.firing(connection, self.clock()):

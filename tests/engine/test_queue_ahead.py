@@ -14,8 +14,12 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from summitcal.core import database
+from summitcal.scheduler import delivery as delivery_module
 from summitcal.scheduler import plans
 from summitcal.scheduler.clock import Clock
+from summitcal.scheduler.delivery import Delivery
+from summitcal.scheduler.renderers import registry
+from summitcal.scheduler.sources import Sources
 from summitcal.subscriptions import subscribers as subs
 from tests.engine.conftest import SUMMIT, Mailroom, edit, messages, subscribe, summit_schedule
 
@@ -112,3 +116,24 @@ def _plans(store) -> list[plans.Plan]:
         return [plans.Plan.from_row(r) for r in connection.execute(
             sa.select(plans.reminder_plans))]
 
+
+
+def test_regression_idle_workers_hurried_through_the_whole_queue_ahead(runtime, clock: Clock,
+                                                                       monkeypatch):
+    """Idle workers looked every 50 ms from the moment they saw a plan coming, so while
+    the clock wrote 100,000 rows ahead of the instant they claimed through the
+    uncommitted index entries 20 times a second: the INSERT took 95 s instead of 3."""
+    store = runtime.store
+    subscribe(store, "reader@example.org", FOLLOW)
+    clock.run_once(now=QUEUE_AT - timedelta(hours=2))  # the plan is pending
+    now = [QUEUE_AT + timedelta(seconds=5)]  # its rows are being written
+    delivery = Delivery(store.engine, runtime.config, registry(Sources.of(runtime)),
+                        lambda: None, workers=1, clock=lambda: now[0])
+    looked: list[datetime] = []
+    monkeypatch.setattr(delivery_module.outbox, "next_due",
+                        lambda engine: looked.append(now[0]))
+    assert [delivery._idle_time() for _ in range(3)] == [delivery.poll] * 3
+    assert looked == [], "the outbox's index is left alone while the rows are written"
+
+    now[0] = FIRE_AT + timedelta(seconds=1)  # the instant came and the plan is not fired
+    assert delivery._idle_time() == delivery_module.HURRY
