@@ -80,8 +80,9 @@ CHUNK = 10
 #: How long a claim holds a row without renewal: how soon another worker takes over the
 #: rows of a process that died. The renewer extends it every third of this.
 LEASE = timedelta(seconds=15)
-#: An idle worker looks every HURRY seconds for HURRY_FOR from a reminder plan's instant when
-#: the plan has not fired by then (at the plans table while its rows are written, then at the outbox).
+#: An idle worker looks every HURRY seconds for HURRY_FOR from a reminder plan's instant
+#: when the plan has not fired by then (at the plans table while its rows are written,
+#: then at the outbox).
 HURRY, HURRY_FOR = 0.05, timedelta(seconds=10)
 
 
