@@ -376,13 +376,18 @@ def _queue(connection: Connection, plan: Plan, sequence: int, now: datetime) -> 
 
 
 def _followers(plan: Plan) -> sa.Select[Any]:
-    """Key, recipient and subscriber of every confirmed follower with the plan's offset."""
+    """Key, recipient and subscriber of every confirmed follower with the plan's offset.
+
+    The followers are found one follow kind at a time (a UNION of simple lookups, each
+    on its own index), then joined to the subscribers as a set. One condition OR-ing the
+    kinds, checked per subscriber, let PostgreSQL plan a nested loop that scanned every
+    follow of the session for each subscriber: 97 s for 100,000 followers on fresh
+    tables, whose statistics said one row."""
     sub, o, f = st.subscribers, st.subscriber_offsets, st.subscriber_follows
     prefix = _key_prefix(plan.summit, plan.session, plan.starts_at)
-    follows = (sa.select(f.c.subscriber_id)
-               .where(f.c.subscriber_id == sub.c.id,
-                      follow_sql(FollowColumns.of(f), Stored(plan.summit, plan.session)))
-               .exists())
+    columns, stored = FollowColumns.of(f), Stored(plan.summit, plan.session)
+    follows = sa.union(*(sa.select(f.c.subscriber_id).where(follow_sql(columns, stored, [kind]))
+                         for kind in FollowKind))
     return (sa.select(
                 (sa.literal(prefix) + sa.cast(sub.c.id, sa.String)
                  + sa.literal(f":{plan.offset_seconds}")).label("key"),
@@ -390,7 +395,7 @@ def _followers(plan: Plan) -> sa.Select[Any]:
                 sub.c.id.label("subscriber_id"))
             .join(o, sa.and_(o.c.subscriber_id == sub.c.id,
                              o.c.offset_seconds == plan.offset_seconds))
-            .where(sub.c.status == SubscriberStatus.CONFIRMED, follows))
+            .where(sub.c.status == SubscriberStatus.CONFIRMED, sub.c.id.in_(follows)))
 
 
 def _key_prefix(summit: str, session: str, start: datetime) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from summitcal.core import database
@@ -21,7 +22,17 @@ from summitcal.scheduler.delivery import Delivery
 from summitcal.scheduler.renderers import registry
 from summitcal.scheduler.sources import Sources
 from summitcal.subscriptions import subscribers as subs
-from tests.engine.conftest import SUMMIT, Mailroom, edit, messages, subscribe, summit_schedule
+from summitcal.subscriptions import tables as st
+from summitcal.summits.store import Store
+from tests.engine.conftest import (
+    NOW,
+    SUMMIT,
+    Mailroom,
+    edit,
+    messages,
+    subscribe,
+    summit_schedule,
+)
 
 CSTO_START = datetime(2030, 7, 4, 5, 0, tzinfo=UTC)  # 10:00 in Dushanbe (UTC+5)
 FOLLOW = f"session:{SUMMIT}/csto-council"
@@ -137,3 +148,76 @@ def test_regression_idle_workers_hurried_through_the_whole_queue_ahead(runtime, 
 
     now[0] = FIRE_AT + timedelta(seconds=1)  # the instant came and the plan is not fired
     assert delivery._idle_time() == delivery_module.HURRY
+
+
+def _explain_fire(store: Store, plan: plans.Plan) -> list:
+    """PostgreSQL's ``EXPLAIN (ANALYZE, FORMAT JSON)`` of the outbox INSERT that queueing
+    ``plan`` sends (settings and all), in a transaction rolled back after."""
+    found: list = []
+
+    def before(connection, cursor, statement, parameters, context, executemany):
+        if statement.startswith("INSERT INTO outbox"):
+            statement = "EXPLAIN (ANALYZE, FORMAT JSON) " + statement
+        return statement, parameters
+
+    def after(connection, cursor, statement, parameters, context, executemany):
+        if statement.startswith("EXPLAIN"):
+            found.append(cursor.fetchone()[0])
+
+    sa.event.listen(store.engine, "before_cursor_execute", before, retval=True)
+    sa.event.listen(store.engine, "after_cursor_execute", after)
+    try:
+        with store.engine.connect() as connection, connection.begin() as transaction:
+            plans._queue(connection, plan, 0, NOW)
+            transaction.rollback()
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", before)
+        sa.event.remove(store.engine, "after_cursor_execute", after)
+    (explained,) = found
+    return explained
+
+
+def _plan_rows(node: dict) -> float:
+    """Rows every node of a PostgreSQL ``EXPLAIN (ANALYZE, FORMAT JSON)`` plan produced,
+    over all its loops: the work the query did, counted, not timed."""
+    return (node["Actual Rows"] * node["Actual Loops"]
+            + sum(_plan_rows(child) for child in node.get("Plans", [])))
+
+
+@pytest.mark.postgres
+def test_regression_finding_followers_scanned_every_follow_per_follower(postgres_url):
+    """One condition OR-ing the follow kinds, checked per subscriber, let PostgreSQL
+    (fresh tables, no statistics yet) scan all of a session's follows for each follower:
+    quadratic, 97 s for 100,000; found kind by kind, a nested loop still rescanned the
+    set of followers once per subscriber (256 rows each at 500 followers). Found kind by
+    kind and joined as sets (no nested loops for the fan-out), the work is a few rows per
+    follower, counted from PostgreSQL's own plan."""
+    counts = {}
+    with Store(postgres_url) as store:
+        store.upgrade()
+        store.apply(summit_schedule(), "load", now=NOW)
+        added = 0
+        for followers in (500, 2000):
+            with database.writing(store.engine) as connection:
+                connection.execute(sa.insert(st.subscribers), [
+                    {"id": n, "email": f"r{n}@example.org", "timezone": "Europe/Moscow",
+                     "language": "en", "status": "confirmed", "reminders": ["PT1H"],
+                     "notices": [], "created_at": NOW, "updated_at": NOW, "confirmed_at": NOW}
+                    for n in range(added + 1, followers + 1)])
+                connection.execute(sa.insert(st.subscriber_follows), [
+                    {"subscriber_id": n, "kind": "session", "summit": SUMMIT,
+                     "target": "csto-council"} for n in range(added + 1, followers + 1)])
+                connection.execute(sa.insert(st.subscriber_offsets), [
+                    {"subscriber_id": n, "offset_seconds": 3600}
+                    for n in range(added + 1, followers + 1)])
+            added = followers
+            plan = plans.Plan(0, SUMMIT, "csto-council", 3600, CSTO_START, 0, FIRE_AT,
+                              "pending", None)
+            # The statement as fired: the fan-out INSERT … SELECT, in a transaction rolled
+            # back after (EXPLAIN ANALYZE runs it).
+            explained = _explain_fire(store, plan)
+            counts[followers] = _plan_rows(explained[0]["Plan"])
+            assert counts[followers] >= followers
+    # A handful of rows per follower (index entries, join and insert), at any size; a
+    # plan that rescans one side per row of the other passes 100s of rows per follower.
+    assert all(rows <= 20 * followers for followers, rows in counts.items()), counts
