@@ -126,7 +126,7 @@ def test_check_lists_every_problem(workdir, capsys):
     code, _, err = run(capsys, "check", str(bad))
     lines = err.splitlines()
     assert code == 1 and len(lines) == 4 and "2 problem(s)" not in lines[-1]
-    assert lines[-1] == "error: 3 problem(s); nothing applied"
+    assert lines[-1] == "error: 3 problem(s)"  # check applies nothing, so says nothing of it
 
 
 def test_attendance_command(workdir, capsys):

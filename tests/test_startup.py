@@ -5,7 +5,12 @@ processes (exit codes and stderr as a shell sees them)."""
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -62,11 +67,17 @@ def test_regression_a_port_flag_out_of_range_is_one_line(tmp_path, port):
 
 
 def test_a_host_that_cannot_be_listened_on_is_one_line(tmp_path):
+    """An address of another machine is found by ``check`` (it used to say ok) and by
+    ``serve`` before it opens anything."""
     config = write_config(tmp_path, '[http]\nhost = "192.0.2.1"\n')  # TEST-NET: not ours
+    expected = (f"{config}: http.host = '192.0.2.1': not an address to listen on "
+                "(Cannot assign requested address)")
     done = serve(config, "--port", str(free_port()))
     assert done.returncode == 1
-    (line,) = error_lines(done.stderr)
-    assert line.startswith("error: cannot listen on 192.0.2.1:") and "address" in line
+    assert error_lines(done.stderr) == [f"error: {expected}"]
+    checked = cli("check", config=config)
+    assert checked.returncode == 1
+    assert checked.stderr.splitlines() == [expected, "error: 1 problem(s)"]
 
 
 def _file(tmp_path: Path) -> Path:
@@ -137,7 +148,7 @@ def test_check_lists_every_environment_problem_at_once(tmp_path):
     assert done.stderr.splitlines() == [
         f"{config}: service.data_dir = {tmp_path}/a-file: this is a file, not a folder",
         f"{config}: mail.file_dir = {tmp_path}/a-file: this is a file, not a folder",
-        "error: 2 problem(s); nothing applied",
+        "error: 2 problem(s)",
     ]
 
 
@@ -155,7 +166,7 @@ def test_regression_a_deeply_nested_file_is_one_line(tmp_path):
     assert done.returncode == 1
     assert done.stderr.splitlines() == [
         f"{deep}: not a schedule: arrays or tables nested too deeply",
-        "error: 1 problem(s); nothing applied"]
+        "error: 1 problem(s)"]
 
 
 def test_regression_a_deeply_nested_config_is_one_line(tmp_path):
@@ -206,3 +217,44 @@ def test_every_role_stops_on_a_newer_schema_with_one_line(tmp_path, role):
     assert done.returncode == 1
     (line,) = error_lines(done.stderr)
     assert "schema revision '9999'" in line
+
+
+def test_serve_starts_with_an_empty_calendar_in_an_empty_folder(tmp_path):
+    """With no configuration and no ./schedules (an installed package run anywhere),
+    ``check`` is ok, ``serve`` starts and serves an empty calendar, and ``load`` says what
+    to give it (it used to fail: ./schedules: no such file or directory)."""
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    env = {**os.environ, "SUMMITCAL_SECRET_KEY": "s" * 32}
+    env.pop("SUMMITCAL_CONFIG", None)
+    env.pop("SUMMITCAL_DATABASE_URL", None)
+    summitcal = [sys.executable, "-m", "summitcal.app.cli"]
+    checked = subprocess.run([*summitcal, "check"], cwd=folder, env=env, capture_output=True,
+                             text=True, timeout=60, check=False)
+    assert (checked.returncode, checked.stdout) == (0, "ok: 0 summit(s), 0 session(s)\n")
+    loaded = subprocess.run([*summitcal, "load"], cwd=folder, env=env, capture_output=True,
+                            text=True, timeout=60, check=False)
+    assert loaded.returncode == 1
+    assert loaded.stderr.startswith("error: nothing to load: name schedule files or folders")
+    port = free_port()
+    with subprocess.Popen([*summitcal, "serve", "--port", str(port)], cwd=folder, env=env,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as server:
+        try:
+            body = _wait_for(f"http://127.0.0.1:{port}/healthz")
+        finally:
+            server.terminate()
+            server.wait(30)
+    assert b'"revision":0' in body
+
+
+def _wait_for(url: str, timeout: float = 30) -> bytes:
+    """The body of ``url`` once the server answers."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return response.read()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)

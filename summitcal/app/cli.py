@@ -44,6 +44,9 @@ def load(obj: Obj, paths: tuple[Path, ...], dry_run: bool) -> None:
     (`attendance`, the admin API) survive; where a file changed a field a live edit
     changed too, the file wins and a line says so."""
     chosen = list(paths) or obj.config.schedules.paths
+    if not chosen:
+        raise click.UsageError("nothing to load: name schedule files or folders (or set "
+                               "schedules.paths; the default folder ./schedules is not there)")
     result = obj.runtime.load(chosen, dry_run=dry_run, source=_source("load", chosen))
     # One write for all lines: a cold load of 50,000 sessions lists ~60,000 changes.
     lines = [str(change) for change in result.changes]
@@ -83,8 +86,11 @@ def check(obj: Obj, paths: tuple[Path, ...]) -> None:
         found.extend(error.problems)
     if not found:
         found += _stored_uid_clashes(config, loaded)
-    if found:
-        raise ScheduleError(found)
+    if found:  # listed as `load` lists them, without its "nothing applied"
+        for problem in found:
+            click.echo(str(problem), err=True)
+        click.echo(f"error: {len(found)} problem(s)", err=True)
+        raise click.exceptions.Exit(1)
     schedule = loaded.schedule
     click.echo(f"ok: {len(schedule.summits)} summit(s), {len(schedule.sessions)} session(s)")
 
@@ -157,7 +163,8 @@ def _source(command: str, paths: list[Path]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, turning every expected error into lines on stderr."""
     try:
-        cli.main(args=argv, prog_name="summitcal", standalone_mode=False)
+        # Without standalone mode, click returns a command's ``Exit`` code (or None).
+        outcome = cli.main(args=argv, prog_name="summitcal", standalone_mode=False)
     except click.exceptions.Exit as done:
         return done.exit_code
     except click.Abort:
@@ -186,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     except SQLAlchemyError as exc:  # the database went away during the command
         click.echo(f"error: database error: {_first_line(exc)}", err=True)
         return 1
-    return 0
+    return outcome if isinstance(outcome, int) else 0
 
 
 def run() -> None:

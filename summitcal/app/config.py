@@ -12,7 +12,7 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -194,6 +194,13 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
         raise ConfigError(f"{file}: config file not found")
     root = file.resolve().parent
     sections = _sections(data, file, root, env)
+    schedules = data.get("schedules")
+    if ((not isinstance(schedules, dict) or "paths" not in schedules)
+            and not any(path.exists() for path in sections["schedules"].paths)):
+        # The default folder (./schedules) is not there: no schedule files, so `serve`
+        # starts with an empty calendar anywhere (`load PATH` adds some). Paths set in the
+        # configuration must exist.
+        sections["schedules"] = replace(sections["schedules"], paths=[])
     return Config(
         path=file if file.exists() else None, root=root, **sections,
         admin_token=env.get("SUMMITCAL_ADMIN_TOKEN") or None,

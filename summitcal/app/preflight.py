@@ -12,7 +12,9 @@ matching failure inside ``serve`` impossible to reach in an ordinary start:
 * the database: reachable, and at a schema revision this version knows (a database
   migrated by a newer summitcal cannot be used); an SQLite file not made yet is only
   checked for its folder, and nothing is created;
-* ``http.host``: an address this machine can listen on.
+* ``http.host``: an address of this machine (a socket binds to it). Whether ``http.port``
+  is free is found when ``serve`` binds it: a running ``serve`` holds it while ``check``
+  runs.
 
 Problems are one line each, naming the key and the value.
 """
@@ -88,8 +90,15 @@ def _secret_problems(config: Config) -> list[str]:
 
 
 def _host_problems(host: str) -> list[str]:
+    """``host`` resolves and is an address of this machine: a socket binds to it (on a
+    port the system picks; whether ``http.port`` is free is known only when ``serve``
+    binds it, since a running ``serve`` holds it while ``check`` runs)."""
     try:
-        socket.getaddrinfo(host, None, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        found = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
+        family, kind, protocol, _, address = found[0]
+        with socket.socket(family, kind, protocol) as probe:
+            probe.bind((address[0], 0, *address[2:]))
     except (OSError, UnicodeError) as error:
         reason = getattr(error, "strerror", None) or str(error)
         return [f"http.host = {host!r}: not an address to listen on ({reason})"]

@@ -65,7 +65,8 @@ class DatabaseSection:
 @dataclass(frozen=True)
 class SchedulesSection:
     paths: list[Path] = key(["schedules"], "Schedule files or directories that `load` and "
-                            "start-up read.", "paths")
+                            "start-up read. Unset, ./schedules when that folder exists "
+                            "(else none: `serve` starts with an empty calendar).", "paths")
     load_on_start: bool = key(True, "Load `paths` when `serve` starts.", "bool")
 
 

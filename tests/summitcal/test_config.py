@@ -45,7 +45,15 @@ def test_defaults_without_a_file(tmp_path, monkeypatch):
     assert config.database_url == f"sqlite:///{tmp_path / 'data' / 'summitcal.db'}"
     assert config.notices.delay == timedelta(minutes=2)
     assert config.reminders.default_offsets == [timedelta(days=1), timedelta(hours=1)]
-    assert config.schedules.paths == [tmp_path / "schedules"]
+    assert config.schedules.paths == []  # no ./schedules here: no schedule files
+    (tmp_path / "schedules").mkdir()
+    assert load_config(env={}).schedules.paths == [tmp_path / "schedules"]
+
+
+def test_schedule_paths_a_configuration_names_must_exist(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[schedules]\npaths = ["schedules"]\n')
+    assert load_config(path, env={}).schedules.paths == [tmp_path / "schedules"]
 
 
 def test_relative_paths_are_relative_to_the_config_file(tmp_path):
