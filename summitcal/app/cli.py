@@ -87,8 +87,8 @@ def check(obj: Obj, paths: tuple[Path, ...]) -> None:
     if not found:
         found += _stored_uid_clashes(config, loaded)
     if found:  # listed as `load` lists them, without its "nothing applied"
-        for problem in found:
-            click.echo(str(problem), err=True)
+        for found_problem in found:
+            click.echo(str(found_problem), err=True)
         click.echo(f"error: {len(found)} problem(s)", err=True)
         raise click.exceptions.Exit(1)
     schedule = loaded.schedule
