@@ -258,3 +258,26 @@ def _wait_for(url: str, timeout: float = 30) -> bytes:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("postgresql://reader:s3cret@db.example:notaport/summitcal",
+     "'postgresql://reader:***@db.example:notaport/summitcal' is not a database URL"),
+    ("postgresql://reader:s3/cret@db.example:5432x/summitcal",
+     "'postgresql://reader:***@db.example:5432x/summitcal' is not a database URL"),
+    ("mysql://reader:s3cret@db.example/summitcal",
+     "'mysql://reader:***@db.example/summitcal' is not supported"),
+], ids=["port-not-a-number", "slash-in-password", "unsupported"])
+def test_regression_a_bad_database_url_is_one_line_without_its_password(tmp_path, url, shown):
+    """A port that is not a number made SQLAlchemy raise ValueError, not ArgumentError:
+    every command ended in a traceback. Messages showed the URL whole, password too."""
+    config = write_config(tmp_path, f'[database]\nurl = "{url}"\n')
+    for command in (["check"], ["load", str(Path(__file__).parents[1] / "schedules")]):
+        done = cli(*command, config=config)
+        assert done.returncode == 1, done.stderr
+        assert "Traceback" not in done.stderr and "s3" not in done.stderr, done.stderr
+        assert shown in done.stderr.splitlines()[0], done.stderr
+    done = serve(config)
+    assert done.returncode == 1 and "s3" not in done.stderr, done.stderr
+    (line,) = error_lines(done.stderr)
+    assert line.startswith(f"error: {config}: database.url: {shown}"), line

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from summitcal.app import secret
 from summitcal.app.config import Config
+from summitcal.core.database import parse_url
 from summitcal.core.errors import ConfigError, SummitcalError
 
 
@@ -108,9 +109,7 @@ def _host_problems(host: str) -> list[str]:
 def database_exists(url: str) -> bool:
     """Whether the database at ``url`` may hold data: False only for an SQLite file that
     does not exist yet (or an in-memory one); a server database is assumed to."""
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
+    parsed = parse_url(url)
     if parsed.get_backend_name() != "sqlite":
         return True
     name = parsed.database or ""
@@ -120,13 +119,10 @@ def database_exists(url: str) -> bool:
 def database_problems(url: str) -> list[str]:
     """Whether the database can be opened and migrated by this version. An SQLite file
     that does not exist yet is not created: only its folder is checked."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
     try:
-        parsed = make_url(url)
-    except ArgumentError:
-        return [f"database.url: {url!r} is not a database URL"]
+        parsed = parse_url(url)
+    except ConfigError as error:
+        return [str(error)]
     if parsed.get_backend_name() == "sqlite":
         path = Path(parsed.database or "")
         if parsed.database in (None, "", ":memory:") or str(path).startswith("file:"):

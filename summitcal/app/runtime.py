@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.exc import SQLAlchemyError
 
 from summitcal.app.config import Config
-from summitcal.core.database import alembic_config, at_head, current_revision
+from summitcal.core.database import alembic_config, at_head, current_revision, shown_url
 from summitcal.core.errors import SummitcalError
 from summitcal.summits.model import Attendance
 from summitcal.summits.schedule_file import load_files, load_text
@@ -172,9 +172,4 @@ def _reason(exc: BaseException) -> str:
 
 
 def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # an unparsable URL is shown as the user wrote it
-        return url
+    return shown_url(url)

@@ -13,13 +13,14 @@ an up-to-date database starts without it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import StaticPool
 
@@ -41,12 +42,31 @@ BUSY_TIMEOUT_MS = 30_000
 _WRITE = "summitcal_write"
 
 
-def create_engine(url: str) -> Engine:
-    """An engine for ``url``: ``sqlite:///path`` or ``postgresql[+psycopg]://…``."""
+def shown_url(url: str) -> str:
+    """``url`` as it may be shown in a message or a log: its password replaced by
+    ``***`` (also when the URL cannot be parsed: whatever sits between ``user:`` and
+    ``@``)."""
     try:
-        parsed = make_url(url)
-    except ArgumentError:
-        raise ConfigError(f"database.url: {url!r} is not a database URL") from None
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 — an unparsable URL: mask it by its shape
+        return re.sub(r"(//[^/@:]*:).*@", r"\1***@", url)
+
+
+def parse_url(url: str) -> URL:
+    """``url`` parsed (SQLAlchemy's ``make_url``). Raises ``ConfigError``, one line with
+    the password hidden, for what is not a database URL: SQLAlchemy raises
+    ``ArgumentError`` for some of it and ``ValueError`` for the rest (a port that is not
+    a number)."""
+    try:
+        return make_url(url)
+    except (ArgumentError, ValueError):
+        raise ConfigError(f"database.url: {shown_url(url)!r} is not a database URL") from None
+
+
+def create_engine(url: str) -> Engine:
+    """An engine for ``url``: ``sqlite:///path`` or ``postgresql[+psycopg]://…``. Raises
+    ``ConfigError`` (the URL shown without its password) for a URL it cannot use."""
+    parsed = parse_url(url)
     backend = parsed.get_backend_name()
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
@@ -55,13 +75,13 @@ def create_engine(url: str) -> Engine:
             return sa.create_engine(parsed, pool_pre_ping=True)
         except ImportError as error:
             raise ConfigError(
-                f"database.url: {url!r} needs the PostgreSQL driver ({error}); "
+                f"database.url: {shown_url(url)!r} needs the PostgreSQL driver ({error}); "
                 "install summitcal[postgres]"
             ) from None
     if backend == "sqlite":
         return _sqlite_engine(parsed)
     raise ConfigError(
-        f"database.url: {url!r} is not supported (expected sqlite:///PATH or "
+        f"database.url: {shown_url(url)!r} is not supported (expected sqlite:///PATH or "
         "postgresql+psycopg://USER@HOST/DB)"
     )
 
