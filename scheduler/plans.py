@@ -321,10 +321,6 @@ def firing(connection: Connection, now: datetime) -> bool:
 def next_queueing(connection: Connection, after: datetime) -> datetime | None:
     """When the clock next queues a plan's rows (``QUEUE_AHEAD`` before its fire time)."""
     fire = next_fire(connection, after + QUEUE_AHEAD)
-    if isinstance(fire, str):  # SQLite's min() over the column: naive UTC text
-        fire = datetime.fromisoformat(fire)
-    if fire is not None and fire.tzinfo is None:
-        fire = fire.replace(tzinfo=UTC)
     return fire - QUEUE_AHEAD if fire is not None else None
 
 

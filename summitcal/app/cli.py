@@ -86,11 +86,8 @@ def check(obj: Obj, paths: tuple[Path, ...]) -> None:
         found.extend(error.problems)
     if not found:
         found += _stored_uid_clashes(config, loaded)
-    if found:  # listed as `load` lists them, without its "nothing applied"
-        for found_problem in found:
-            click.echo(str(found_problem), err=True)
-        click.echo(f"error: {len(found)} problem(s)", err=True)
-        raise click.exceptions.Exit(1)
+    if found:
+        raise ScheduleError(found, applying=False)
     schedule = loaded.schedule
     click.echo(f"ok: {len(schedule.summits)} summit(s), {len(schedule.sessions)} session(s)")
 
@@ -176,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     except ScheduleError as exc:
         for problem in exc.problems:
             click.echo(str(problem), err=True)
-        click.echo(f"error: {len(exc.problems)} problem(s); nothing applied", err=True)
+        applied = "; nothing applied" if exc.applying else ""
+        click.echo(f"error: {len(exc.problems)} problem(s){applied}", err=True)
         return 1
     except StartupError as exc:
         for line in exc.problems:

@@ -27,7 +27,6 @@ from pathlib import Path
 
 from summitcal.app import secret
 from summitcal.app.config import Config
-from summitcal.core.database import parse_url
 from summitcal.core.errors import ConfigError, SummitcalError
 
 
@@ -109,6 +108,8 @@ def _host_problems(host: str) -> list[str]:
 def database_exists(url: str) -> bool:
     """Whether the database at ``url`` may hold data: False only for an SQLite file that
     does not exist yet (or an in-memory one); a server database is assumed to."""
+    from summitcal.core.database import parse_url  # SQLAlchemy: imported when used
+
     parsed = parse_url(url)
     if parsed.get_backend_name() != "sqlite":
         return True
@@ -119,6 +120,8 @@ def database_exists(url: str) -> bool:
 def database_problems(url: str) -> list[str]:
     """Whether the database can be opened and migrated by this version. An SQLite file
     that does not exist yet is not created: only its folder is checked."""
+    from summitcal.core.database import parse_url
+
     try:
         parsed = parse_url(url)
     except ConfigError as error:

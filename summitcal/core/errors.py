@@ -28,10 +28,13 @@ class Problem:
 
 
 class ScheduleError(SummitcalError, ValueError):
-    """One or more problems with schedule files; nothing was applied."""
+    """One or more problems with schedule files; nothing was applied. ``applying`` is
+    False where nothing was to be applied anyway (``check``), so messages do not say
+    "nothing applied"."""
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Problem], *, applying: bool = True) -> None:
         self.problems = list(problems)
+        self.applying = applying
         super().__init__("\n".join(str(p) for p in self.problems))
 
 

@@ -33,6 +33,7 @@ from summitcal.mail.transport import (
     RawEmail,
     RecipientRefused,
     TemporaryFailure,
+    send_each,
 )
 
 SECURITY = ("none", "starttls", "tls")
@@ -134,17 +135,9 @@ class SmtpTransport:
                 return [failure] * len(emails)
 
     def _one_by_one(self, emails: Sequence[RawEmail]) -> list[DeliveryError | None]:
-        outcomes: list[DeliveryError | None] = []
-        for email in emails:
-            if outcomes and _unreachable(outcomes[-1]):
-                outcomes.append(_not_tried(self._where, outcomes[-1]))
-                continue
-            try:
-                self._submit_again_if_idle(email)
-                outcomes.append(None)
-            except DeliveryError as failure:
-                outcomes.append(failure)
-        return outcomes
+        """Each on its own; once the server cannot be reached, the rest are not tried."""
+        return send_each(emails, self._submit_again_if_idle, lambda failure: (
+            _not_tried(self._where, failure) if _unreachable(failure) else None))
 
     def _submit_again_if_idle(self, email: RawEmail) -> None:
         reused = self._smtp is not None

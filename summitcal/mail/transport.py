@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, Self
@@ -86,6 +86,27 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
+def send_each(emails: Sequence[RawEmail], send: Callable[[RawEmail], None],
+              give_up: Callable[[DeliveryError], DeliveryError | None]
+              ) -> list[DeliveryError | None]:
+    """``send(email)`` for each of ``emails`` in order: one outcome each (None: sent, or
+    the ``DeliveryError`` raised). After a failure, ``give_up(failure)`` says whether the
+    rest are not tried: the outcome to record for the next one (None: go on sending)."""
+    outcomes: list[DeliveryError | None] = []
+    for email in emails:
+        last = outcomes[-1] if outcomes else None
+        skipped = give_up(last) if last is not None else None
+        if skipped is not None:
+            outcomes.append(skipped)
+            continue
+        try:
+            send(email)
+            outcomes.append(None)
+        except DeliveryError as failure:
+            outcomes.append(failure)
+    return outcomes
+
+
 class FileTransport:
     """One ``.eml`` file per message in ``directory``, named after its Message-ID.
 
@@ -109,17 +130,8 @@ class FileTransport:
     def send_many(self, emails: Sequence[RawEmail]) -> list[DeliveryError | None]:
         """``send`` each; after a failure (the folder cannot be written) the rest are
         not tried."""
-        outcomes: list[DeliveryError | None] = []
-        for email in emails:
-            if outcomes and outcomes[-1] is not None:
-                outcomes.append(TemporaryFailure(f"not tried: {outcomes[-1]}"))
-                continue
-            try:
-                self.send(email)
-                outcomes.append(None)
-            except DeliveryError as failure:
-                outcomes.append(failure)
-        return outcomes
+        return send_each(emails, self.send,
+                         lambda failure: TemporaryFailure(f"not tried: {failure}"))
 
     def _write(self, message_id: str, data: bytes) -> None:
         target = self.path_for(message_id)
