@@ -14,7 +14,11 @@ from pathlib import Path
 
 import icalendar
 import pytest
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.common.exceptions import (
+    NoSuchElementException,
+    StaleElementReferenceException,
+    WebDriverException,
+)
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import WebDriverWait
@@ -24,11 +28,28 @@ from tests.browser.conftest import ROOT
 FAST = '[notices]\ndelay = "PT1S"\n'
 
 
+# What Chromium answers when an element is read while the page that held it is being
+# replaced by the next one: the element is gone, as with a stale reference, but the
+# driver reports it as an "unknown error" WebDriverException.
+NAVIGATION_RACES = ("does not belong to the document", "no such execution context",
+                    "cannot find context with specified id")
+
+
 def until(driver, condition, timeout: float = 15):
-    """Wait for ``condition(driver)``, riding out page loads in between."""
-    wait = WebDriverWait(driver, timeout, ignored_exceptions=(
-        StaleElementReferenceException, NoSuchElementException))
-    return wait.until(condition)
+    """Wait for ``condition(driver)``, riding out page loads in between: an element found
+    on the page being left, then read after it is gone, counts as "not yet"."""
+
+    def settled(d):
+        try:
+            return condition(d)
+        except WebDriverException as error:
+            if isinstance(error, (StaleElementReferenceException, NoSuchElementException)):
+                return False
+            if any(race in str(error.msg) for race in NAVIGATION_RACES):
+                return False
+            raise
+
+    return WebDriverWait(driver, timeout).until(settled)
 
 
 def mails(folder: Path) -> list[EmailMessage]:
