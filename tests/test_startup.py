@@ -281,3 +281,31 @@ def test_regression_a_bad_database_url_is_one_line_without_its_password(tmp_path
     assert done.returncode == 1 and "s3" not in done.stderr, done.stderr
     (line,) = error_lines(done.stderr)
     assert line.startswith(f"error: {config}: database.url: {shown}"), line
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("postgresql://reader:s3cret@db.example:notaport/summitcal",
+     "SUMMITCAL_DATABASE_URL: 'postgresql://reader:***@db.example:notaport/summitcal' is not "
+     "a database URL"),
+    ("mysql://reader:s3cret@db.example/summitcal",
+     "SUMMITCAL_DATABASE_URL: 'mysql://reader:***@db.example/summitcal' is not supported"),
+    ("sqlite:////", "SUMMITCAL_DATABASE_URL: / is a folder, not a database file"),
+], ids=["not-a-url", "unsupported", "a-folder"])
+def test_regression_a_bad_database_url_from_the_environment_names_the_variable(
+        tmp_path, monkeypatch, url, shown):
+    """A URL given by SUMMITCAL_DATABASE_URL was reported as the file's ``database.url``,
+    sending the operator to a file that does not hold it (or holds another URL)."""
+    config = write_config(tmp_path, database_url="sqlite:///file-url.sqlite3")
+    monkeypatch.setenv("SUMMITCAL_DATABASE_URL", url)
+    done = cli("check", config=config)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.splitlines()[0].startswith(shown), done.stderr
+    done = cli("load", str(ROOT / "schedules"), config=config)
+    (line,) = error_lines(done.stderr)
+    assert done.returncode == 1 and "s3" not in line and "database.url" not in line, line
+    if "folder" not in shown:  # SQLite's own words for a folder: "unable to open"
+        assert line.startswith(f"error: {shown}"), line
+    done = serve(config)
+    (line,) = error_lines(done.stderr)
+    assert line.startswith(f"error: {shown}"), line
+    assert "database.url" not in line and str(config) not in line, line

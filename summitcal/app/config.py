@@ -64,6 +64,9 @@ class Config:
     admin_token: str | None
     smtp_password: str | None
     secret_key_env: str | None
+    #: Where the database URL came from, as messages about it name it: the key
+    #: ``database.url`` of the file, or the environment variable that overrides it.
+    database_url_key: str = "database.url"
 
     @property
     def database_url(self) -> str:
@@ -173,6 +176,10 @@ def _address(value: Any) -> str:
     return value.strip()
 
 
+#: The environment variable that overrides ``database.url`` (a deployment's secret URL).
+DATABASE_URL_ENV = "SUMMITCAL_DATABASE_URL"
+
+
 def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
     """Read, check and return the configuration. ``path=None``: $SUMMITCAL_CONFIG or
     ./config.toml, which may be missing (then every default applies)."""
@@ -206,6 +213,7 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
         admin_token=env.get("SUMMITCAL_ADMIN_TOKEN") or None,
         smtp_password=env.get("SUMMITCAL_SMTP_PASSWORD") or None,
         secret_key_env=_secret_from(env),
+        database_url_key=DATABASE_URL_ENV if env.get(DATABASE_URL_ENV) else "database.url",
     )
 
 
@@ -230,8 +238,9 @@ def _sections(data: dict[str, Any], file: Path, root: Path,
             else:
                 problems.append(f"{file}: {name} = {data[name]!r} is outside any section "
                                 f"(keys belong in one of: {sections})")
-    if env.get("SUMMITCAL_DATABASE_URL"):
-        tables["database"] = {**tables["database"], "url": env["SUMMITCAL_DATABASE_URL"]}
+    from_env = bool(env.get(DATABASE_URL_ENV))
+    if from_env:
+        tables["database"] = {**tables["database"], "url": env[DATABASE_URL_ENV]}
     out: dict[str, Any] = {}
     for name, keys in SCHEMA.items():
         table = tables[name]
@@ -249,7 +258,9 @@ def _sections(data: dict[str, Any], file: Path, root: Path,
             try:
                 values[field_name] = _check(key.kind, value, key, root)
             except _Bad as bad:
-                problems.append(f"{file}: {name}.{key_name} = {value!r}: expected {bad}")
+                where = (DATABASE_URL_ENV if from_env and (name, key_name) == ("database", "url")
+                         else f"{file}: {name}.{key_name}")
+                problems.append(f"{where} = {value!r}: expected {bad}")
         if len(values) == len(names):
             out["smtp" if name == "mail.smtp" else name] = SECTIONS[name](**values)
     if problems:

@@ -48,10 +48,14 @@ def problems(config: Config) -> list[str]:
     if not config.secret_key_env and not data:
         found += _secret_problems(config)
     found += _host_problems(config.http.host)
-    if config.database.url or not data:  # the default database lives in data_dir
-        found += database_problems(config.database_url)
     origin = f"{config.path}: " if config.path else ""
-    return [origin + line for line in found]
+    found = [origin + line for line in found]
+    if config.database.url or not data:  # the default database lives in data_dir
+        key = config.database_url_key
+        # A URL from the environment is not the file's to answer for.
+        prefix = "" if key != "database.url" else origin
+        found += [prefix + line for line in database_problems(config.database_url, key)]
+    return found
 
 
 def check(config: Config) -> None:
@@ -117,13 +121,14 @@ def database_exists(url: str) -> bool:
     return name not in ("", ":memory:") and not name.startswith("file:") and Path(name).is_file()
 
 
-def database_problems(url: str) -> list[str]:
+def database_problems(url: str, key: str = "database.url") -> list[str]:
     """Whether the database can be opened and migrated by this version. An SQLite file
-    that does not exist yet is not created: only its folder is checked."""
-    from summitcal.core.database import parse_url
+    that does not exist yet is not created: only its folder is checked. Lines name the
+    URL by ``key``: ``database.url``, or the environment variable it came from."""
+    from summitcal.core.database import usable_url
 
     try:
-        parsed = parse_url(url)
+        parsed = usable_url(url, key)
     except ConfigError as error:
         return [str(error)]
     if parsed.get_backend_name() == "sqlite":
@@ -131,9 +136,9 @@ def database_problems(url: str) -> list[str]:
         if parsed.database in (None, "", ":memory:") or str(path).startswith("file:"):
             return []
         if path.is_dir():
-            return [f"database.url: {path} is a folder, not a database file"]
+            return [f"{key}: {path} is a folder, not a database file"]
         if not path.exists():
-            return folder_problems("database.url (its folder)", path.parent)
+            return folder_problems(f"{key} (its folder)", path.parent)
     return _schema_problems(url)
 
 

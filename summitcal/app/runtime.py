@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING
 from sqlalchemy.exc import SQLAlchemyError
 
 from summitcal.app.config import Config
-from summitcal.core.database import alembic_config, at_head, current_revision, shown_url
+from summitcal.core.database import (
+    alembic_config,
+    at_head,
+    current_revision,
+    shown_url,
+    usable_url,
+)
 from summitcal.core.errors import SummitcalError
 from summitcal.summits.model import Attendance
 from summitcal.summits.schedule_file import load_files, load_text
@@ -62,6 +68,7 @@ class Runtime:
         """Open the store and migrate it; ``DatabaseUnavailable`` (one line) when it cannot
         be reached, opened or migrated."""
         url = config.database_url
+        usable_url(url, config.database_url_key)  # names the URL's source if it is unusable
         try:
             store = Store(url)  # makes an SQLite file's folder
         except OSError as exc:

@@ -52,38 +52,51 @@ def shown_url(url: str) -> str:
         return re.sub(r"(//[^/@:]*:).*@", r"\1***@", url)
 
 
-def parse_url(url: str) -> URL:
-    """``url`` parsed (SQLAlchemy's ``make_url``). Raises ``ConfigError``, one line with
-    the password hidden, for what is not a database URL: SQLAlchemy raises
-    ``ArgumentError`` for some of it and ``ValueError`` for the rest (a port that is not
-    a number)."""
+def parse_url(url: str, key: str = "database.url") -> URL:
+    """``url`` parsed (SQLAlchemy's ``make_url``). Raises ``ConfigError``, one line naming
+    ``key`` (where the URL came from) with the password hidden, for what is not a
+    database URL: SQLAlchemy raises ``ArgumentError`` for some of it and ``ValueError``
+    for the rest (a port that is not a number)."""
     try:
         return make_url(url)
     except (ArgumentError, ValueError):
-        raise ConfigError(f"database.url: {shown_url(url)!r} is not a database URL") from None
+        raise ConfigError(f"{key}: {shown_url(url)!r} is not a database URL") from None
+
+
+def usable_url(url: str, key: str = "database.url") -> URL:
+    """``url`` parsed, with PostgreSQL's bare ``postgresql://`` meaning psycopg 3, once it
+    is known to be one this service can open: SQLite, or PostgreSQL with its driver
+    installed. Raises ``ConfigError``, one line naming ``key`` (``database.url`` or the
+    environment variable the URL came from) with the password hidden."""
+    parsed = parse_url(url, key)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return parsed
+    if backend != "postgresql":
+        raise ConfigError(
+            f"{key}: {shown_url(url)!r} is not supported (expected sqlite:///PATH or "
+            "postgresql+psycopg://USER@HOST/DB)"
+        )
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    try:
+        parsed.get_dialect().import_dbapi()
+    except ImportError as error:
+        raise ConfigError(
+            f"{key}: {shown_url(url)!r} needs the PostgreSQL driver ({error}); "
+            "install summitcal[postgres]"
+        ) from None
+    return parsed
 
 
 def create_engine(url: str) -> Engine:
     """An engine for ``url``: ``sqlite:///path`` or ``postgresql[+psycopg]://…``. Raises
-    ``ConfigError`` (the URL shown without its password) for a URL it cannot use."""
-    parsed = parse_url(url)
-    backend = parsed.get_backend_name()
-    if backend == "postgresql":
-        if parsed.drivername == "postgresql":
-            parsed = parsed.set(drivername="postgresql+psycopg")
-        try:
-            return sa.create_engine(parsed, pool_pre_ping=True)
-        except ImportError as error:
-            raise ConfigError(
-                f"database.url: {shown_url(url)!r} needs the PostgreSQL driver ({error}); "
-                "install summitcal[postgres]"
-            ) from None
-    if backend == "sqlite":
-        return _sqlite_engine(parsed)
-    raise ConfigError(
-        f"database.url: {shown_url(url)!r} is not supported (expected sqlite:///PATH or "
-        "postgresql+psycopg://USER@HOST/DB)"
-    )
+    ``ConfigError`` (the URL shown without its password) for a URL it cannot use
+    (``usable_url``)."""
+    parsed = usable_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        return sa.create_engine(parsed, pool_pre_ping=True)
+    return _sqlite_engine(parsed)
 
 
 def _sqlite_engine(url: sa.URL) -> Engine:
