@@ -71,22 +71,26 @@ def resolve(value: datetime, zone_name: str, fold: int | None = None) -> datetim
     if value.tzinfo is not None:
         return _with_offset(value, tz, zone_name)
     wall = value.replace(fold=0)
+    early = wall.replace(tzinfo=tz)
+    late = wall.replace(tzinfo=tz, fold=1)
+    if early.utcoffset() == late.utcoffset():
+        # PEP 495: both folds give one offset unless the wall time is in a gap (fold=0
+        # reads the offset before it, fold=1 the one after) or repeated. Almost every
+        # time is neither, and needs no round trip through UTC.
+        return early
     if is_missing(wall, tz):
         raise LocalTimeError(
             f"{wall.isoformat()} does not exist in {zone_name} (the clocks skip it: "
             "a daylight-saving gap)"
         )
-    early = wall.replace(tzinfo=tz)
-    late = wall.replace(tzinfo=tz, fold=1)
-    if early.utcoffset() != late.utcoffset():  # repeated (not missing: checked above)
-        if fold not in (0, 1):
-            raise LocalTimeError(
-                f"{wall.isoformat()} happens twice in {zone_name} "
-                f"({format_offset(early.utcoffset())} and {format_offset(late.utcoffset())}); "
-                "add fold = 0 for the first or fold = 1 for the second"
-            )
-        return late if fold else early
-    return early
+    # Repeated (two offsets, and not missing: checked above).
+    if fold not in (0, 1):
+        raise LocalTimeError(
+            f"{wall.isoformat()} happens twice in {zone_name} "
+            f"({format_offset(early.utcoffset())} and {format_offset(late.utcoffset())}); "
+            "add fold = 0 for the first or fold = 1 for the second"
+        )
+    return late if fold else early
 
 
 def _with_offset(value: datetime, tz: ZoneInfo, zone_name: str) -> datetime:
