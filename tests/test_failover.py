@@ -135,7 +135,7 @@ def test_failover_kill_the_leader_and_a_worker_mid_fanout(tmp_path, postgres_url
         def everyone_up():
             for process in processes[1:]:
                 assert process.poll() is None, process.log.read_text()[-3000:]
-            seen = deployment(store.engine)
+            seen = deployment(store.engine, tmp_path)
             return (len(seen.with_role("scheduler")) == 2 and len(seen.with_role("worker")) == 2
                     and seen.leader is not None and _healthz(http_port))
         wait_for(everyone_up, 60, "two schedulers (one leading), two workers and the web")
@@ -145,7 +145,7 @@ def test_failover_kill_the_leader_and_a_worker_mid_fanout(tmp_path, postgres_url
         store.apply(schedule(due_a, due_b), "failover test")
 
         wait_for(lambda: len(received(sink_log)) >= COUNT // 4, 60, "a quarter of the mail")
-        leader = deployment(store.engine).leader
+        leader = deployment(store.engine, tmp_path).leader
         assert leader is not None
         by_pid = {p.pid: p for p in processes}
         victim_worker = workers[0]
@@ -159,7 +159,7 @@ def test_failover_kill_the_leader_and_a_worker_mid_fanout(tmp_path, postgres_url
         sent_before = len(received(sink_log))
 
         def new_leader():
-            current = deployment(store.engine).leader
+            current = deployment(store.engine, tmp_path).leader
             return current if current is not None and current.pid != leader.pid else None
         successor = wait_for(new_leader, 15, "the standby scheduler to lead")
         assert successor.leading_since is not None

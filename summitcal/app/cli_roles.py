@@ -62,14 +62,14 @@ def status(obj: Obj) -> None:
     recently and their roles, the outbox backlog and its oldest due message."""
     from summitcal.app.presence import deployment
 
-    seen = deployment(obj.runtime.store.engine)
-    leader = seen.leader
+    seen = deployment(obj.runtime.store.engine, obj.config.service.data_dir)
+    leader, tick = seen.leader, seen.last_tick_age
+    ticked = f"last tick {tick:.1f} s ago" if tick is not None else "no tick yet"
     if leader is None:
-        click.echo("scheduler: no active scheduler seen")
+        click.echo(f"scheduler: no active scheduler ({ticked})")
     else:
-        tick = seen.last_tick_age
         click.echo(f"scheduler: {leader.name} leads since {_at(leader.leading_since)}, "
-                   + (f"last tick {tick:.1f} s ago" if tick is not None else "no tick yet"))
+                   + ticked)
     click.echo(f"processes seen recently: {len(seen.processes)}")
     for process in seen.processes:
         age = (seen.now - process.seen_at).total_seconds()

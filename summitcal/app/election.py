@@ -157,16 +157,60 @@ class FileElection:
                 self._fd = None
 
 
+def lock_held(engine: Engine, data_dir: Path) -> bool | None:
+    """Whether some process holds the scheduler lock of ``engine``'s deployment now: the
+    one fact that says a scheduler leads (a presence row can outlive a ``kill -9``).
+    None when this process cannot tell (the lock file is not readable to it, or the
+    query failed). Takes nothing: on PostgreSQL it reads ``pg_locks``; on SQLite it asks
+    for a shared ``flock`` without waiting and drops it at once (a standby trying in that
+    instant tries again a second later)."""
+    if engine.dialect.name == "postgresql":
+        try:
+            with engine.connect() as connection:
+                return bool(connection.scalar(sa.text(
+                    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
+                    "AND granted AND classid = :class AND objsubid = 2 "
+                    "AND objid = (hashtext(current_schema() || :purpose)::bigint "
+                    "& 4294967295)::oid "
+                    "AND database = (SELECT oid FROM pg_database "
+                    "WHERE datname = current_database()))"),
+                    {"class": LOCK_CLASS, "purpose": ":scheduler"}))
+        except SQLAlchemyError:
+            return None
+    path = _lock_path(engine, data_dir)
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False  # no scheduler has run here yet
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return None
+    finally:
+        os.close(fd)  # releases the shared lock, if it was given
+    return False
+
+
 def election_for(engine: Engine, data_dir: Path) -> Election:
     """The election for the deployment whose database ``engine`` opens: PostgreSQL's
     advisory lock, or on SQLite a lock file beside the database file (``data_dir`` for an
     in-memory database)."""
     if engine.dialect.name == "postgresql":
         return PostgresElection(engine)
+    return FileElection(_lock_path(engine, data_dir))
+
+
+def _lock_path(engine: Engine, data_dir: Path) -> Path:
+    """The SQLite deployment's lock file: beside the database file, or in ``data_dir``
+    for an in-memory database."""
     database = engine.url.database
     if database and database != ":memory:":
-        return FileElection(Path(f"{database}.scheduler-lock"))
-    return FileElection(data_dir / "scheduler.lock")
+        return Path(f"{database}.scheduler-lock")
+    return data_dir / "scheduler.lock"
 
 
 def _drop(connection: Connection) -> None:

@@ -59,7 +59,7 @@ class DeploymentCollector(Collector):
         for status, count in outbox.counts(engine).items():
             rows.add_metric([status], count)
         yield rows
-        seen = deployment(engine)
+        seen = deployment(engine, self.runtime.config.service.data_dir)
         backlog = GaugeMetricFamily("summitcal_outbox_due_messages",
                                     "Open messages due by now (the delivery backlog).")
         backlog.add_metric([], seen.backlog)
@@ -76,8 +76,9 @@ class DeploymentCollector(Collector):
             leader.add_metric([seen.leader.name, seen.leader.host, str(seen.leader.pid)], 1)
         yield leader
         age = GaugeMetricFamily("summitcal_scheduler_last_tick_age_seconds",
-                                "Seconds since the active scheduler's clock last ticked "
-                                "(NaN: no active scheduler seen).")
+                                "Seconds since a scheduler's clock last ticked; it keeps "
+                                "growing while no scheduler leads (NaN: none ticked in "
+                                "the last day).")
         age.add_metric([], float("nan") if seen.last_tick_age is None else seen.last_tick_age)
         yield age
         processes = GaugeMetricFamily("summitcal_processes",

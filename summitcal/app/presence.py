@@ -4,7 +4,12 @@ when its clock last ticked; removed on a clean stop. ``summitcal status`` and ``
 read the deployment from these rows (``deployment``).
 
 A process that died keeps its row until ``PURGE_AFTER`` (anyone's heartbeat deletes
-older rows); it just stops being "seen recently" (``RECENT``).
+older rows); it just stops being "seen recently" (``RECENT``). A scheduler that stops
+cleanly after its clock ticked keeps its row too, with no roles, so the deployment's
+last tick stays known (and keeps ageing) when no scheduler runs.
+
+Who leads is the election lock's fact (``election.lock_held``), not a row's: a leader
+killed with ``kill -9`` leaves a row that still says it leads.
 """
 
 from __future__ import annotations
@@ -16,12 +21,14 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from secrets import token_hex
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from summitcal.app.election import lock_held
 from summitcal.mail.outbox import write_transaction
 from summitcal.mail.tables import OPEN, outbox, processes
 
@@ -65,14 +72,20 @@ class Presence:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop beating and remove the row."""
+        """Stop beating and remove the row; a row whose clock ticked stays, without roles
+        or lead, as the deployment's record of its last tick."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(5)
             self._thread = None
+        mine = processes.c.name == self.name
         try:
             with write_transaction(self.engine) as connection:
-                connection.execute(sa.delete(processes).where(processes.c.name == self.name))
+                if self.last_tick() is None:
+                    connection.execute(sa.delete(processes).where(mine))
+                else:
+                    connection.execute(sa.update(processes).where(mine).values(
+                        roles="", leading_since=None, last_tick_at=self.last_tick()))
         except SQLAlchemyError:
             pass  # the row ages out
 
@@ -119,29 +132,35 @@ class Deployment:
     """The deployment as the database shows it at ``now`` (``deployment``)."""
 
     now: datetime
-    processes: tuple[Seen, ...]  # seen within RECENT, newest first
-    leader: Seen | None  # the most recent to take the lead among them
+    processes: tuple[Seen, ...]  # running, seen within RECENT, newest first
+    leader: Seen | None  # the most recent to take the lead, while the lock is held
     backlog: int  # open (pending or sending) messages due by now
     oldest_due: datetime | None  # the earliest due_at among them
+    last_tick_at: datetime | None = None  # the latest tick of any scheduler, dead or alive
 
     def with_role(self, role: str) -> list[Seen]:
         return [p for p in self.processes if role in p.roles]
 
     @property
     def last_tick_age(self) -> float | None:
-        """Seconds since the leader's clock last ticked (None: no leader or no tick)."""
-        if self.leader is None or self.leader.last_tick_at is None:
+        """Seconds since a scheduler's clock last ticked, whether one leads now or not
+        (None: no tick in the last ``PURGE_AFTER``)."""
+        if self.last_tick_at is None:
             return None
-        return max(0.0, (self.now - self.leader.last_tick_at).total_seconds())
+        return max(0.0, (self.now - self.last_tick_at).total_seconds())
 
 
-def deployment(engine: Engine, now: datetime | None = None) -> Deployment:
-    """Read the deployment: processes seen within ``RECENT``, the leader, the backlog."""
+def deployment(engine: Engine, data_dir: Path, now: datetime | None = None) -> Deployment:
+    """Read the deployment: running processes seen within ``RECENT``; the leader (the
+    latest of them to take the lead, when the election lock is held, or when this
+    process cannot tell: ``election.lock_held``); the last tick; the backlog."""
     now = now or datetime.now(UTC)
     o = outbox
     with engine.connect() as connection:
         rows = connection.execute(sa.select(processes).where(
-            processes.c.seen_at >= now - RECENT).order_by(processes.c.seen_at.desc())).all()
+            processes.c.seen_at >= now - RECENT, processes.c.roles != "")
+            .order_by(processes.c.seen_at.desc())).all()
+        last_tick = connection.scalar(sa.select(sa.func.max(processes.c.last_tick_at)))
         backlog, oldest = connection.execute(sa.select(
             sa.func.count(), sa.func.min(o.c.due_at)).where(
             o.c.status.in_(OPEN), o.c.due_at <= now)).one()
@@ -149,8 +168,15 @@ def deployment(engine: Engine, now: datetime | None = None) -> Deployment:
                       r.seen_at, r.leading_since, r.last_tick_at) for r in rows)
     leaders = sorted((p for p in seen if p.leading_since is not None),
                      key=lambda p: p.leading_since or now)
-    if isinstance(oldest, str):  # SQLite: min() comes back as text, not through the type
-        oldest = datetime.fromisoformat(oldest)
-    if oldest is not None and oldest.tzinfo is None:
-        oldest = oldest.replace(tzinfo=UTC)
-    return Deployment(now, seen, leaders[-1] if leaders else None, backlog, oldest)
+    leader = leaders[-1] if leaders and lock_held(engine, data_dir) is not False else None
+    return Deployment(now, seen, leader, backlog, _aware(oldest), _aware(last_tick))
+
+
+def _aware(value: datetime | str | None) -> datetime | None:
+    """A UTC datetime from an aggregate: on SQLite, min() and max() come back as text,
+    not through the column's type."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
