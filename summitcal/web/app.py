@@ -54,7 +54,7 @@ def create_app(runtime: Service, roles: tuple[str, ...] = ("web",),
     app.state.runtime = runtime
     errors.install(app)
     hardening.install_unknown_paths(app, runtime.config.service.base_url)
-    metrics = Metrics(collectors)
+    metrics = Metrics(collectors, routes=lambda: app.routes)
     app.add_middleware(HeadAsGet)  # inside the metrics, which count HEAD as HEAD
     app.add_middleware(_Wrapped, wrap=metrics.wrap)
     app.add_middleware(_Wrapped, wrap=hardening.security_headers)

@@ -67,3 +67,30 @@ def test_head_on_every_get_route(client):
 def test_head_without_a_get_route_is_still_405(client):
     response = client.head("/api/admin/schedules")
     assert response.status_code == 405 and response.content == b""
+
+
+def test_regression_every_route_is_counted_under_its_own_route_label(client):
+    """``/metrics`` counted every HEAD request, ``/openapi.json`` and ``/static/…`` under
+    ``route="unmatched"`` (HEAD was answered on a copy of the scope, so the route the
+    router found never reached the counting middleware; Starlette's own routes and mounts
+    leave no route in the scope)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def counted() -> dict[tuple[str, str], float]:
+        body = client.get("/metrics").text
+        found: dict[tuple[str, str], float] = {}
+        for family in text_string_to_metric_families(body):
+            for sample in family.samples:
+                if sample.name == "summitcal_http_requests_total":
+                    key = (sample.labels["method"], sample.labels["route"])
+                    found[key] = found.get(key, 0) + sample.value
+        return found
+
+    for path in get_paths(client.app):
+        for method in ("GET", "HEAD"):
+            before = counted().get((method, "unmatched"), 0)
+            client.request(method, path)
+            assert counted().get((method, "unmatched"), 0) == before, (method, path)
+    before = counted().get(("HEAD", "unmatched"), 0)
+    client.head("/no/such/page")
+    assert counted().get(("HEAD", "unmatched"), 0) == before + 1
