@@ -5,7 +5,9 @@ processes (exit codes and stderr as a shell sees them)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -309,3 +311,66 @@ def test_regression_a_bad_database_url_from_the_environment_names_the_variable(
     (line,) = error_lines(done.stderr)
     assert line.startswith(f"error: {shown}"), line
     assert "database.url" not in line and str(config) not in line, line
+
+
+@contextlib.contextmanager
+def not_writable(path: Path):
+    """``path`` made unwritable for this process: read-only permissions, or for root
+    (whom permissions do not stop) the immutable attribute (``chattr +i``)."""
+    if os.geteuid() != 0:
+        path.chmod(0o444)
+        try:
+            yield
+        finally:
+            path.chmod(0o644)
+        return
+    made = subprocess.run(["chattr", "+i", str(path)], capture_output=True, text=True,
+                          check=False) if shutil.which("chattr") else None
+    if made is None or made.returncode != 0:
+        reason = made.stderr.strip() if made is not None else "chattr is not installed"
+        if os.environ.get("CI"):
+            pytest.fail(f"cannot make {path} unwritable for root: {reason}")
+        pytest.skip(f"cannot make {path} unwritable for root: {reason}")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+@pytest.mark.parametrize("which", ["database", "lock"])
+def test_regression_check_finds_an_sqlite_file_serve_cannot_write(tmp_path, which):
+    """A database (or scheduler lock) file owned by another user: ``check`` said ok, and
+    ``serve`` failed with "attempt to write a readonly database" (or a bare "Permission
+    denied" on the lock file)."""
+    database = tmp_path / "data" / "summitcal.sqlite3"
+    config = write_config(tmp_path, database_url=f"sqlite:///{database}")
+    assert cli("load", str(ROOT / "schedules"), config=config).returncode == 0
+    target = database if which == "database" else Path(f"{database}.scheduler-lock")
+    target.touch()
+    words = ("the database file" if which == "database" else "the scheduler's lock file")
+    with not_writable(target):
+        checked = cli("check", config=config)
+        served = serve(config, "--port", str(free_port()))
+    assert checked.returncode == 1, checked.stdout
+    assert checked.stderr.splitlines()[0] == (
+        f"{config}: database.url: {words} {target} is not writable by this user"), checked.stderr
+    (line,) = error_lines(served.stderr)
+    assert f"{words} {target} is not writable" in line, line
+
+
+def test_regression_a_missing_metrics_folder_is_named_by_its_variable(tmp_path, monkeypatch):
+    """``PROMETHEUS_MULTIPROC_DIR`` naming no folder: ``check`` said ok, then ``serve``,
+    ``web`` and ``worker`` stopped with "No such file or directory:
+    …/histogram_26110.db", which does not say which setting is wrong."""
+    config = write_config(tmp_path)
+    missing = tmp_path / "no" / "such"
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(missing))
+    checked = cli("check", config=config)
+    assert checked.returncode == 1
+    assert checked.stderr.splitlines()[0] == (
+        f"PROMETHEUS_MULTIPROC_DIR = {missing}: no such folder (make it, empty, before "
+        "starting)"), checked.stderr
+    for role in ("serve", "worker"):
+        done = cli(role, config=config) if role == "worker" else serve(config, "--port", str(free_port()))
+        (line,) = error_lines(done.stderr)
+        assert line.startswith(f"error: PROMETHEUS_MULTIPROC_DIR = {missing}: no such folder"), line

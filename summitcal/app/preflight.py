@@ -21,6 +21,7 @@ Problems are one line each, naming the key and the value.
 
 from __future__ import annotations
 
+import os
 import socket
 import tempfile
 from pathlib import Path
@@ -28,6 +29,7 @@ from pathlib import Path
 from summitcal.app import secret
 from summitcal.app.config import Config
 from summitcal.core.errors import ConfigError, SummitcalError
+from summitcal.core.multiprocess import MULTIPROC_ENV, multiprocess_folder_problem
 
 
 class StartupError(SummitcalError):
@@ -50,6 +52,8 @@ def problems(config: Config) -> list[str]:
     found += _host_problems(config.http.host)
     origin = f"{config.path}: " if config.path else ""
     found = [origin + line for line in found]
+    metrics_folder = multiprocess_folder_problem(os.environ.get(MULTIPROC_ENV))
+    found += [metrics_folder] if metrics_folder else []
     if config.database.url or not data:  # the default database lives in data_dir
         key = config.database_url_key
         # A URL from the environment is not the file's to answer for.
@@ -139,7 +143,27 @@ def database_problems(url: str, key: str = "database.url") -> list[str]:
             return [f"{key}: {path} is a folder, not a database file"]
         if not path.exists():
             return folder_problems(f"{key} (its folder)", path.parent)
+        found = _sqlite_files_problems(key, path)
+        if found:
+            return found
     return _schema_problems(url)
+
+
+def _sqlite_files_problems(key: str, path: Path) -> list[str]:
+    """An SQLite database this user can read but not write opens, then fails at its first
+    write ("attempt to write a readonly database"): the file, its WAL and shared-memory
+    files and the scheduler's lock file beside it must be writable, and so must their
+    folder (SQLite makes and removes the ``-wal`` and ``-shm`` files there)."""
+    found = []
+    for name, what in ((path, "the database file"), (Path(f"{path}-wal"), "its WAL file"),
+                       (Path(f"{path}-shm"), "its shared-memory file"),
+                       (Path(f"{path}.scheduler-lock"), "the scheduler's lock file")):
+        if name.exists() and not os.access(name, os.R_OK | os.W_OK):
+            found.append(f"{key}: {what} {name} is not writable by this user")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        found.append(f"{key}: the folder {path.parent} is not writable by this user "
+                     "(SQLite writes its -wal and -shm files there)")
+    return found
 
 
 def _schema_problems(url: str) -> list[str]:

@@ -14,7 +14,16 @@ from datetime import datetime
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.registry import Collector
 
+from summitcal.core.errors import ConfigError
+from summitcal.core.multiprocess import MULTIPROC_ENV, multiprocess_folder_problem
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+# The library opens a file in that folder for every metric made below: without the
+# folder, importing this module would fail with a bare "No such file or directory".
+_problem = multiprocess_folder_problem(os.environ.get(MULTIPROC_ENV))
+if _problem is not None:
+    raise ConfigError(_problem)
 
 HTTP_REQUESTS = Counter("summitcal_http_requests", "HTTP requests by route and status.",
                         ["method", "route", "status"])
@@ -51,7 +60,7 @@ def exposition(*collectors: Collector) -> bytes:
     """The Prometheus text exposition: this process's samples — or, with
     ``PROMETHEUS_MULTIPROC_DIR`` set, every process's, added up by the library's
     multiprocess mode — then what ``collectors`` (read at scrape time) yield."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if os.environ.get(MULTIPROC_ENV):
         from prometheus_client import multiprocess
 
         counted = CollectorRegistry()
