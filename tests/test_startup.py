@@ -374,3 +374,20 @@ def test_regression_a_missing_metrics_folder_is_named_by_its_variable(tmp_path, 
         done = cli(role, config=config) if role == "worker" else serve(config, "--port", str(free_port()))
         (line,) = error_lines(done.stderr)
         assert line.startswith(f"error: PROMETHEUS_MULTIPROC_DIR = {missing}: no such folder"), line
+
+
+def test_regression_a_short_secret_key_no_longer_hides_the_other_problems(tmp_path, monkeypatch):
+    """A short SUMMITCAL_SECRET_KEY stopped the configuration from loading, so ``check``
+    printed that one line and none of the environment's or the files' other problems."""
+    config = write_config(tmp_path, f'[service]\ndata_dir = "{_file(tmp_path)}"\n')
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[summit]\nid = 1\n")
+    monkeypatch.setenv("SUMMITCAL_SECRET_KEY", "short")
+    done = cli("check", str(broken), config=config)
+    lines = done.stderr.splitlines()
+    assert done.returncode == 1
+    assert lines[0] == f"{config}: service.data_dir = {tmp_path}/a-file: this is a file, not a folder"
+    assert lines[1] == ("SUMMITCAL_SECRET_KEY: the secret key is too short (5 characters); it "
+                        "needs at least 32 characters")
+    assert any(line.startswith(f"{broken}: ") for line in lines[2:-1]), lines
+    assert lines[-1].startswith("error: ")

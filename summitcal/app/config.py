@@ -80,8 +80,8 @@ class Config:
         """SUMMITCAL_SECRET_KEY, or the key generated into the data directory on first use
         (``summitcal.app.secret``: atomic, never empty or short). ``ConfigError`` when the key
         file cannot be made or read, or holds a short key."""
-        if self.secret_key_env:
-            return self.secret_key_env
+        if self.secret_key_env is not None:
+            return secret.check(self.secret_key_env, SECRET_KEY_ENV)
         key = self.__dict__.get("_secret_key")
         if key is None:
             key = secret.read_or_create(self.secret_key_path)
@@ -176,6 +176,9 @@ def _address(value: Any) -> str:
     return value.strip()
 
 
+#: The environment variable that gives the secret key (else one is generated in data_dir).
+SECRET_KEY_ENV = "SUMMITCAL_SECRET_KEY"
+
 #: The environment variable that overrides ``database.url`` (a deployment's secret URL).
 DATABASE_URL_ENV = "SUMMITCAL_DATABASE_URL"
 
@@ -212,14 +215,11 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
         path=file if file.exists() else None, root=root, **sections,
         admin_token=env.get("SUMMITCAL_ADMIN_TOKEN") or None,
         smtp_password=env.get("SUMMITCAL_SMTP_PASSWORD") or None,
-        secret_key_env=_secret_from(env),
+        # Checked where it is used and by preflight (with the environment's other
+        # problems), not here: a short key must not hide every other problem.
+        secret_key_env=env.get(SECRET_KEY_ENV) or None,
         database_url_key=DATABASE_URL_ENV if env.get(DATABASE_URL_ENV) else "database.url",
     )
-
-
-def _secret_from(env: Mapping[str, str]) -> str | None:
-    key = env.get("SUMMITCAL_SECRET_KEY") or None
-    return secret.check(key, "SUMMITCAL_SECRET_KEY") if key is not None else None
 
 
 def _sections(data: dict[str, Any], file: Path, root: Path,

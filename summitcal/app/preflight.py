@@ -47,11 +47,13 @@ def problems(config: Config) -> list[str]:
     found = list(data)
     if config.mail.transport == "file":
         found += folder_problems("mail.file_dir", config.mail.file_dir)
-    if not config.secret_key_env and not data:
+    if config.secret_key_env is None and not data:
         found += _secret_problems(config)
     found += _host_problems(config.http.host)
     origin = f"{config.path}: " if config.path else ""
     found = [origin + line for line in found]
+    if config.secret_key_env is not None:  # the environment's, not the file's
+        found += _secret_problems(config)
     metrics_folder = multiprocess_folder_problem(os.environ.get(MULTIPROC_ENV))
     found += [metrics_folder] if metrics_folder else []
     if config.database.url or not data:  # the default database lives in data_dir
@@ -88,7 +90,12 @@ def folder_problems(key: str, folder: Path) -> list[str]:
 
 
 def _secret_problems(config: Config) -> list[str]:
+    """The key from the environment, or the generated key file, is long enough (a file
+    not made yet is made on first use, in a folder checked before)."""
     try:
+        if config.secret_key_env is not None:
+            config.secret_key()
+            return []
         secret.read(config.secret_key_path)
     except FileNotFoundError:
         return []  # generated on first use, in a folder checked above
