@@ -118,7 +118,7 @@ def test_directory_with_one_broken_file_applies_nothing(workdir, capsys):
 
 
 def test_check_lists_every_problem(workdir, capsys):
-    assert run(capsys, "check")[1].startswith("ok: 2 summit(s), 5 session(s)")
+    assert run(capsys, "check")[1].startswith("ok: 2 summit(s), 5 session(s) in the schedule files")
     bad = workdir / "bad.toml"
     bad.write_text((SCHEDULES / "astana-2024.toml").read_text()
                    .replace('mode = "in_person"', 'mode = "teleport"')

@@ -157,7 +157,7 @@ def test_check_lists_every_environment_problem_at_once(tmp_path):
 def test_check_passes_and_creates_nothing_on_a_fresh_install(tmp_path):
     config = write_config(tmp_path)
     done = cli("check", config=config)
-    assert (done.returncode, done.stdout) == (0, "ok: 2 summit(s), 5 session(s)\n")
+    assert (done.returncode, done.stdout) == (0, "ok: 2 summit(s), 5 session(s) in the schedule files\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml"]
 
 
@@ -233,7 +233,7 @@ def test_serve_starts_with_an_empty_calendar_in_an_empty_folder(tmp_path):
     summitcal = [sys.executable, "-m", "summitcal.app.cli"]
     checked = subprocess.run([*summitcal, "check"], cwd=folder, env=env, capture_output=True,
                              text=True, timeout=60, check=False)
-    assert (checked.returncode, checked.stdout) == (0, "ok: 0 summit(s), 0 session(s)\n")
+    assert (checked.returncode, checked.stdout) == (0, "ok: 0 summit(s), 0 session(s) in the schedule files\n")
     loaded = subprocess.run([*summitcal, "load"], cwd=folder, env=env, capture_output=True,
                             text=True, timeout=60, check=False)
     assert loaded.returncode == 1

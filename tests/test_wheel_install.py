@@ -112,7 +112,7 @@ def test_installed_wheel_runs_from_an_empty_folder(installed, tmp_path):
                 cwd=folder, env=env)
     assert Path(where.strip()).is_relative_to(site), where
 
-    assert run(summitcal, "check", cwd=folder, env=env).strip() == "ok: 2 summit(s), 5 session(s)"
+    assert run(summitcal, "check", cwd=folder, env=env).strip() == "ok: 2 summit(s), 5 session(s) in the schedule files"
     loaded = run(summitcal, "load", cwd=folder, env=env)
     assert "summit astana-2024: added" in loaded and "revision 1:" in loaded
     feed = run(summitcal, "feed", "all", cwd=folder, env=env)

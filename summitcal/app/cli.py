@@ -89,7 +89,8 @@ def check(obj: Obj, paths: tuple[Path, ...]) -> None:
     if found:
         raise ScheduleError(found, applying=False)
     schedule = loaded.schedule
-    click.echo(f"ok: {len(schedule.summits)} summit(s), {len(schedule.sessions)} session(s)")
+    click.echo(f"ok: {len(schedule.summits)} summit(s), {len(schedule.sessions)} session(s) "
+               "in the schedule files")
 
 
 @cli.command()

@@ -381,7 +381,8 @@ class Document:
         if start is None or ("end" in raw and end is None):
             return None
         if end is not None and end <= start:
-            self.problem(f"{path}.end", f"{raw['end']} is not after start ({raw['start']})")
+            self.problem(f"{path}.end", f"{raw['end'].isoformat()} is not after start "
+                         f"({raw['start'].isoformat()})")
             return None
         return start, end, None, None
 

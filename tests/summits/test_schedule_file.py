@@ -106,7 +106,7 @@ def test_regression_a_duplicate_session_id_is_reported_when_the_other_is_broken_
     with pytest.raises(ScheduleError) as info:
         load_text(text, "madrid.toml")
     assert [(p.path, p.message.split(" (")[0]) for p in info.value.problems] == [
-        ("sessions[0].end", "2024-03-30 09:00:00 is not after start"),
+        ("sessions[0].end", "2024-03-30T09:00:00 is not after start"),
         ("sessions[1].id", "duplicate session id 'opening'"),
     ]
 
