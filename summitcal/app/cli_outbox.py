@@ -21,6 +21,7 @@ from summitcal.mail.configured import transport_from_config
 from summitcal.mail.outbox import Message
 from summitcal.mail.tables import STATUSES, OutboxStatus
 from summitcal.scheduler.delivery import Delivery, send_now
+from summitcal.scheduler.delivery import log as delivery_log
 from summitcal.scheduler.messages import MessageKind
 from summitcal.scheduler.renderers import registry
 from summitcal.scheduler.sources import Sources
@@ -89,11 +90,15 @@ def send_test(obj: Obj, email: str) -> None:
     now = datetime.now(UTC)
     key = f"test:{now:%Y%m%dT%H%M%S}Z:{token_hex(8)}"
     transport = transport_from_config(config)
+    # The outcome is this command's one line below; delivery's log line would repeat it.
+    level = delivery_log.level
+    delivery_log.setLevel(logging.ERROR)
     try:
         message, outcome = send_now(engine, registry(Sources.of(obj.runtime)), transport,
                                     kind=MessageKind.TEST, key=key, recipient=recipient,
                                     payload={}, now=now)
     finally:
+        delivery_log.setLevel(level)
         transport.close()
     if outcome.status != OutboxStatus.SENT:
         raise click.ClickException(f"not sent (outbox message {message.id}): {outcome.error}")

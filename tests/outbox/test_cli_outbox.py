@@ -172,3 +172,27 @@ def test_real_exit_codes_of_the_installed_script(engine, workdir):
                             env=os.environ | {"PYTHONWARNINGS": "error"})
     assert result.returncode == 1
     assert result.stderr == "error: unknown outbox message: '42'\n" and result.stdout == ""
+
+
+def test_regression_send_test_failing_prints_one_line_as_a_command(tmp_path):
+    """Run as a command (no test logging plugin in between), a refused connection printed
+    delivery's log line and then the command's error line, both saying the same."""
+    import os
+    import socket
+    import subprocess
+
+    from tests.serving import SCRIPT
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "config.toml"
+    config.write_text(f'[service]\ndata_dir = "{tmp_path}/data"\n[schedules]\npaths = []\n'
+                      f'[mail]\ntransport = "smtp"\n[mail.smtp]\nhost = "127.0.0.1"\n'
+                      f"port = {port}\n")
+    env = {**os.environ, "SUMMITCAL_SECRET_KEY": "k" * 40}
+    env.pop("SUMMITCAL_DATABASE_URL", None)
+    done = subprocess.run([str(SCRIPT), "--config", str(config), "send-test", "ops@example.org"],
+                          capture_output=True, text=True, env=env, timeout=60, check=False)
+    assert done.returncode == 1 and done.stdout == ""
+    assert "refused" in one_error_line(done.stderr).lower()
