@@ -217,7 +217,7 @@ class WorkerProcesses:
                                            stdout=self.log, stderr=subprocess.STDOUT, env=env)
                           for _ in range(count)]
         deadline = time.monotonic() + 60
-        while len(deployment(engine).with_role("worker")) < count:
+        while len(deployment(engine, config.parent).with_role("worker")) < count:
             if time.monotonic() > deadline or any(p.poll() is not None for p in self.processes):
                 self.stop()
                 raise SystemExit("the worker processes did not start; see "

@@ -257,3 +257,37 @@ def test_revert_undoes_every_schedule_field_exactly(store: Store):
     # when an entry changed as well).
     assert sorted((a.participant, a.mode) for a in reverted.attendance) == [
         ("putin", "in_person"), ("rahmon", "in_person")]
+
+
+def test_regression_the_first_run_remembers_sessions_a_batch_of_summits_at_a_time(
+        store: Store, monkeypatch):
+    """The first run read every session at once to remember its state: at 50,000 sessions
+    the scheduler's start took 400 MB (and ``serve`` peaked over 800 MB while its feeds
+    were built). It reads ``START_BATCH`` summits at a time and remembers the same."""
+    from pathlib import Path
+
+    from summitcal.summits import rows
+    from summitcal.summits.schedule_file import load_files
+
+    root = Path(__file__).resolve().parents[2]
+    store.apply(load_files([root / "schedules"]).schedule, "load", now=NOW)
+    read: list[int] = []
+    real = rows.read_sessions
+
+    def counted(connection, *args, **kwargs):
+        found = real(connection, *args, **kwargs)
+        read.append(len(found))
+        return found
+
+    monkeypatch.setattr(notices, "START_BATCH", 1)
+    monkeypatch.setattr(notices.rows, "read_sessions", counted)
+    with database.writing(store.engine) as connection:
+        assert notices.prepare(connection, NOW)
+    with store.engine.connect() as connection:
+        remembered = {(r.summit, r.session): r.state
+                      for r in connection.execute(sa.select(notices.session_snapshots))}
+        sessions = real(connection)
+    assert len(read) == 2 and sorted(read) == sorted(
+        sum(1 for s in sessions.values() if s.summit == summit)
+        for summit in {s.summit for s in sessions.values()})
+    assert remembered == {key: notices.state(s) for key, s in sessions.items()}
