@@ -98,10 +98,11 @@ class FeedAnswers:
             return await self.app(scope, receive, send)
         request = Request(scope)
         compress = wants_gzip(request)
-        if not feed.made(compress):  # its bytes are made off the event loop, by the app
+        fresh = not_modified(request, feed, now)  # a 304 needs no bytes
+        if not fresh and not feed.made(compress):  # bytes are made off the loop, by the app
             return await self.app(scope, receive, send)
         assert found is not None
-        status = await self._answer(request, send, feed, compress, now)
+        status = await self._answer(request, send, feed, compress, now, fresh)
         self.answered += 1
         key = (scope["method"], found[1], status)
         counter = self._counted.get(key)
@@ -110,10 +111,10 @@ class FeedAnswers:
         counter.inc()
 
     async def _answer(self, request: Request, send: Any, feed: FeedResponse,
-                      compress: bool, now: datetime) -> int:
+                      compress: bool, now: datetime, fresh: bool) -> int:
         headers = headers_of(feed, compress, self.max_age, now)
         headers = [(b"date", date_header()), *headers]
-        if not_modified(request, feed, now):
+        if fresh:
             await send({"type": "http.response.start", "status": 304, "headers": headers})
             await send(_EMPTY)
             return 304
