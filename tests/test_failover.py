@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
+from summitcal.app.election import lock_state, lock_tag
 from summitcal.app.presence import deployment
 from summitcal.core import database
 from summitcal.mail.tables import outbox
@@ -221,3 +222,64 @@ def _healthz(port: int) -> bool:
         return json.loads(_get(port, "/healthz"))["status"] == "ok"
     except OSError:
         return False
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_regression_leader_and_last_tick_as_schedulers_come_and_go(tmp_path, backend, request):
+    """Two real ``scheduler`` processes. After ``kill -9`` of the leader the deployment
+    names the standby as soon as it leads (it named the dead one until the standby's
+    next heartbeat); after the standby stops cleanly (SIGTERM) there is no leader and
+    the last tick is the standby's, still ageing (its row was deleted, so the last tick
+    was lost or was the killed leader's)."""
+    if backend == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+    else:
+        url = f"sqlite:///{tmp_path / 'data' / 'summitcal.sqlite3'}"
+    config = tmp_path / "config.toml"
+    config.write_text(f'[service]\ndata_dir = "{tmp_path / "data"}"\n'
+                      f'[database]\nurl = "{url}"\n[schedules]\npaths = []\n')
+    env = {**os.environ, "SUMMITCAL_SECRET_KEY": "k" * 40}
+    env.pop("SUMMITCAL_DATABASE_URL", None)
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    with Store(url) as store:
+        store.upgrade()
+    first = start(config, "scheduler", env=env)
+    processes = [first]
+    try:
+        with Store(url) as store:
+            wait_for(lambda: (s := deployment(store.engine, tmp_path)).leader is not None
+                     and s.leader.pid == first.pid and s.last_tick_age is not None,
+                     60, "the first scheduler to lead and tick")
+            second = start(config, "scheduler", env=env)
+            processes.append(second)
+            wait_for(lambda: len(deployment(store.engine, tmp_path).with_role("scheduler")) == 2,
+                     60, "the standby's heartbeat")
+            standby = next(p for p in deployment(store.engine, tmp_path).processes
+                           if p.pid == second.pid)
+            first.send_signal(signal.SIGKILL)
+            first.wait(10)
+            # From the moment the lock is the standby's, the standby is the one named.
+            wait_for(lambda: lock_state(store.engine, tmp_path).tag == lock_tag(standby.name),
+                     15, "the standby to hold the lock")
+            named = deployment(store.engine, tmp_path).leader
+            assert named is not None and named.pid == second.pid
+            wait_for(lambda: (s := deployment(store.engine, tmp_path)).last_tick_at is not None
+                     and s.leader is not None and s.leader.pid == second.pid
+                     and s.last_tick_at >= s.leader.leading_since, 30,
+                     "the standby's clock to tick")
+            second.send_signal(signal.SIGTERM)
+            assert second.wait(30) == 0
+            stopped = deployment(store.engine, tmp_path)
+            # The killed leader's row stays "seen recently" for a while; the stopped one's not.
+            assert stopped.leader is None
+            assert [p.pid for p in stopped.processes] in ([], [first.pid])
+            assert stopped.last_tick_at is not None
+            # The standby's tick, not the killed leader's.
+            assert named.leading_since is None or stopped.last_tick_at >= named.leading_since
+            time.sleep(1.1)
+            assert deployment(store.engine, tmp_path).last_tick_age > stopped.last_tick_age
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait(10)

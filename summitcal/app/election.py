@@ -27,6 +27,7 @@ import logging
 import os
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -42,6 +43,13 @@ LOCK_CLASS = 0x5355_4D4D
 #: ``still_leading`` answers from its last check when that is more recent than this (s):
 #: the clock's wake-ups can come many times a second.
 RECHECK = 0.2
+
+
+def lock_tag(name: str) -> str:
+    """What the lock holder leaves where readers of the lock see it, for the process named
+    ``name`` (``host:pid:random``, ``presence.process_name``): ``summitcal pid:random``.
+    Short, because PostgreSQL keeps 63 bytes of an ``application_name``."""
+    return "summitcal " + ":".join(name.rsplit(":", 2)[-2:])
 
 
 class Election(Protocol):
@@ -63,8 +71,9 @@ class Election(Protocol):
 class PostgresElection:
     """The advisory-lock election on ``engine``'s database and schema."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, tag: str | None = None) -> None:
         self.engine = engine
+        self.tag = tag  # the lock connection's application_name (``lock_tag``)
         self._connection: Connection | None = None
         self._lock = threading.Lock()
         self._checked = 0.0
@@ -80,6 +89,9 @@ class PostgresElection:
                 log.warning("election: cannot reach the database: %s", _first_line(error))
                 return False
             try:
+                if self.tag:
+                    connection.execute(sa.text("SELECT set_config('application_name', :tag, "
+                                               "false)"), {"tag": self.tag})
                 won = connection.scalar(sa.text(
                     "SELECT pg_try_advisory_lock(:class, hashtext(current_schema() || :purpose))"),
                     {"class": LOCK_CLASS, "purpose": ":scheduler"})
@@ -126,8 +138,9 @@ class PostgresElection:
 class FileElection:
     """The ``flock`` election on ``path`` (made with its folder when missing)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, tag: str | None = None) -> None:
         self.path = path
+        self.tag = tag  # written into the file while held (``lock_tag``)
         self._fd: int | None = None
         self._lock = threading.Lock()
 
@@ -143,7 +156,7 @@ class FileElection:
                 os.close(fd)
                 return False
             os.ftruncate(fd, 0)
-            os.write(fd, f"{os.getpid()}\n".encode())
+            os.write(fd, f"{self.tag or os.getpid()}\n".encode())
             self._fd = fd
             return True
 
@@ -157,51 +170,63 @@ class FileElection:
                 self._fd = None
 
 
-def lock_held(engine: Engine, data_dir: Path) -> bool | None:
-    """Whether some process holds the scheduler lock of ``engine``'s deployment now: the
-    one fact that says a scheduler leads (a presence row can outlive a ``kill -9``).
-    None when this process cannot tell (the lock file is not readable to it, or the
-    query failed). Takes nothing: on PostgreSQL it reads ``pg_locks``; on SQLite it asks
-    for a shared ``flock`` without waiting and drops it at once (a standby trying in that
-    instant tries again a second later)."""
+@dataclass(frozen=True, slots=True)
+class LockState:
+    """The scheduler lock as readers see it: ``held`` (None: this process cannot tell) and
+    the holder's ``tag`` (``lock_tag``; None when unknown)."""
+
+    held: bool | None
+    tag: str | None = None
+
+
+def lock_state(engine: Engine, data_dir: Path) -> LockState:
+    """Whether some process holds the scheduler lock of ``engine``'s deployment now, and
+    which: the one fact that says who leads (a presence row can outlive a ``kill -9``, and
+    a new leader writes its row a moment after it takes the lock). Takes nothing: on
+    PostgreSQL it reads ``pg_locks`` with the holder's ``application_name``; on SQLite it
+    asks for a shared ``flock`` without waiting, drops it at once (a standby trying in
+    that instant tries again a second later) and reads the holder's tag from the file."""
     if engine.dialect.name == "postgresql":
         try:
             with engine.connect() as connection:
-                return bool(connection.scalar(sa.text(
-                    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
-                    "AND granted AND classid = :class AND objsubid = 2 "
-                    "AND objid = (hashtext(current_schema() || :purpose)::bigint "
-                    "& 4294967295)::oid "
-                    "AND database = (SELECT oid FROM pg_database "
-                    "WHERE datname = current_database()))"),
-                    {"class": LOCK_CLASS, "purpose": ":scheduler"}))
+                row = connection.execute(sa.text(
+                    "SELECT a.application_name FROM pg_locks l "
+                    "LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
+                    "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = :class "
+                    "AND l.objsubid = 2 AND l.objid = (hashtext(current_schema() || :purpose)"
+                    "::bigint & 4294967295)::oid AND l.database = (SELECT oid FROM pg_database "
+                    "WHERE datname = current_database())"),
+                    {"class": LOCK_CLASS, "purpose": ":scheduler"}).first()
         except SQLAlchemyError:
-            return None
+            return LockState(None)
+        return LockState(False) if row is None else LockState(True, row[0] or None)
     path = _lock_path(engine, data_dir)
     try:
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
-        return False  # no scheduler has run here yet
+        return LockState(False)  # no scheduler has run here yet
     except OSError:
-        return None
+        return LockState(None)
     try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    except OSError:
-        return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            tag = os.read(fd, 200).decode("utf-8", "replace").strip()
+            return LockState(True, tag or None)
+        except OSError:
+            return LockState(None)
     finally:
         os.close(fd)  # releases the shared lock, if it was given
-    return False
+    return LockState(False)
 
 
-def election_for(engine: Engine, data_dir: Path) -> Election:
+def election_for(engine: Engine, data_dir: Path, tag: str | None = None) -> Election:
     """The election for the deployment whose database ``engine`` opens: PostgreSQL's
     advisory lock, or on SQLite a lock file beside the database file (``data_dir`` for an
     in-memory database)."""
     if engine.dialect.name == "postgresql":
-        return PostgresElection(engine)
-    return FileElection(_lock_path(engine, data_dir))
+        return PostgresElection(engine, tag)
+    return FileElection(_lock_path(engine, data_dir), tag)
 
 
 def _lock_path(engine: Engine, data_dir: Path) -> Path:

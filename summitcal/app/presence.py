@@ -8,7 +8,7 @@ older rows); it just stops being "seen recently" (``RECENT``). A scheduler that 
 cleanly after its clock ticked keeps its row too, with no roles, so the deployment's
 last tick stays known (and keeps ageing) when no scheduler runs.
 
-Who leads is the election lock's fact (``election.lock_held``), not a row's: a leader
+Who leads is the election lock's fact (``election.lock_state``), not a row's: a leader
 killed with ``kill -9`` leaves a row that still says it leads.
 """
 
@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from summitcal.app.election import lock_held
+from summitcal.app.election import LockState, lock_state, lock_tag
 from summitcal.mail.outbox import write_transaction
 from summitcal.mail.tables import OPEN, outbox, processes
 
@@ -153,7 +153,7 @@ class Deployment:
 def deployment(engine: Engine, data_dir: Path, now: datetime | None = None) -> Deployment:
     """Read the deployment: running processes seen within ``RECENT``; the leader (the
     latest of them to take the lead, when the election lock is held, or when this
-    process cannot tell: ``election.lock_held``); the last tick; the backlog."""
+    process cannot tell: ``election.lock_state``); the last tick; the backlog."""
     now = now or datetime.now(UTC)
     o = outbox
     with engine.connect() as connection:
@@ -166,10 +166,23 @@ def deployment(engine: Engine, data_dir: Path, now: datetime | None = None) -> D
             o.c.status.in_(OPEN), o.c.due_at <= now)).one()
     seen = tuple(Seen(r.name, tuple(r.roles.split(",")), r.host, r.pid, r.started_at,
                       r.seen_at, r.leading_since, r.last_tick_at) for r in rows)
+    return Deployment(now, seen, _leader(seen, lock_state(engine, data_dir)), backlog,
+                      _aware(oldest), _aware(last_tick))
+
+
+def _leader(seen: tuple[Seen, ...], lock: LockState) -> Seen | None:
+    """The process holding the lock, found by its tag; when the holder cannot be told
+    (or has no row yet), the latest of those seen to take the lead; nobody when the lock
+    is free."""
+    if lock.held is False:
+        return None
+    if lock.tag is not None:
+        for process in seen:
+            if lock_tag(process.name) == lock.tag:
+                return process
     leaders = sorted((p for p in seen if p.leading_since is not None),
-                     key=lambda p: p.leading_since or now)
-    leader = leaders[-1] if leaders and lock_held(engine, data_dir) is not False else None
-    return Deployment(now, seen, leader, backlog, _aware(oldest), _aware(last_tick))
+                     key=lambda p: p.leading_since)  # type: ignore[arg-type, return-value]
+    return leaders[-1] if leaders else None
 
 
 def _aware(value: datetime | str | None) -> datetime | None:

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from summitcal.app.election import Election, election_for
+from summitcal.app.election import Election, election_for, lock_tag
 from summitcal.app.runtime import Runtime
 from summitcal.scheduler.clock import Clock
 from summitcal.subscriptions.subscribers import SignUpLimits
@@ -32,13 +32,21 @@ class Scheduling:
     """The clock of ``runtime``, run only while this process leads (see the module doc)."""
 
     def __init__(self, runtime: Runtime, *, wake: Callable[[], None] | None = None,
-                 election: Election | None = None, retry: float = RETRY) -> None:
+                 election: Election | None = None, retry: float = RETRY,
+                 on_lead: Callable[[], None] = lambda: None,
+                 name: str | None = None) -> None:
         config = runtime.config
-        self.election = election or election_for(runtime.store.engine, config.service.data_dir)
+        self.election = election or election_for(
+            runtime.store.engine, config.service.data_dir,
+            lock_tag(name) if name is not None else None)
         self.clock = Clock(runtime.store, config.notices.delay, wake=wake,
                            sign_up_limits=SignUpLimits.from_section(config.mail),
                            gate=self.election.still_leading)
         self.retry = retry
+        #: Called as soon as this process takes the lead (the process's presence row is
+        #: written then, not at its next heartbeat, so the deployment names the new
+        #: leader at once rather than the dead one for a beat).
+        self.on_lead = on_lead
         self.leading_since: datetime | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -62,7 +70,9 @@ class Scheduling:
             self.leading_since = None
 
     def last_tick(self) -> datetime | None:
-        return self.clock.last_at if self.leading_since is not None else None
+        """The clock's last pass here (None: it never ran here), leading now or not: it
+        stays the deployment's record of a tick after a clean stop."""
+        return self.clock.last_at
 
     def _run(self) -> None:
         while not self._stop.wait(self.retry):
@@ -81,6 +91,10 @@ class Scheduling:
             return
         self.leading_since = datetime.now(UTC)
         log.info("scheduler leads: the clock runs here")
+        try:
+            self.on_lead()
+        except Exception:  # the heartbeat writes it again within seconds
+            log.exception("cannot record taking the lead")
         if self.clock.job_count():
             self.clock.poke()  # already started (led before): a pass at once
         else:

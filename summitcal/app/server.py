@@ -33,7 +33,7 @@ from summitcal.app import preflight
 from summitcal.app.config import Config, load_config
 from summitcal.app.http_server import listen, protocol
 from summitcal.app.metrics import DeploymentCollector
-from summitcal.app.presence import ROLES, Presence
+from summitcal.app.presence import ROLES, Presence, process_name
 from summitcal.app.runtime import Runtime
 from summitcal.app.scheduling import Scheduling
 from summitcal.feeds.kept import keep_service, restore_service
@@ -133,11 +133,14 @@ def _run(
     config = runtime.config
     delivery = (Delivery(runtime.store.engine, config, registry(Sources.of(runtime)))
                 if "worker" in roles else None)
-    scheduling = (Scheduling(runtime, wake=delivery.wake if delivery else None)
+    name = process_name()
+    scheduling = (Scheduling(runtime, wake=delivery.wake if delivery else None, name=name)
                   if "scheduler" in roles else None)
-    presence = Presence(runtime.store.engine, roles,
+    presence = Presence(runtime.store.engine, roles, name=name,
                         leading=lambda: scheduling.leading_since if scheduling else None,
                         last_tick=lambda: scheduling.last_tick() if scheduling else None)
+    if scheduling is not None:
+        scheduling.on_lead = presence.beat
     previous = _exit_on_sigterm()
     presence.start()
     try:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from summitcal.app.cli import main
-from summitcal.app.election import PostgresElection, election_for, lock_held
+from summitcal.app.election import PostgresElection, election_for, lock_state
 from summitcal.app.presence import Presence, deployment
 from summitcal.summits.store import Store
 
@@ -88,10 +88,10 @@ def test_regression_a_killed_leaders_row_does_not_make_it_the_leader(store, tmp_
     dead = Presence(store.engine, ("scheduler",), leading=lambda: ticked,
                     last_tick=lambda: ticked)
     dead.beat()
-    assert lock_held(store.engine, tmp_path) is True
+    assert lock_state(store.engine, tmp_path).held is True
     assert deployment(store.engine, tmp_path).leader.name == dead.name
     election.resign()  # what the kernel or the server does for a killed process
-    assert lock_held(store.engine, tmp_path) is False
+    assert lock_state(store.engine, tmp_path).held is False
     seen = deployment(store.engine, tmp_path)
     assert seen.leader is None and [p.name for p in seen.processes] == [dead.name]
     assert 30 <= seen.last_tick_age < 60
