@@ -449,6 +449,10 @@ class Document:
             delegate = self._get(item, "delegate", where, str)
             note = self._text(item, "note", where, lines=True)
             announced = self._get(item, "announced", where, date)
+            if who in seen:  # whatever else is wrong with either item
+                self.problem(f"{where}.participant", f"{who!r} is listed twice in this session")
+            elif who:
+                seen.add(who)
             if mode is not None and mode not in MODES:
                 self.problem(f"{where}.mode", f"{mode!r} is not one of: {', '.join(MODES)}")
                 continue
@@ -459,13 +463,9 @@ class Document:
                 self.problem(f"{where}.delegate", "is required with mode = \"delegated\" (who "
                              "attends instead: a participant id)")
                 continue
-            if who in seen:
-                self.problem(f"{where}.participant", f"{who!r} is listed twice in this session")
-                continue
             if who or delegate:
                 people.append((i, who, delegate))
                 named.update(name for name in (who, delegate) if name)
-            if who and mode:
-                seen.add(who)
+            if who and mode and not any(a.participant == who for a in out):
                 out.append(Attendance(who, AttendanceMode(mode), delegate, note, announced))
         return out

@@ -146,3 +146,20 @@ def test_history_file_has_putin_in_person_everywhere():
     modes = {s.id: s.attendance_of("putin").mode for s in before.sessions.values()}
     assert modes == {"csto-council": "in_person", "sco-council": "in_person",
                      "csto-sco-joint": "in_person"}
+
+
+@pytest.mark.parametrize("first, second", [
+    ('mode = "teleport"', 'mode = "video"'), ('mode = "video"', 'mode = "teleport"')],
+    ids=["bad-first", "bad-second"])
+def test_regression_a_participant_listed_twice_is_reported_with_a_bad_mode(tmp_path, first,
+                                                                            second):
+    """An attendance item with a wrong mode hid that its participant was listed twice in
+    the session: the operator fixed the mode, loaded again, and only then heard of it."""
+    text = BASE.replace('mode = "delegated"\ndelegate = "lavrov"',
+                        f'{first}\n\n[[sessions.attendance]]\nparticipant = "putin"\n{second}')
+    with pytest.raises(ScheduleError) as info:
+        load_one(tmp_path, text)
+    found = {(p.path, "twice" in p.message) for p in info.value.problems}
+    bad = 0 if "teleport" in first else 1
+    assert found == {(f"sessions[0].attendance[{bad}].mode", False),
+                     ("sessions[0].attendance[1].participant", True)}
