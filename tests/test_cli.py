@@ -210,10 +210,14 @@ def test_bad_config_stops_with_one_line(tmp_path, capsys, monkeypatch):
     config = tmp_path / "config.toml"
     config.write_text('[notices]\ndelay = "soon"\n')
     monkeypatch.setenv("SUMMITCAL_CONFIG", str(config))
-    code, _, err = run(capsys, "check")
+    code, _, err = run(capsys, "load", str(SCHEDULES))
     assert code == 1
     assert err == (f"error: {config}: notices.delay = 'soon': expected a positive ISO 8601 "
                    "duration such as \"PT2M\" or \"P1D\"\n")
+    code, _, err = run(capsys, "check")  # check lists it among its problems
+    assert code == 1
+    assert err == (f"{config}: notices.delay = 'soon': expected a positive ISO 8601 "
+                   "duration such as \"PT2M\" or \"P1D\"\nerror: 1 problem(s)\n")
 
 
 def test_unreachable_database_is_one_line(tmp_path, capsys, monkeypatch):

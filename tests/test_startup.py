@@ -177,7 +177,8 @@ def test_regression_a_deeply_nested_config_is_one_line(tmp_path):
     done = cli("check", config=config)
     assert done.returncode == 1
     assert done.stderr.splitlines() == [
-        f"error: {config}: not a configuration: arrays or tables nested too deeply"]
+        f"{config}: not a configuration: arrays or tables nested too deeply",
+        "error: 1 problem(s)"]
 
 
 def test_regression_os_and_migration_errors_are_one_line(tmp_path):
@@ -391,3 +392,40 @@ def test_regression_a_short_secret_key_no_longer_hides_the_other_problems(tmp_pa
                         "needs at least 32 characters")
     assert any(line.startswith(f"{broken}: ") for line in lines[2:-1]), lines
     assert lines[-1].startswith("error: ")
+
+
+def test_regression_check_with_a_bad_configuration_still_checks_the_rest(tmp_path, monkeypatch):
+    """A configuration value out of range made ``check`` print that line alone (as
+    ``error: …``, with no count): the short secret key, the metrics folder and the broken
+    file named on the command line were heard of only one fix later."""
+    config = write_config(tmp_path, "[http]\nport = 0\n")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[summit]\nid = 1\n")
+    monkeypatch.setenv("SUMMITCAL_SECRET_KEY", "short")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "missing"))
+    done = cli("check", str(broken), config=config)
+    lines = done.stderr.splitlines()
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert lines[:3] == [
+        f"{config}: http.port = 0: expected an integer 1–65535",
+        "SUMMITCAL_SECRET_KEY: the secret key is too short (5 characters); it needs at least "
+        "32 characters",
+        f"PROMETHEUS_MULTIPROC_DIR = {tmp_path / 'missing'}: no such folder (make it, empty, "
+        "before starting)"]
+    assert any(line.startswith(f"{broken}: summit.id") for line in lines[3:-1])
+    assert lines[-1] == f"error: {len(lines) - 1} problem(s)"
+
+
+@pytest.mark.parametrize("role", ["serve", "worker"])
+def test_regression_a_missing_metrics_folder_does_not_hide_other_problems(tmp_path, monkeypatch,
+                                                                          role):
+    """The metrics library fails while the service's modules load, before the start-up
+    checks ran: ``serve`` printed that one line and none of the others."""
+    config = write_config(tmp_path)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "missing"))
+    monkeypatch.setenv("SUMMITCAL_SECRET_KEY", "short")
+    done = serve(config, "--port", str(free_port())) if role == "serve" else cli(role, config=config)
+    lines = error_lines(done.stderr)
+    assert done.returncode == 1
+    assert any("SUMMITCAL_SECRET_KEY: the secret key is too short" in line for line in lines)
+    assert any("PROMETHEUS_MULTIPROC_DIR" in line for line in lines)

@@ -9,10 +9,10 @@ from pathlib import Path
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from summitcal.app.cli_base import Obj, cli
+from summitcal.app.cli_base import Obj, check_before_metrics, cli
 from summitcal.app.config import Config
 from summitcal.app.preflight import StartupError
-from summitcal.core.errors import Problem, ScheduleError, SummitcalError
+from summitcal.core.errors import ConfigError, Problem, ScheduleError, SummitcalError
 from summitcal.summits.model import MODES, Attendance, AttendanceMode
 from summitcal.summits.schedule_file import Loaded
 
@@ -28,6 +28,7 @@ def serve(obj: Obj, host: str | None, port: int | None) -> None:
 
     Checks what `check` checks, binds the port, and only then opens the database, loads
     schedules.paths (when schedules.load_on_start) and starts sending."""
+    check_before_metrics(obj.config)
     from summitcal.app.server import serve as run_server
 
     run_server(obj.config, host=host, port=port)
@@ -70,21 +71,31 @@ def check(obj: Obj, paths: tuple[Path, ...]) -> None:
     address), the email templates and the schedule files; list every problem `serve`
     would stop on."""
     from summitcal.app.preflight import problems as environment_problems
+    from summitcal.app.preflight import unconfigured_problems
     from summitcal.scheduler.compose import TemplateProblem, check_templates
     from summitcal.summits.schedule_file import load_files
 
-    config = obj.config
-    found = [Problem("", "", line) for line in environment_problems(config)]
     try:
-        check_templates(config.service.base_url)
-    except TemplateProblem as problem:
-        found.append(Problem("email templates", "", str(problem).removeprefix("email template ")))
-    chosen = list(paths) or config.schedules.paths
+        config: Config | None = obj.config
+    except ConfigError as error:
+        # What needs no configuration is still checked: the environment's own variables
+        # and the files named on the command line.
+        config = None
+        found = [Problem("", "", line) for line in str(error).splitlines()]
+        found += [Problem("", "", line) for line in unconfigured_problems()]
+    if config is not None:
+        found = [Problem("", "", line) for line in environment_problems(config)]
+        try:
+            check_templates(config.service.base_url)
+        except TemplateProblem as problem:
+            found.append(Problem("email templates", "",
+                                 str(problem).removeprefix("email template ")))
+    chosen = list(paths) or (config.schedules.paths if config is not None else [])
     try:
         loaded = load_files(chosen)
     except ScheduleError as error:
         found.extend(error.problems)
-    if not found:
+    if not found and config is not None:
         found += _stored_uid_clashes(config, loaded)
     if found:
         raise ScheduleError(found, applying=False)

@@ -80,3 +80,18 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
     """summitcal: summit schedules as calendar feeds, with email reminders and notices."""
     ctx.obj = Obj(config_path)
     ctx.call_on_close(lambda: ctx.obj._runtime and ctx.obj._runtime.close())
+
+
+def check_before_metrics(config: Config) -> None:
+    """Run the start-up checks now, before the service's modules are imported, when the
+    metrics folder is wrong: prometheus_client opens its files while those modules load,
+    so the check that lists every problem (``preflight.check``) would never be reached.
+    Otherwise the server runs them, as the first step of its start-up."""
+    import os
+
+    from summitcal.core.multiprocess import MULTIPROC_ENV, multiprocess_folder_problem
+
+    if multiprocess_folder_problem(os.environ.get(MULTIPROC_ENV)) is not None:
+        from summitcal.app import preflight
+
+        preflight.check(config)

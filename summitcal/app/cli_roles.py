@@ -7,7 +7,7 @@ from datetime import datetime
 
 import click
 
-from summitcal.app.cli_base import Obj, cli
+from summitcal.app.cli_base import Obj, check_before_metrics, cli
 
 _HOST = click.option("--host", default=None, help="Listen address (default: http.host).")
 _PORT = click.option("--port", type=click.IntRange(1, 65535), default=None,
@@ -26,6 +26,7 @@ def web(obj: Obj, host: str | None, port: int | None, web_workers: int) -> None:
     Sign-ups and changes made here are queued in the database; a `scheduler` and a
     `worker` (or a `serve`) sharing it plan and send the mail. Same start-up order and
     checks as `serve`."""
+    check_before_metrics(obj.config)
     from summitcal.app.server import serve as run_server
 
     run_server(obj.config, host=host, port=port, roles=("web",), web_workers=web_workers)
@@ -39,6 +40,7 @@ def scheduler(obj: Obj) -> None:
     Any number may run against one database: one leads (PostgreSQL advisory lock, or a
     lock file beside an SQLite database), the others take over within seconds when it
     stops or dies. Loads schedules.paths at start when schedules.load_on_start."""
+    check_before_metrics(obj.config)
     from summitcal.app.server import serve as run_server
 
     run_server(obj.config, roles=("scheduler",))
@@ -50,6 +52,7 @@ def worker(obj: Obj) -> None:
     """Deliver the outbox: mail.workers threads claim due messages in batches, render and
     send them. Add processes for throughput; a killed one's messages are sent by the
     others once its short leases run out (seconds), with the same Message-IDs."""
+    check_before_metrics(obj.config)
     from summitcal.app.server import serve as run_server
 
     run_server(obj.config, roles=("worker",))

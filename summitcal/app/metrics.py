@@ -5,8 +5,8 @@ Two kinds:
 - **Counted by the process** where things happen (HTTP requests, messages sent and failed,
   reminder lateness, feed builds): the library's counters and histograms. With several
   processes on one machine (``summitcal web --workers N``, or web, scheduler and worker
-  side by side) set ``PROMETHEUS_MULTIPROC_DIR`` to an empty folder shared by them (and
-  emptied at each deployment start): every process writes its samples there and
+  side by side) set ``PROMETHEUS_MULTIPROC_DIR`` to an empty folder shared by them (the operator
+  empties it before each deployment start): every process writes its samples there and
   ``/metrics`` adds them up (the library's multiprocess mode). Without it, ``/metrics``
   shows the samples of the process that answers.
 - **Read from the database** at each scrape (``DeploymentCollector``): the schedule

@@ -27,7 +27,7 @@ import tempfile
 from pathlib import Path
 
 from summitcal.app import secret
-from summitcal.app.config import Config
+from summitcal.app.config import SECRET_KEY_ENV, Config
 from summitcal.core.errors import ConfigError, SummitcalError
 from summitcal.core.multiprocess import MULTIPROC_ENV, multiprocess_folder_problem
 
@@ -62,6 +62,21 @@ def problems(config: Config) -> list[str]:
         prefix = "" if key != "database.url" else origin
         found += [prefix + line for line in database_problems(config.database_url, key)]
     return found
+
+
+def unconfigured_problems() -> list[str]:
+    """The problems of what the environment gives whatever the configuration says (the
+    secret key, the metrics folder): what ``check`` still reports when the configuration
+    file cannot be read."""
+    found = []
+    key = os.environ.get(SECRET_KEY_ENV)
+    if key:
+        try:
+            secret.check(key, SECRET_KEY_ENV)
+        except ConfigError as error:
+            found.append(str(error))
+    metrics_folder = multiprocess_folder_problem(os.environ.get(MULTIPROC_ENV))
+    return found + ([metrics_folder] if metrics_folder else [])
 
 
 def check(config: Config) -> None:
