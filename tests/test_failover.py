@@ -265,6 +265,7 @@ def test_regression_leader_and_last_tick_as_schedulers_come_and_go(tmp_path, bac
             assert named is not None and named.pid == second.pid
             wait_for(lambda: (s := deployment(store.engine, tmp_path)).last_tick_at is not None
                      and s.leader is not None and s.leader.pid == second.pid
+                     and s.leader.leading_since is not None
                      and s.last_tick_at >= s.leader.leading_since, 30,
                      "the standby's clock to tick")
             second.send_signal(signal.SIGTERM)

@@ -152,37 +152,56 @@ class Deployment:
 
 def deployment(engine: Engine, data_dir: Path, now: datetime | None = None) -> Deployment:
     """Read the deployment: running processes seen within ``RECENT``; the leader (the
-    latest of them to take the lead, when the election lock is held, or when this
-    process cannot tell: ``election.lock_state``); the last tick; the backlog."""
+    holder of the election lock, ``election.lock_state``: see ``_leader``); the last
+    tick; the backlog."""
     now = now or datetime.now(UTC)
     o = outbox
     with engine.connect() as connection:
-        rows = connection.execute(sa.select(processes).where(
-            processes.c.seen_at >= now - RECENT, processes.c.roles != "")
-            .order_by(processes.c.seen_at.desc())).all()
+        rows = connection.execute(sa.select(processes).where(processes.c.roles != "")
+                                  .order_by(processes.c.seen_at.desc())).all()
         last_tick = connection.scalar(sa.select(sa.func.max(processes.c.last_tick_at)))
         backlog, oldest = connection.execute(sa.select(
             sa.func.count(), sa.func.min(o.c.due_at)).where(
             o.c.status.in_(OPEN), o.c.due_at <= now)).one()
-    seen = tuple(Seen(r.name, tuple(r.roles.split(",")), r.host, r.pid, r.started_at,
-                      r.seen_at, r.leading_since, r.last_tick_at) for r in rows)
-    return Deployment(now, seen, _leader(seen, lock_state(engine, data_dir)), backlog,
-                      _aware(oldest), _aware(last_tick))
+    running = tuple(Seen(r.name, tuple(r.roles.split(",")), r.host, r.pid, r.started_at,
+                         _aware(r.seen_at) or now, r.leading_since, r.last_tick_at)
+                    for r in rows)
+    seen = tuple(p for p in running if p.seen_at >= now - RECENT)
+    local = engine.dialect.name != "postgresql"  # SQLite: every process on this machine
+    leader = _leader(running, seen, lock_state(engine, data_dir), local)
+    return Deployment(now, seen, leader, backlog, _aware(oldest), _aware(last_tick))
 
 
-def _leader(seen: tuple[Seen, ...], lock: LockState) -> Seen | None:
-    """The process holding the lock, found by its tag; when the holder cannot be told
-    (or has no row yet), the latest of those seen to take the lead; nobody when the lock
-    is free."""
+def _leader(running: tuple[Seen, ...], seen: tuple[Seen, ...], lock: LockState,
+            local: bool) -> Seen | None:
+    """Nobody when the lock is free; else the process whose tag the lock carries (its
+    heartbeat may be late: holding the lock, it is alive). When the tag names no process
+    (a new holder writes its tag a moment after it takes the lock) or cannot be read, the
+    latest of those seen to take the lead. With ``local`` (SQLite: one machine) a process
+    that is no longer running is never the leader, whatever its row or an old tag says."""
     if lock.held is False:
         return None
+    if local:
+        running = tuple(p for p in running if _running(p.pid))
+        seen = tuple(p for p in seen if _running(p.pid))
     if lock.tag is not None:
-        for process in seen:
+        for process in running:
             if lock_tag(process.name) == lock.tag:
                 return process
     leaders = sorted((p for p in seen if p.leading_since is not None),
                      key=lambda p: p.leading_since)  # type: ignore[arg-type, return-value]
     return leaders[-1] if leaders else None
+
+
+def _running(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this machine (signal 0 checks without sending)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists, owned by another user
+    return True
 
 
 def _aware(value: datetime | str | None) -> datetime | None:
