@@ -163,7 +163,10 @@ def test_failover_kill_the_leader_and_a_worker_mid_fanout(tmp_path, postgres_url
 
         def new_leader():
             current = deployment(store.engine, tmp_path).leader
-            return current if current is not None and current.pid != leader.pid else None
+            # Named from the moment it holds the lock; its row says since when a moment
+            # later.
+            return (current if current is not None and current.pid != leader.pid
+                    and current.leading_since is not None else None)
         successor = wait_for(new_leader, 15, "the standby scheduler to lead")
         assert successor.leading_since is not None
         takeover = (successor.leading_since - killed_at).total_seconds()

@@ -90,7 +90,9 @@ def test_the_wakeup_job_fires_a_reminder_on_time_with_a_slow_tick(runtime: Runti
     # Rows are queued QUEUE_AHEAD before the instant (30 s); 2 s here keeps the test short.
     monkeypatch.setattr(plans, "QUEUE_AHEAD", timedelta(seconds=2))
     store = runtime.store
-    schedule, start = starting_in(7)
+    # Queued 6 s from now: time enough, on a loaded machine, to see the wake-up job
+    # waiting for that instant before it runs.
+    schedule, start = starting_in(12)
     store.apply(schedule, "load")
     subscribe(store, "reader@example.org", f"session:{SUMMIT}/soon", reminders=("PT4S",),
               now=datetime.now(UTC))
