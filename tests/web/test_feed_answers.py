@@ -37,6 +37,12 @@ def call(app: Any, method: str, path: str, headers: dict[str, str]) -> tuple[int
     return start["status"], dict((k.decode(), v.decode()) for k, v in start["headers"]), body
 
 
+def undated(answer: tuple[int, dict, bytes]) -> tuple[int, dict, bytes]:
+    """``answer`` without its Date field: two answers a moment apart may straddle a second."""
+    status, headers, body = answer
+    return status, {k: v for k, v in headers.items() if k != "date"}, body
+
+
 def test_answers_equal_the_routes_answers(tmp_path: Path) -> None:
     runtime = make_runtime(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite3'}")
     try:
@@ -57,7 +63,8 @@ def test_answers_equal_the_routes_answers(tmp_path: Path) -> None:
                 answered = front.answered
                 fast = call(app, method, path, headers)
                 assert front.answered == answered + 1, (method, path, headers)
-                assert fast == call(front.app, method, path, headers), (method, path, headers)
+                assert undated(fast) == undated(call(front.app, method, path, headers)), (
+                    method, path, headers)
     finally:
         runtime.close()
 
@@ -103,7 +110,7 @@ def test_regression_a_304_is_answered_in_front_before_the_bytes_are_made(tmp_pat
         answered = front.answered
         fast = call(app, "GET", path, headers)
         assert fast[0] == 304 and front.answered == answered + 1
-        assert fast == call(front.app, "GET", path, headers)
+        assert undated(fast) == undated(call(front.app, "GET", path, headers))
         assert not runtime.feeds.cached("summits/astana-2024").made(True)  # still not needed
     finally:
         runtime.close()
