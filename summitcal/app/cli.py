@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -10,7 +11,7 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from summitcal.app.cli_base import Obj, check_before_metrics, cli
-from summitcal.app.config import Config
+from summitcal.app.config import SECRET_KEY_ENV, Config
 from summitcal.app.preflight import StartupError
 from summitcal.core.errors import ConfigError, Problem, ScheduleError, SummitcalError
 from summitcal.summits.model import MODES, Attendance, AttendanceMode
@@ -82,7 +83,8 @@ def check(obj: Obj, paths: tuple[Path, ...]) -> None:
         # and the files named on the command line.
         config = None
         found = [Problem("", "", line) for line in str(error).splitlines()]
-        found += [Problem("", "", line) for line in unconfigured_problems()]
+        key = os.environ.get(SECRET_KEY_ENV) or None
+        found += [Problem("", "", line) for line in unconfigured_problems(key)]
     if config is not None:
         found = [Problem("", "", line) for line in environment_problems(config)]
         try:

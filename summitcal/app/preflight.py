@@ -52,10 +52,7 @@ def problems(config: Config) -> list[str]:
     found += _host_problems(config.http.host)
     origin = f"{config.path}: " if config.path else ""
     found = [origin + line for line in found]
-    if config.secret_key_env is not None:  # the environment's, not the file's
-        found += _secret_problems(config)
-    metrics_folder = multiprocess_folder_problem(os.environ.get(MULTIPROC_ENV))
-    found += [metrics_folder] if metrics_folder else []
+    found += unconfigured_problems(config.secret_key_env)  # the environment's, not the file's
     if config.database.url or not data:  # the default database lives in data_dir
         key = config.database_url_key
         # A URL from the environment is not the file's to answer for.
@@ -64,15 +61,15 @@ def problems(config: Config) -> list[str]:
     return found
 
 
-def unconfigured_problems() -> list[str]:
-    """The problems of what the environment gives whatever the configuration says (the
-    secret key, the metrics folder): what ``check`` still reports when the configuration
+def unconfigured_problems(secret_key: str | None) -> list[str]:
+    """The problems of what the environment gives whatever the configuration says: the
+    secret key ``secret_key`` (``SUMMITCAL_SECRET_KEY``; None: unset) and the metrics
+    folder. Part of ``problems``, and what ``check`` still reports when the configuration
     file cannot be read."""
     found = []
-    key = os.environ.get(SECRET_KEY_ENV)
-    if key:
+    if secret_key is not None:
         try:
-            secret.check(key, SECRET_KEY_ENV)
+            secret.check(secret_key, SECRET_KEY_ENV)
         except ConfigError as error:
             found.append(str(error))
     metrics_folder = multiprocess_folder_problem(os.environ.get(MULTIPROC_ENV))
@@ -105,12 +102,9 @@ def folder_problems(key: str, folder: Path) -> list[str]:
 
 
 def _secret_problems(config: Config) -> list[str]:
-    """The key from the environment, or the generated key file, is long enough (a file
-    not made yet is made on first use, in a folder checked before)."""
+    """The generated key file is readable and long enough (a file not made yet is made on
+    first use, in a folder checked before)."""
     try:
-        if config.secret_key_env is not None:
-            config.secret_key()
-            return []
         secret.read(config.secret_key_path)
     except FileNotFoundError:
         return []  # generated on first use, in a folder checked above

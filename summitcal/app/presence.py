@@ -79,13 +79,14 @@ class Presence:
             self._thread.join(5)
             self._thread = None
         mine = processes.c.name == self.name
+        ticked = self.last_tick()
         try:
             with write_transaction(self.engine) as connection:
-                if self.last_tick() is None:
+                if ticked is None:
                     connection.execute(sa.delete(processes).where(mine))
                 else:
                     connection.execute(sa.update(processes).where(mine).values(
-                        roles="", leading_since=None, last_tick_at=self.last_tick()))
+                        roles="", leading_since=None, last_tick_at=ticked))
         except SQLAlchemyError:
             pass  # the row ages out
 
@@ -164,7 +165,7 @@ def deployment(engine: Engine, data_dir: Path, now: datetime | None = None) -> D
             sa.func.count(), sa.func.min(o.c.due_at)).where(
             o.c.status.in_(OPEN), o.c.due_at <= now)).one()
     running = tuple(Seen(r.name, tuple(r.roles.split(",")), r.host, r.pid, r.started_at,
-                         _aware(r.seen_at) or now, r.leading_since, r.last_tick_at)
+                         r.seen_at, r.leading_since, r.last_tick_at)
                     for r in rows)
     seen = tuple(p for p in running if p.seen_at >= now - RECENT)
     local = engine.dialect.name != "postgresql"  # SQLite: every process on this machine

@@ -33,7 +33,6 @@ class Scheduling:
 
     def __init__(self, runtime: Runtime, *, wake: Callable[[], None] | None = None,
                  election: Election | None = None, retry: float = RETRY,
-                 on_lead: Callable[[], None] = lambda: None,
                  name: str | None = None) -> None:
         config = runtime.config
         self.election = election or election_for(
@@ -46,7 +45,7 @@ class Scheduling:
         #: Called as soon as this process takes the lead (the process's presence row is
         #: written then, not at its next heartbeat, so the deployment names the new
         #: leader at once rather than the dead one for a beat).
-        self.on_lead = on_lead
+        self.on_lead: Callable[[], None] = lambda: None
         self.leading_since: datetime | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
