@@ -9,7 +9,8 @@ The synthetic schedule of ``bench/feeds.py`` is written out as schedule files
 (``bench/schedule_files.py``); ``summitcal load`` and ``summitcal serve`` run as
 subprocesses on a temporary SQLite database, and requests go over loopback HTTP.
 Baselines are measured in the same run: the whole feed built with plain icalendar and
-gzipped, and (when installed) nginx serving the same bytes, both loaded with wrk.
+gzipped, and (when installed) nginx serving the same bytes, both loaded with wrk, in
+turns (three 5-second runs of each side, medians compared).
 Figures are medians (the run count is printed) with the load average, since the
 machine is shared; CPU seconds are printed beside wall times where they apply. The cold
 load is also measured at 1,000 sessions. Feed builds are counted from ``/metrics``
@@ -143,6 +144,25 @@ def wrk(url: str, headers: dict[str, str], seconds: int = 5) -> float | None:
     out = subprocess.run([*argv, url], capture_output=True, text=True, timeout=seconds + 30).stdout
     found = re.search(r"Requests/sec:\s+([\d.]+)", out)
     return float(found.group(1)) if found else None
+
+
+#: wrk runs of each side per comparison with nginx (medians are compared).
+WRK_ROUNDS = 3
+
+
+def alternated(ours: tuple[str, dict[str, str]], theirs: tuple[str, dict[str, str]],
+               rounds: int) -> tuple[float, float]:
+    """Median requests per second of ``ours`` and ``theirs`` (url, headers), measured
+    in turns (ours, theirs, ours, …), so that a neighbour's load on this shared machine
+    falls on both sides rather than on whichever ran during it."""
+    mine: list[float] = []
+    other: list[float] = []
+    for _ in range(rounds):
+        for found, (url, headers) in ((mine, ours), (other, theirs)):
+            rate = wrk(url, headers)
+            assert rate, f"wrk measured nothing for {url}"
+            found.append(rate)
+    return statistics.median(mine), statistics.median(other)
 
 
 class Nginx:
@@ -343,13 +363,15 @@ def run_size(sessions: int, runs: int, seed: int) -> list[Row]:
             etag = urllib.request.urlopen(server.base + small).headers["ETag"]
             rss = server.peak_rss_mb()
             with Nginx(folder, {"all.ics.gz": member, "small.ics": small_body}) as nginx:
-                ours_rps = wrk(server.base + "/feeds/all.ics", GZIP)
-                ours_304 = wrk(server.base + small, {"If-None-Match": etag})
-                if nginx is not None and ours_rps is not None and ours_304 is not None:
-                    theirs = wrk(nginx.url("all.ics.gz"), {})
+                if nginx is not None and shutil.which("wrk") is not None:
                     nginx_etag = urllib.request.urlopen(nginx.url("small.ics")).headers["ETag"]
-                    theirs_304 = wrk(nginx.url("small.ics"), {"If-None-Match": nginx_etag})
-                    assert theirs and theirs_304
+                    pairs = {
+                        "gzip": ((server.base + "/feeds/all.ics", GZIP),
+                                 (nginx.url("all.ics.gz"), {})),
+                        "304": ((server.base + small, {"If-None-Match": etag}),
+                                (nginx.url("small.ics"), {"If-None-Match": nginx_etag}))}
+                    ours_rps, theirs = alternated(*pairs["gzip"], rounds=WRK_ROUNDS)
+                    ours_304, theirs_304 = alternated(*pairs["304"], rounds=WRK_ROUNDS)
                     rows.append(Row("wrk gzip /feeds/all.ics vs nginx, same bytes",
                                     f"{ours_rps:.0f} vs {theirs:.0f} req/s "
                                     f"({ours_rps / theirs:.2f}×)", "≥ 0.8×",

@@ -96,20 +96,35 @@ def _weight(accept: Accept, names: tuple[str, ...], default: float) -> float:
 
 
 def not_modified(request: Request, feed: FeedResponse, now: datetime) -> bool:
+    """Whether the client's copy of ``feed`` is current: ``fresh`` of the request's
+    If-None-Match and If-Modified-Since fields (the first of each)."""
+    headers = request.headers
+    return fresh(headers.get("if-none-match"), headers.get("if-modified-since"), feed, now)
+
+
+def fresh(if_none_match: str | None, if_modified_since: str | None, feed: FeedResponse,
+          now: datetime) -> bool:
     """RFC 9110 §13.1: If-None-Match (weak comparison) wins over If-Modified-Since.
 
     If-Modified-Since counts only when it is a date (:func:`parse_http_date`) and not
     later than ``now``: a client clock ahead of ours, or a date it made up, must not
     hide a change (RFC 9110 13.1.3 lets a recipient ignore what is not a valid date).
     """
-    inm = request.headers.get("if-none-match")
-    if inm is not None:
-        tags = {tag.strip().removeprefix("W/") for tag in inm.split(",")}
+    if if_none_match is not None:
+        tags = entity_tags(if_none_match)
         return "*" in tags or feed.etag in tags or feed.gzip_etag in tags
-    since = parse_http_date(request.headers.get("if-modified-since", ""))
+    since = parse_http_date(if_modified_since or "")
     if since is None or since > now:
         return False
     return feed.last_modified <= since
+
+
+@lru_cache(maxsize=256)
+def entity_tags(if_none_match: str) -> frozenset[str]:
+    """The entity tags an If-None-Match field lists, weak ones as strong (the weak
+    comparison of RFC 9110 §8.8.3.2), and ``*`` as itself. A poller sends the same value
+    again and again, so values are remembered (at most 256, least recently used out)."""
+    return frozenset(tag.strip().removeprefix("W/") for tag in if_none_match.split(","))
 
 
 def parse_http_date(text: str) -> datetime | None:

@@ -24,10 +24,8 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from starlette.requests import Request
-
 from summitcal.core.metrics import HTTP_REQUESTS
-from summitcal.feeds.routes import CALENDAR, http_date, not_modified, wants_gzip
+from summitcal.feeds.routes import CALENDAR, content_coding, fresh, http_date
 from summitcal.feeds.service import FeedResponse, FeedService
 from summitcal.web.hardening import PAGE_POLICY, date_header
 
@@ -40,6 +38,8 @@ ROUTE_SESSION = "/feeds/sessions/{summit}/{session}.ics"
 #: What ``web.hardening.security_headers`` adds to every answer of these routes.
 SECURITY = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
             (b"content-security-policy", PAGE_POLICY.encode("latin-1"))]
+#: Paths whose feed route is remembered (``feed_route``); all are forgotten past that.
+MAX_PATHS = 4096
 _EMPTY = {"type": "http.response.body", "body": b"", "more_body": False}
 
 
@@ -84,37 +84,86 @@ class FeedAnswers:
         self.max_age = max_age
         self.answered = 0  # requests answered here rather than by the app
         self._counted: dict[tuple[str, str, int], Any] = {}  # the metric's children
+        self._routes: dict[str, tuple[str, str] | None] = {}  # path → feed_route(path)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
             return await self.app(scope, receive, send)
-        found = feed_route(scope["path"])
+        found = self._found(scope)
+        if found is None:  # another path, an unknown feed, or one to build first
+            return await self.app(scope, receive, send)
+        route, feed, now, compress, current = found
+        if not current and not feed.made(compress):  # bytes are made off the loop, by the app
+            return await self.app(scope, receive, send)
+        status = await self._answer(scope["method"], send, feed, compress, now, current)
+        self._count(scope["method"], route, status)
+
+    def not_modified_now(self, scope: dict[str, Any]) -> Headers | None:
+        """The headers of a 304 to the GET or HEAD request ``scope`` (an ASGI HTTP scope
+        with its method, path and headers), counted as answered, when this middleware
+        would answer 304; else None, and nothing is counted.
+
+        Synchronous, for ``app.http_server``, which writes the answer itself for the
+        conditional polls of calendar apps without starting an ASGI request cycle; the
+        same headers, status and metrics as the ASGI path (``__call__``)."""
+        found = self._found(scope)
+        if found is None or not found[4]:
+            return None
+        route, feed, now, compress, _ = found
+        self._count(scope["method"], route, 304)
+        return [(b"date", date_header()), *headers_of(feed, compress, self.max_age, now)]
+
+    def _found(self, scope: dict[str, Any]) -> tuple[str, FeedResponse, datetime, bool,
+                                                     bool] | None:
+        """For a public feed whose response for the current version is at hand: its
+        route, the response, now, whether it is sent gzipped (``wants_gzip``), and
+        whether the client's copy is current (``fresh``: a 304); None for anything else.
+        Request fields are read as Starlette's ``Request`` reads them (the first
+        If-None-Match and If-Modified-Since, every Accept-Encoding joined)."""
+        path = scope["path"]
+        try:
+            found = self._routes[path]
+        except KeyError:
+            found = feed_route(path)
+            if len(self._routes) >= MAX_PATHS:
+                self._routes.clear()
+            self._routes[path] = found
+        if found is None:
+            return None
         now = self.service.clock()
         try:
-            feed = self.service.cached(found[0], now) if found is not None else None
+            feed = self.service.cached(found[0], now)
         except Exception:  # the database is gone: the app answers with its error shape
-            feed = None
-        if feed is None:  # another path, an unknown feed, or one to build first
-            return await self.app(scope, receive, send)
-        request = Request(scope)
-        compress = wants_gzip(request)
-        fresh = not_modified(request, feed, now)  # a 304 needs no bytes
-        if not fresh and not feed.made(compress):  # bytes are made off the loop, by the app
-            return await self.app(scope, receive, send)
-        assert found is not None
-        status = await self._answer(request, send, feed, compress, now, fresh)
+            return None
+        if feed is None:
+            return None
+        match = since = None
+        accept: list[bytes] = []
+        for name, value in scope["headers"]:
+            if name == b"accept-encoding":
+                accept.append(value)
+            elif name == b"if-none-match":
+                match = value if match is None else match
+            elif name == b"if-modified-since":
+                since = value if since is None else since
+        coding = content_coding(b", ".join(accept).decode("latin-1") if accept else None)
+        current = fresh(None if match is None else match.decode("latin-1"),
+                        None if since is None else since.decode("latin-1"), feed, now)
+        return found[1], feed, now, coding == "gzip", current
+
+    def _count(self, method: str, route: str, status: int) -> None:
         self.answered += 1
-        key = (scope["method"], found[1], status)
+        key = (method, route, status)
         counter = self._counted.get(key)
         if counter is None:
-            counter = self._counted[key] = HTTP_REQUESTS.labels(key[0], key[1], str(status))
+            counter = self._counted[key] = HTTP_REQUESTS.labels(method, route, str(status))
         counter.inc()
 
-    async def _answer(self, request: Request, send: Any, feed: FeedResponse,
-                      compress: bool, now: datetime, fresh: bool) -> int:
+    async def _answer(self, method: str, send: Any, feed: FeedResponse,
+                      compress: bool, now: datetime, current: bool) -> int:
         headers = headers_of(feed, compress, self.max_age, now)
         headers = [(b"date", date_header()), *headers]
-        if fresh:
+        if current:
             await send({"type": "http.response.start", "status": 304, "headers": headers})
             await send(_EMPTY)
             return 304
@@ -124,5 +173,5 @@ class FeedAnswers:
             *headers, *extra, (b"content-length", str(len(body)).encode("latin-1")),
             (b"content-type", CALENDAR.encode("latin-1"))]})
         await send({"type": "http.response.body",
-                    "body": b"" if request.method == "HEAD" else body, "more_body": False})
+                    "body": b"" if method == "HEAD" else body, "more_body": False})
         return 200
