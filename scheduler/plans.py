@@ -47,7 +47,7 @@ the payload ``PAYLOAD`` describes (``reminder_context`` turns it into a message)
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -81,6 +81,9 @@ ON_TIME = timedelta(minutes=1)
 #: What a reminder row's payload holds (JSON): ``summit``, ``session``, ``offset``
 #: (ISO 8601, e.g. "PT1H"), ``offset_seconds``, ``starts_at`` (ISO, UTC) and ``sequence``
 #: (the session's when the plan fired; the message shows the session as it is when sent).
+#: Summits named in one query of ``session_rows`` (bound parameters stay well under
+#: SQLite's limit of 32,766).
+SUMMITS_PER_QUERY = 500
 PAYLOAD = ("summit", "session", "offset", "offset_seconds", "starts_at", "sequence")
 
 reminder_plans = Table(
@@ -175,17 +178,19 @@ def _followed_pairs(now: datetime) -> sa.CompoundSelect[Any]:
 def replan(connection: Connection, now: datetime) -> Replanned:
     """Bring the plans in line with the sessions and the subscribers (in the caller's
     write transaction)."""
-    s = t.sessions
     wanted = {(r.summit, r.session, r.offset_seconds)
               for r in connection.execute(_followed_pairs(now))}
-    sessions = {(r.summit, r.id): r for r in connection.execute(
-        sa.select(s.c.summit, s.c.id, s.c.starts_at, s.c.sequence, s.c.status))}
     p = reminder_plans
     existing: dict[tuple[str, str, int], list[Plan]] = {}
     for row in connection.execute(sa.select(p).where(
             sa.or_(p.c.status == "pending", p.c.starts_at > now))):
         plan = Plan.from_row(row)
         existing.setdefault(plan.key, []).append(plan)
+    topics = _open_reminder_topics(connection)
+    # Only the sessions something here is about: what is followed, planned, or has rows
+    # waiting. A revision of a schedule that nobody follows reads none of its sessions.
+    sessions = session_rows(connection, {key[:2] for key in wanted} | {
+        key[:2] for key in existing} | {key for key, _ in topics})
 
     counts = {"created": 0, "moved": 0, "cancelled": 0, "expired": 0}
     for key in sorted(wanted):
@@ -200,7 +205,7 @@ def replan(connection: Connection, now: datetime) -> Replanned:
                 status = "expired" if plan.starts_at <= now else "cancelled"
                 _set_status(connection, plan.id, status, now)
                 counts[status] += 1
-    rows = cancel_stale_reminders(connection, sessions, now)
+    rows = cancel_stale_reminders(connection, sessions, now, topics)
     caught_up = _catch_up(connection, [plan for key, found in existing.items() if key in wanted
                                        for plan in found], sessions, now)
     return Replanned(**counts, rows_cancelled=rows, rows_caught_up=caught_up)
@@ -274,17 +279,48 @@ def expire_started(connection: Connection, now: datetime) -> int:
                               .values(status="expired", updated_at=now)).rowcount
 
 
-def cancel_stale_reminders(connection: Connection, sessions: Mapping[tuple[str, str], Any],
-                           now: datetime) -> int:
-    """Cancel open reminder rows written for a start their session no longer has, or for a
-    session that was cancelled (or is gone). ``sessions`` maps keys to rows or Sessions
-    with ``starts_at`` and ``status``."""
+def session_rows(connection: Connection, keys: Collection[tuple[str, str]]
+                 ) -> dict[tuple[str, str], Any]:
+    """The sessions of ``keys`` (summit, id) that exist, as rows of ``summit``, ``id``,
+    ``starts_at``, ``sequence`` and ``status``: read by their summits (the first column of
+    the sessions' primary key), at most ``SUMMITS_PER_QUERY`` summits per query, so the
+    work grows with the sessions of those summits, not with the whole schedule."""
+    s = t.sessions
+    summits = sorted({summit for summit, _ in keys})
+    found: dict[tuple[str, str], Any] = {}
+    for start in range(0, len(summits), SUMMITS_PER_QUERY):
+        chunk = summits[start:start + SUMMITS_PER_QUERY]
+        for r in connection.execute(sa.select(s.c.summit, s.c.id, s.c.starts_at, s.c.sequence,
+                                              s.c.status).where(s.c.summit.in_(chunk))):
+            if (r.summit, r.id) in keys:
+                found[r.summit, r.id] = r
+    return found
+
+
+def _open_reminder_topics(connection: Connection) -> list[tuple[tuple[str, str], str]]:
+    """The session key and topic of every reminder with rows still open."""
     o = outbox_table
     topics = connection.scalars(sa.select(o.c.topic).distinct().where(
         o.c.kind == "reminder", o.c.status.in_(OPEN))).all()
-    cancelled = 0
+    found = []
     for topic in topics:
         summit, _, session_id = (topic or "").partition("/")
+        found.append(((summit, session_id), topic))
+    return found
+
+
+def cancel_stale_reminders(connection: Connection, sessions: Mapping[tuple[str, str], Any],
+                           now: datetime,
+                           topics: list[tuple[tuple[str, str], str]] | None = None) -> int:
+    """Cancel open reminder rows written for a start their session no longer has, or for a
+    session that was cancelled (or is gone). ``sessions`` maps keys to rows or Sessions
+    with ``starts_at`` and ``status``, and holds at least the sessions of ``topics``
+    (``_open_reminder_topics``, read here when not given)."""
+    o = outbox_table
+    if topics is None:
+        topics = _open_reminder_topics(connection)
+    cancelled = 0
+    for (summit, session_id), topic in topics:
         session = sessions.get((summit, session_id))
         where = [o.c.kind == "reminder", o.c.topic == topic]
         if session is None or session.status == SessionStatus.CANCELLED:

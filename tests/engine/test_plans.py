@@ -3,6 +3,7 @@ one INSERT … SELECT, cancelled or expired — never a reminder after the start
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -11,6 +12,7 @@ from summitcal.core import database
 from summitcal.scheduler import plans
 from summitcal.scheduler.clock import Clock
 from summitcal.subscriptions import subscribers as subs
+from summitcal.summits.model import Session, Summit
 from summitcal.summits.store import Store
 from tests.engine.conftest import (
     DUSHANBE,
@@ -226,3 +228,41 @@ def test_the_number_of_plans_does_not_grow_with_subscribers(loaded: Store, clock
         subscribe(loaded, f"reader{number}@example.org", "all", reminders=("PT1H", "P1D"))
     clock.run_once(now=NOW)
     assert len(all_plans(loaded)) == 4 * 2
+
+
+def test_regression_replanning_reads_only_the_sessions_it_is_about(
+        loaded: Store, clock: Clock, monkeypatch) -> None:
+    """``replan`` runs after every revision. It read every stored session each time, so at
+    50,000 sessions each change held the scheduler (and a ``serve``'s event loop beside
+    it) for most of a second, though nobody followed them. Counted, not timed: the
+    sessions read are those followed, planned or with rows waiting."""
+    base = summit_schedule()
+    other = Summit("other-2030", "Other summit", "Astana", "Kazakhstan", "Asia/Almaty")
+    many = {("other-2030", f"x{n}"): Session(
+        "other-2030", f"x{n}", f"Meeting {n}", "Asia/Almaty", (),
+        start=datetime(2030, 8, 1, 9, tzinfo=UTC) + timedelta(hours=n)) for n in range(200)}
+    loaded.apply(replace(base, summits={other.id: other}, sessions=many), "load", now=NOW)
+    subscribe(loaded, "a@example.org", f"session:{SUMMIT}/side")
+    read: list[set[tuple[str, str]]] = []
+    session_rows = plans.session_rows
+
+    def counted(connection, keys):
+        found = session_rows(connection, keys)
+        read.append(set(found))
+        return found
+
+    monkeypatch.setattr(plans, "session_rows", counted)
+    clock.run_once(force=True, now=NOW)
+    assert pending(loaded) == {("side", 3600)}
+    assert read == [{(SUMMIT, "side")}]
+    # The other summit's sessions change: replanning still reads only what it is about.
+    moved = {key: replace(s, title=s.title + " (moved)") for key, s in many.items()}
+    loaded.apply(replace(base, summits={other.id: other}, sessions=moved), "load", now=NOW)
+    read.clear()
+    clock.run_once(now=NOW)
+    assert read == [{(SUMMIT, "side")}] and pending(loaded) == {("side", 3600)}
+    # Following the other summit reads its sessions, as it must.
+    subscribe(loaded, "b@example.org", "summit:other-2030")
+    read.clear()
+    clock.run_once(now=NOW)
+    assert read == [{(SUMMIT, "side"), *many}]
