@@ -94,3 +94,11 @@ def test_regression_every_route_is_counted_under_its_own_route_label(client):
     before = counted().get(("HEAD", "unmatched"), 0)
     client.head("/no/such/page")
     assert counted().get(("HEAD", "unmatched"), 0) == before + 1
+
+
+@pytest.mark.parametrize("path", ["/feeds/all.ics", "/", "/summits/astana-2024", "/healthz"])
+def test_regression_a_405_allows_head_wherever_it_allows_get(client, path):
+    """Every route that answers GET answers HEAD, but a 405 said ``Allow: GET``."""
+    answer = client.post(path)
+    assert answer.status_code == 405
+    assert [m.strip() for m in answer.headers["allow"].split(",")] == ["GET", "HEAD"]
