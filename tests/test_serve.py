@@ -3,6 +3,7 @@ the CLI in another process showing at once."""
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 from tests.serving import Server, cli
@@ -44,3 +45,20 @@ def test_serve_refuses_to_start_on_a_bad_config(tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip() == (f"error: {config}: http.port = 'eighty': expected an "
                                      "integer 1–65535")
+
+
+def test_regression_ctrl_c_stops_serve_cleanly(tmp_path):
+    """SIGINT (Ctrl-C) stopped ``serve`` gracefully, but it then printed "aborted" and
+    exited with status 1 (uvicorn raises the signal again after its shutdown); it is a
+    stop like SIGTERM: status 0, the feed pieces kept."""
+    config = tmp_path / "config.toml"
+    config.write_text(f'[service]\ndata_dir = "{tmp_path / "data"}"\n'
+                      f'[schedules]\npaths = ["{ROOT / "schedules"}"]\n')
+    server = Server(config).start()
+    assert server.get("/feeds/all.ics")[0] == 200
+    assert server.process is not None
+    server.process.send_signal(signal.SIGINT)
+    assert server.process.wait(30) == 0
+    log = server.log.read_text()
+    assert "aborted" not in log and "interrupted: stopping" in log, log[-2000:]
+    assert (tmp_path / "data" / "feed-pieces.bin").exists()

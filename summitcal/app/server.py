@@ -24,7 +24,8 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -194,7 +195,9 @@ def _serve_http(
     }
     log.info("listening on http://%s:%d", host, port)
     if web_workers <= 1:
-        uvicorn.Server(uvicorn.Config(web_app(runtime, roles), **options)).run(sockets=[listener])
+        with _interrupt_is_a_stop():
+            uvicorn.Server(uvicorn.Config(web_app(runtime, roles), **options)).run(
+                sockets=[listener])
         return
     from uvicorn.supervisors import Multiprocess
 
@@ -204,7 +207,8 @@ def _serve_http(
     settings = uvicorn.Config(
         "summitcal.app.server:app_from_environment", factory=True, workers=web_workers, **options
     )
-    Multiprocess(settings, sockets=[listener]).run()
+    with _interrupt_is_a_stop():
+        Multiprocess(settings, sockets=[listener]).run()
 
 
 def app_from_environment() -> FeedAnswers:
@@ -225,6 +229,17 @@ def web_app(runtime: Runtime, roles: tuple[str, ...] = ("web",)) -> FeedAnswers:
     from summitcal.web.app import serving_app
 
     return serving_app(runtime, roles, [DeploymentCollector(runtime, roles)])
+
+
+@contextmanager
+def _interrupt_is_a_stop() -> Iterator[None]:
+    """Ctrl-C while serving is a clean stop, as SIGTERM is: uvicorn shuts down gracefully
+    on SIGINT, then raises it again (``KeyboardInterrupt``), which would end ``serve``
+    with "aborted" and exit status 1 once the clock and delivery had stopped."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        log.info("interrupted: stopping")
 
 
 def _wait_for_stop() -> None:
