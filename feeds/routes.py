@@ -3,9 +3,11 @@ Cache-Control."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from functools import lru_cache
+from typing import NamedTuple
 
 from fastapi import APIRouter, Request, Response
 from werkzeug.datastructures import Accept
@@ -45,13 +47,6 @@ def router(service: FeedService, max_age: int) -> APIRouter:
                                      "event (UID, SEQUENCE, VTIMEZONE) as in the feeds.",
                          responses=_CALENDAR_DOC)
     return routes
-
-
-def wants_gzip(request: Request) -> bool:
-    """Whether to send the feed gzipped: :func:`content_coding` of the request's
-    Accept-Encoding fields (several are one comma-separated list, RFC 9110 5.3)."""
-    fields = request.headers.getlist("accept-encoding")
-    return content_coding(", ".join(fields) if fields else None) == "gzip"
 
 
 @lru_cache(maxsize=256)
@@ -95,28 +90,48 @@ def _weight(accept: Accept, names: tuple[str, ...], default: float) -> float:
     return accept.quality("*") if "*" in listed else default
 
 
-def not_modified(request: Request, feed: FeedResponse, now: datetime) -> bool:
-    """Whether the client's copy of ``feed`` is current: ``fresh`` of the request's
-    If-None-Match and If-Modified-Since fields (the first of each)."""
-    headers = request.headers
-    return fresh(headers.get("if-none-match"), headers.get("if-modified-since"), feed, now)
+class Conditions(NamedTuple):
+    """What a feed request asks of the answer, from its header fields: the coding
+    (``content_coding`` of every Accept-Encoding field, joined into one list as RFC 9110
+    5.3 allows) and the validators (the first If-None-Match and If-Modified-Since, as
+    Starlette's ``Request.headers.get`` reads them). Read once per request, by the feed
+    routes (``respond``) and by the answers in front of them (``web.feed_answers``)."""
 
+    gzip: bool
+    if_none_match: str | None
+    if_modified_since: str | None
 
-def fresh(if_none_match: str | None, if_modified_since: str | None, feed: FeedResponse,
-          now: datetime) -> bool:
-    """RFC 9110 §13.1: If-None-Match (weak comparison) wins over If-Modified-Since.
+    @classmethod
+    def of(cls, headers: Iterable[tuple[bytes, bytes]]) -> Conditions:
+        """From an ASGI scope's ``headers`` (lower-case names, latin-1 values)."""
+        match = since = None
+        accept: list[bytes] = []
+        for name, value in headers:
+            if name == b"accept-encoding":
+                accept.append(value)
+            elif name == b"if-none-match":
+                match = value if match is None else match
+            elif name == b"if-modified-since":
+                since = value if since is None else since
+        coding = content_coding(b", ".join(accept).decode("latin-1") if accept else None)
+        return cls(coding == "gzip", None if match is None else match.decode("latin-1"),
+                   None if since is None else since.decode("latin-1"))
 
-    If-Modified-Since counts only when it is a date (:func:`parse_http_date`) and not
-    later than ``now``: a client clock ahead of ours, or a date it made up, must not
-    hide a change (RFC 9110 13.1.3 lets a recipient ignore what is not a valid date).
-    """
-    if if_none_match is not None:
-        tags = entity_tags(if_none_match)
-        return "*" in tags or feed.etag in tags or feed.gzip_etag in tags
-    since = parse_http_date(if_modified_since or "")
-    if since is None or since > now:
-        return False
-    return feed.last_modified <= since
+    def fresh(self, feed: FeedResponse, now: datetime) -> bool:
+        """Whether the client's copy of ``feed`` is current (then a 304 answers).
+
+        RFC 9110 §13.1: If-None-Match (weak comparison) wins over If-Modified-Since.
+        If-Modified-Since counts only when it is a date (:func:`parse_http_date`) and not
+        later than ``now``: a client clock ahead of ours, or a date it made up, must not
+        hide a change (RFC 9110 13.1.3 lets a recipient ignore what is not a valid date).
+        """
+        if self.if_none_match is not None:
+            tags = entity_tags(self.if_none_match)
+            return "*" in tags or feed.etag in tags or feed.gzip_etag in tags
+        since = parse_http_date(self.if_modified_since or "")
+        if since is None or since > now:
+            return False
+        return feed.last_modified <= since
 
 
 @lru_cache(maxsize=256)
@@ -156,7 +171,8 @@ def respond(request: Request, feed: FeedResponse, max_age: int,
     """The feed's response: 304 when the client's copy is current, else its bytes
     (gzipped when asked). Last-Modified is never later than now (RFC 9110 8.8.2.1), even
     when two changes within one second put the stored instant a second ahead."""
-    compress = wants_gzip(request)
+    asked = Conditions.of(request.scope["headers"])
+    compress = asked.gzip
     now = datetime.now(UTC)
     headers = {
         "ETag": feed.gzip_etag if compress else feed.etag,
@@ -164,7 +180,7 @@ def respond(request: Request, feed: FeedResponse, max_age: int,
         "Cache-Control": f"{cache}, max-age={max_age}",
         "Vary": "Accept-Encoding",
     }
-    if not_modified(request, feed, now):
+    if asked.fresh(feed, now):
         return Response(status_code=304, headers=headers)
     body = feed.gzipped if compress else feed.body
     if compress:

@@ -78,12 +78,12 @@ CREATE_GRACE = timedelta(seconds=60)
 #: A reminder sent less than this (or a quarter of its offset, if less) after its time
 #: still says "In 1 hour"; a later one names the start instead (``reminder_context``).
 ON_TIME = timedelta(minutes=1)
-#: What a reminder row's payload holds (JSON): ``summit``, ``session``, ``offset``
-#: (ISO 8601, e.g. "PT1H"), ``offset_seconds``, ``starts_at`` (ISO, UTC) and ``sequence``
-#: (the session's when the plan fired; the message shows the session as it is when sent).
 #: Summits named in one query of ``session_rows`` (bound parameters stay well under
 #: SQLite's limit of 32,766).
 SUMMITS_PER_QUERY = 500
+#: What a reminder row's payload holds (JSON): ``summit``, ``session``, ``offset``
+#: (ISO 8601, e.g. "PT1H"), ``offset_seconds``, ``starts_at`` (ISO, UTC) and ``sequence``
+#: (the session's when the plan fired; the message shows the session as it is when sent).
 PAYLOAD = ("summit", "session", "offset", "offset_seconds", "starts_at", "sequence")
 
 reminder_plans = Table(
@@ -310,15 +310,12 @@ def _open_reminder_topics(connection: Connection) -> list[tuple[tuple[str, str],
 
 
 def cancel_stale_reminders(connection: Connection, sessions: Mapping[tuple[str, str], Any],
-                           now: datetime,
-                           topics: list[tuple[tuple[str, str], str]] | None = None) -> int:
+                           now: datetime, topics: list[tuple[tuple[str, str], str]]) -> int:
     """Cancel open reminder rows written for a start their session no longer has, or for a
-    session that was cancelled (or is gone). ``sessions`` maps keys to rows or Sessions
-    with ``starts_at`` and ``status``, and holds at least the sessions of ``topics``
-    (``_open_reminder_topics``, read here when not given)."""
+    session that was cancelled (or is gone). ``topics`` are ``_open_reminder_topics``;
+    ``sessions`` maps keys to rows or Sessions with ``starts_at`` and ``status``, and
+    holds at least the sessions of ``topics``."""
     o = outbox_table
-    if topics is None:
-        topics = _open_reminder_topics(connection)
     cancelled = 0
     for (summit, session_id), topic in topics:
         session = sessions.get((summit, session_id))

@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from summitcal.core.metrics import HTTP_REQUESTS
-from summitcal.feeds.routes import CALENDAR, content_coding, fresh, http_date
+from summitcal.feeds.routes import CALENDAR, Conditions, http_date
 from summitcal.feeds.service import FeedResponse, FeedService
 from summitcal.web.hardening import PAGE_POLICY, date_header
 
@@ -116,10 +116,9 @@ class FeedAnswers:
     def _found(self, scope: dict[str, Any]) -> tuple[str, FeedResponse, datetime, bool,
                                                      bool] | None:
         """For a public feed whose response for the current version is at hand: its
-        route, the response, now, whether it is sent gzipped (``wants_gzip``), and
-        whether the client's copy is current (``fresh``: a 304); None for anything else.
-        Request fields are read as Starlette's ``Request`` reads them (the first
-        If-None-Match and If-Modified-Since, every Accept-Encoding joined)."""
+        route, the response, now, whether it is sent gzipped, and whether the client's
+        copy is current (a 304), both as the feed routes decide them
+        (``feeds.routes.Conditions``); None for anything else."""
         path = scope["path"]
         try:
             found = self._routes[path]
@@ -137,19 +136,8 @@ class FeedAnswers:
             return None
         if feed is None:
             return None
-        match = since = None
-        accept: list[bytes] = []
-        for name, value in scope["headers"]:
-            if name == b"accept-encoding":
-                accept.append(value)
-            elif name == b"if-none-match":
-                match = value if match is None else match
-            elif name == b"if-modified-since":
-                since = value if since is None else since
-        coding = content_coding(b", ".join(accept).decode("latin-1") if accept else None)
-        current = fresh(None if match is None else match.decode("latin-1"),
-                        None if since is None else since.decode("latin-1"), feed, now)
-        return found[1], feed, now, coding == "gzip", current
+        asked = Conditions.of(scope["headers"])
+        return found[1], feed, now, asked.gzip, asked.fresh(feed, now)
 
     def _count(self, method: str, route: str, status: int) -> None:
         self.answered += 1
