@@ -20,6 +20,7 @@ import rtoml
 
 from summitcal.core.errors import Problem, ScheduleError
 from summitcal.summits.model import Organization, Participant, Schedule, Session, Summit
+from summitcal.summits.parallel import Item, parse_all
 from summitcal.summits.validate import Document
 
 
@@ -124,7 +125,9 @@ def parse_text(text: str, name: str) -> Document | Problem:
 
 
 def _read(path: Path, applied: Applied | None = None
-          ) -> tuple[Document | Declared | Problem, str]:
+          ) -> tuple[Declared | Problem | str, str]:
+    """The file's declarations when its bytes are those last applied, a ``Problem`` when it
+    cannot be read as text, else its text (to parse); and the SHA-256 of its bytes."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -134,10 +137,9 @@ def _read(path: Path, applied: Applied | None = None
     if declared is not None:
         return declared(str(path)), digest
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8"), digest
     except UnicodeDecodeError as exc:
         return Problem(str(path), "", f"not UTF-8 text (byte {exc.start})"), ""
-    return parse_text(text, str(path)), digest
 
 
 def load_paths(paths: Sequence[str | Path]) -> Schedule:
@@ -154,18 +156,25 @@ def load_files(paths: Sequence[str | Path], applied: Applied | None = None) -> L
     (records declared twice must agree, references must be declared, one file per
     summit), so a change to one file is still checked against all the others."""
     files, problems = schedule_files(paths)
-    docs: list[Document | Declared] = []
-    digests: list[tuple[str, str]] = []
+    read: list[tuple[Declared | Problem | str, str, Path]] = []
     seen: set[Path] = set()
     for path in files:
         if path.resolve() in seen:
             continue
         seen.add(path.resolve())
-        result, digest = _read(path, applied)
-        if isinstance(result, Problem):
-            problems.append(result)
+        read.append((*_read(path, applied), path))
+    # The files to parse, parsed on two CPUs when there are many (``summits.parallel``).
+    parsed_texts = iter(parse_all(parse_text, [
+        Item(result, str(path), str(path.resolve()), digest) for result, digest, path in read
+        if isinstance(result, str)]))
+    docs: list[Document | Declared] = []
+    digests: list[tuple[str, str]] = []
+    for result, digest, path in read:
+        found = next(parsed_texts) if isinstance(result, str) else result
+        if isinstance(found, Problem):
+            problems.append(found)
         else:
-            docs.append(result)
+            docs.append(found)
             digests.append((str(path.resolve()), digest))
     schedule = combine(docs, problems)
     parsed = [(doc, d) for doc, d in zip(docs, digests, strict=True) if isinstance(doc, Document)]
