@@ -274,18 +274,14 @@ class ChangedRecords:
 def _stored(before: Session | None, after: Session, now: datetime) -> Session:
     cancelled = after.status == SessionStatus.CANCELLED
     if before is None:
-        return replace(
-            after, sequence=0, last_modified=now, cancelled_at=now if cancelled else None
-        )
+        return after.stamped(0, now, now if cancelled else None)
     if not cancelled:
         cancelled_at = None
     elif before.status == SessionStatus.CANCELLED:
         cancelled_at = before.cancelled_at or now
     else:
         cancelled_at = now
-    return replace(
-        after, sequence=before.sequence + 1, last_modified=now, cancelled_at=cancelled_at
-    )
+    return after.stamped(before.sequence + 1, now, cancelled_at)
 
 
 def as_json(value: Any) -> Any:

@@ -7,9 +7,10 @@ sessions carry dates, ``end_date`` inclusive.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from operator import attrgetter
 from zoneinfo import ZoneInfo
 
 #: ``date`` under another name, for annotations in ``Session``, whose field ``date``
@@ -170,6 +171,17 @@ class Session:
     def content(self) -> Session:
         """The session without the store's bookkeeping, for comparisons."""
         return replace(self, sequence=0, last_modified=None, cancelled_at=None)
+
+    def stamped(self, sequence: int, last_modified: datetime | None,
+                cancelled_at: datetime | None) -> Session:
+        """The session with the store's bookkeeping set: ``replace`` with those three
+        fields, for a fraction of its cost (a cold load stamps every session)."""
+        return Session(*_CONTENT_FIELDS(self), sequence, last_modified, cancelled_at)
+
+
+_BOOKKEEPING = ("sequence", "last_modified", "cancelled_at")
+assert tuple(f.name for f in fields(Session))[-3:] == _BOOKKEEPING
+_CONTENT_FIELDS = attrgetter(*(f.name for f in fields(Session) if f.name not in _BOOKKEEPING))
 
 
 def _local_midnight(day: date, zone: str) -> datetime:

@@ -8,6 +8,7 @@ instant is a ``UtcDateTime``: aware in Python, UTC in the database.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +23,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     SmallInteger,
@@ -62,6 +64,23 @@ class UtcDateTime(TypeDecorator[datetime]):
             raise ValueError(f"expected an aware datetime, got {value!r}")
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        """On SQLite, ``process_bind_param`` and the SQLite dialect's DATETIME text in one
+        step: the same text (``YYYY-MM-DD HH:MM:SS.ffffff``, SQLAlchemy's storage format),
+        from ``isoformat`` in C rather than a format string filled from nine attributes
+        (a cold load of 50,000 sessions binds 150,000 instants)."""
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        def process(value: Any) -> str | None:
+            if value is None:
+                return None
+            if not isinstance(value, datetime) or value.utcoffset() is None:
+                raise ValueError(f"expected an aware datetime, got {value!r}")
+            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+        return process
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
@@ -198,7 +217,8 @@ schedule_files = Table(
     Column("summit", String(100), ForeignKey("summits.id"), primary_key=True),
     Column("path", Text, nullable=False),
     Column("sha256", String(64), nullable=False),
-    Column("content", JSON, nullable=False),
+    Column("content", JSON, nullable=False),  # without its sessions (rows since 0011)
+    Column("sessions", LargeBinary),  # content's sessions: JSON, zlib-compressed (RFC 1950)
     Column("applied_at", UtcDateTime, nullable=False),
     Column("revision_id", Integer, ForeignKey("revisions.id")),  # NULL: it changed nothing
 )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
@@ -135,3 +135,14 @@ def test_a_timed_session_keeps_its_fold():
     second = replace(BASE, start=datetime(2030, 11, 3, 1, 30, tzinfo=NY, fold=1))
     (back,) = applied.decode(applied.encode(content(second))).sessions.values()
     assert back.start.fold == 1 and back.starts_at - BASE.starts_at == timedelta(hours=1)
+
+
+@given(versions(), st.integers(0, 10_000),
+       st.none() | st.datetimes(timezones=st.just(UTC)),
+       st.none() | st.datetimes(timezones=st.just(UTC)))
+def test_stamping_a_session_is_replacing_its_bookkeeping(session, sequence, modified,
+                                                         cancelled):
+    stamped = session.stamped(sequence, modified, cancelled)
+    assert stamped == replace(session, sequence=sequence, last_modified=modified,
+                              cancelled_at=cancelled)
+    assert stamped.start is session.start and stamped.attendance is session.attendance

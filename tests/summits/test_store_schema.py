@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -144,3 +146,21 @@ def test_the_second_one_thirty_keeps_its_instant(store):
     result = store.apply(Schedule(summits={"nyc": summit}, sessions={session.key: earlier}), "t")
     assert [(c.kind, c.field) for c in result.changes] == [("time_changed", "start")]
     assert store.session("nyc", "late").starts_at == datetime(2021, 11, 7, 5, 30, tzinfo=UTC)
+
+
+@given(moment=st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
+                           timezones=st.sampled_from([UTC, NEW_YORK, ZoneInfo("Asia/Dushanbe"),
+                                                      ZoneInfo("Australia/Lord_Howe")])))
+def test_sqlite_binds_an_instant_as_the_generic_path_does(moment):
+    """``UtcDateTime``'s one-step SQLite bind gives the text that ``process_bind_param``
+    and SQLAlchemy's SQLite DATETIME processor give together, fold and all."""
+    from sqlalchemy.dialects import sqlite
+
+    dialect = sqlite.dialect()
+    column = t.UtcDateTime()
+    generic = sa.DateTime().dialect_impl(dialect).bind_processor(dialect)
+    expected = generic(column.process_bind_param(moment, dialect))
+    assert column.bind_processor(dialect)(moment) == expected
+    assert column.bind_processor(dialect)(None) is None
+    with pytest.raises(ValueError, match="aware datetime"):
+        column.bind_processor(dialect)(moment.replace(tzinfo=None))
