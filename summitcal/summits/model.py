@@ -176,7 +176,8 @@ class Session:
                 cancelled_at: datetime | None) -> Session:
         """The session with the store's bookkeeping set: ``replace`` with those three
         fields, for a fraction of its cost (a cold load stamps every session)."""
-        return Session(*_CONTENT_FIELDS(self), sequence, last_modified, cancelled_at)
+        return Session(*_CONTENT_FIELDS(self), sequence=sequence, last_modified=last_modified,
+                       cancelled_at=cancelled_at)
 
 
 _BOOKKEEPING = ("sequence", "last_modified", "cancelled_at")
