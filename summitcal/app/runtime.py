@@ -104,8 +104,10 @@ class Runtime:
         calendar UID a stored one has is a ``ScheduleError`` naming its file, like every
         other problem of a file."""
         with collector_paused():
-            loaded = load_files(paths, applied=self.store.applied_files())
-            return self.store.apply_files(loaded, source, dry_run=dry_run)
+            # The files' parsed content is freed as soon as it is applied, before the
+            # collector is back: its first pass then walks only what the load returns.
+            return self.store.apply_files(
+                load_files(paths, applied=self.store.applied_files()), source, dry_run=dry_run)
 
     def load_text(self, text: str, *, dry_run: bool = False, source: str = "api") -> Result:
         """Make the store look like one schedule document (the admin API's upload): a live
