@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from threading import Lock
 
 from zlib_ng import zlib_ng as zlib
@@ -61,16 +61,13 @@ class GzipJoiner:
     def gzip(self, parts: Sequence[bytes], cuts: Sequence[int] | None = None) -> bytes:
         """The gzip member of ``b"".join(parts)``. Decompresses to exactly those bytes
         with any RFC 1952 reader. ``cuts`` are ``cut_points(parts)`` when known."""
-        out = [HEADER]
-        crc = size = 0
-        for chunk in chunks(parts, cuts):
-            deflated, chunk_crc, length = self._deflated(chunk)
-            out.append(deflated)
-            crc = zlib.crc32_combine(crc, chunk_crc, length)
-            size += length
-        out.append(FINAL)
-        out.append(struct.pack("<II", crc, size & 0xFFFFFFFF))
-        return b"".join(out)
+        return member(self._deflated(chunk) for chunk in chunks(parts, cuts))
+
+
+    def deflated(self, chunk: Chunk) -> Deflated:
+        """``chunk`` compressed (a raw deflate stream ended by a sync flush), with the
+        CRC-32 and length of its bytes: recalled when kept, else made and kept."""
+        return self._deflated(chunk)
 
     def _deflated(self, chunk: Chunk) -> Deflated:
         with self._lock:
@@ -111,6 +108,21 @@ class GzipJoiner:
 
     def __len__(self) -> int:
         return len(self._chunks)
+
+
+def member(deflated: Iterable[Deflated]) -> bytes:
+    """One gzip member (RFC 1952) from compressed chunks in order: the header, their
+    deflate output, an empty final block, and the CRC-32 (joined with
+    ``crc32_combine``) and length of all their bytes."""
+    out = [HEADER]
+    crc = size = 0
+    for output, chunk_crc, length in deflated:
+        out.append(output)
+        crc = zlib.crc32_combine(crc, chunk_crc, length)
+        size += length
+    out.append(FINAL)
+    out.append(struct.pack("<II", crc, size & 0xFFFFFFFF))
+    return b"".join(out)
 
 
 def part_tag(part: bytes) -> bytes:

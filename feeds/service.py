@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from summitcal.core import metrics
-from summitcal.feeds.assembly import Assembly
+from summitcal.feeds.assembly import Assembly, Chunked
 from summitcal.feeds.cache import Assembled, FeedBuilder
 from summitcal.feeds.gzipped import GzipJoiner, part_tag
 from summitcal.feeds.select import next_change, parse_name, select, title
@@ -37,27 +37,39 @@ class FeedResponse:
     holds no second copy of the feed's bytes.
     """
 
-    __slots__ = ("name", "_body", "etag", "last_modified", "version", "expires", "parts",
-                 "joiner", "cuts", "length", "_gzipped", "_lock", "headers")
+    __slots__ = ("name", "_body", "etag", "last_modified", "version", "expires", "_parts",
+                 "joiner", "_cuts", "chunked", "length", "_gzipped", "_lock", "headers")
 
     def __init__(self, name: str, body: bytes | None, etag: str, last_modified: datetime,
                  version: int, expires: datetime | None, parts: Sequence[bytes] = (),
                  joiner: GzipJoiner | None = None, cuts: Sequence[int] | None = None,
-                 length: int | None = None) -> None:
+                 length: int | None = None, chunked: Chunked | None = None) -> None:
         self.name = name
         self._body = body
         self.etag = etag  # strong, quoted
         self.last_modified = last_modified
         self.version = version
         self.expires = expires
-        self.parts = parts
+        self._parts = parts
         self.joiner = joiner
-        self.cuts = cuts
+        self._cuts = cuts
+        self.chunked = chunked  # the feed as runs of parts (``feeds.assembly``), if so
         self.length = len(body) if body is not None else (  # bytes
-            length if length is not None else sum(map(len, parts)))
+            length if length is not None else chunked.length if chunked is not None
+            else sum(map(len, parts)))
         self._gzipped: bytes | None = None
         self._lock = threading.Lock()
         self.headers: dict[object, object] = {}  # for the HTTP layer's prepared headers
+
+    @property
+    def parts(self) -> Sequence[bytes]:
+        """The feed's parts in order (header, VTIMEZONEs, VEVENTs, footer)."""
+        return self.chunked.parts() if self.chunked is not None else self._parts
+
+    @property
+    def cuts(self) -> Sequence[int] | None:
+        """``gzipped.cut_points`` of ``parts``, when known."""
+        return self.chunked.cuts() if self.chunked is not None else self._cuts
 
     @property
     def body(self) -> bytes:
@@ -71,13 +83,17 @@ class FeedResponse:
     @property
     def gzipped(self) -> bytes:
         """The body gzipped (RFC 1952), made once however many requests ask at once; from
-        the compressed chunks of unchanged parts when built with a ``joiner``."""
+        the compressed chunks of unchanged parts when built with a ``joiner`` (and from
+        the runs an update kept, when ``chunked``)."""
         if self._gzipped is None:
             with self._lock:
                 if self._gzipped is None:
-                    self._gzipped = (self.joiner.gzip(self.parts, self.cuts)
-                                     if self.joiner is not None
-                                     else gzip.compress(self.body, compresslevel=6, mtime=0))
+                    if self.joiner is None:
+                        self._gzipped = gzip.compress(self.body, compresslevel=6, mtime=0)
+                    elif self.chunked is not None:
+                        self._gzipped = self.chunked.gzip(self.joiner)
+                    else:
+                        self._gzipped = self.joiner.gzip(self._parts, self._cuts)
         return self._gzipped
 
     def adopt_gzip(self, gzipped: bytes) -> None:
@@ -133,24 +149,28 @@ class FeedService:
                 assembled = Assembled([single], [part_tag(single)], [])
                 shown = sessions[0].last_modified or EPOCH
                 expires = next_change(sessions, now, retention)
+                chunked = None
             else:
-                assembled, assembly = self._assembled(name, kind, ident, snapshot, now)
+                chunked, assembly = self._assembled(name, kind, ident, snapshot, now)
                 shown, expires = assembly.shown, assembly.expires
-            digest = assembled.digest[:32]
+            digest = (chunked or assembled).digest[:32]
             self.builds[name] += 1
             metrics.feed_built(kind, time.perf_counter() - started)
-            response = FeedResponse(name, None, f'"{digest}"',
-                                    self.versions.modified(name, digest, now, shown),
-                                    snapshot.version, expires,
-                                    tuple(assembled.parts), self.joiner, assembled.cuts,
-                                    assembled.length)
+            modified = self.versions.modified(name, digest, now, shown)
+            if chunked is not None:
+                response = FeedResponse(name, None, f'"{digest}"', modified, snapshot.version,
+                                        expires, joiner=self.joiner, chunked=chunked)
+            else:
+                response = FeedResponse(name, None, f'"{digest}"', modified, snapshot.version,
+                                        expires, tuple(assembled.parts), self.joiner,
+                                        assembled.cuts, assembled.length)
             if len(self._responses) > 4096:
                 self._responses.clear()
             self._responses[name] = response
             return response
 
     def _assembled(self, name: str, kind: str, ident: str | None, snapshot: Snapshot,
-                   now: datetime) -> tuple[Assembled, Assembly]:
+                   now: datetime) -> tuple[Chunked, Assembly]:
         """The feed's parts as of ``snapshot``: its kept assembly updated by the sessions
         that changed since (``feeds.assembly``), or built whole when that is not known,
         or a cancelled session in it has dropped out since."""
@@ -172,7 +192,7 @@ class FeedService:
         if len(self._assemblies) >= MAX_ASSEMBLIES:
             self._assemblies.pop(next(iter(self._assemblies)))
         self._assemblies[name] = kept
-        return self.builder.assembled(kept.title, pieces), kept
+        return kept.chunked(self.builder), kept
 
     def assembly(self, name: str) -> Assembly | None:
         """The feed's kept assembly (``feeds.assembly``), if it has one."""

@@ -1,8 +1,10 @@
 """Feeds updated by the sessions that changed (``feeds.assembly``) are byte for byte the
 feeds built whole from the same schedule, whatever the changes: attendance, times moved
 (in a zone with a repeated hour), sessions cancelled and back, new sessions, a record
-renamed (every event showing it changes), over several feed kinds; and after a change
-only the changed sessions are looked at (counted, not timed)."""
+renamed (every event showing it changes), over several feed kinds, their gzip form and
+ETag included (with chunks made small, so a feed has many runs); and after a change only
+the changed sessions are looked at, and only the runs around them made again (counted,
+not timed)."""
 
 from __future__ import annotations
 
@@ -12,13 +14,17 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 import tomli_w
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from summitcal.app.config import load_config
 from summitcal.app.runtime import Runtime
+from summitcal.feeds import gzipped
+from summitcal.feeds.cache import FeedBuilder
 from summitcal.feeds.calendar import feed_bytes
+from summitcal.feeds.gzipped import GzipJoiner
 from summitcal.feeds.select import select, title
 from summitcal.summits.model import Attendance
 
@@ -116,8 +122,64 @@ def test_updated_feeds_equal_feeds_built_whole(ops: list[tuple]) -> None:
                                                state["renamed"]), source="test")
                 for name in FEEDS:
                     assert runtime.feeds.get(name).body == reference(runtime, name), (op, name)
+                    check_gzip_and_etag(runtime, name)
         finally:
             runtime.close()
+
+
+def check_gzip_and_etag(runtime: Runtime, name: str) -> None:
+    """The served gzip member and ETag are those of the feed built whole by a new builder
+    and compressed by a new joiner."""
+    snapshot = runtime.snapshot()
+    service = runtime.feeds
+    kind, _, ident = name.partition("/")
+    sessions = select(snapshot.schedule, kind, ident or None, service.clock(),
+                      service.settings.cancelled_retention)
+    whole = FeedBuilder(service.settings).assemble(
+        title(snapshot.schedule, kind, ident or None), sessions, snapshot.schedule,
+        participant=ident if kind == "participants" else None)
+    served = service.get(name)
+    assert served.gzipped == GzipJoiner().gzip(whole.parts, whole.cuts), name
+    assert served.etag == f'"{whole.digest[:32]}"', name
+    assert list(served.parts) == whole.parts and list(served.cuts or []) == whole.cuts
+
+
+@pytest.fixture
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunks of about 1 kB (an event or two), and runs cut again past 4 kB."""
+    monkeypatch.setattr(gzipped, "TARGET_BYTES", 1024)
+    monkeypatch.setattr(gzipped, "MAX_BYTES", 4096)
+    monkeypatch.setattr(gzipped, "LONG_RUN", 2)
+
+
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(OPS, min_size=1, max_size=6))
+def test_updated_feeds_in_many_runs_equal_feeds_built_whole(small_chunks: None,
+                                                            ops: list[tuple]) -> None:
+    test_updated_feeds_equal_feeds_built_whole.hypothesis.inner_test(ops)
+
+
+def test_a_change_makes_again_only_the_runs_around_it(tmp_path: Path,
+                                                      small_chunks: None) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f'[service]\nbase_url = "https://summitcal.test"\n'
+                      f'[database]\nurl = "sqlite:///{tmp_path}/db.sqlite3"\n')
+    runtime = Runtime.open(load_config(config, env={}))
+    try:
+        runtime.load_text(document({}, set(), 0, False), source="test")
+        _ = runtime.feeds.get("all").gzipped
+        assembly = runtime.feeds.assembly("all")
+        assert assembly is not None
+        runs = len(assembly.runs)
+        assert runs >= 8  # the feed is many runs
+        made, compressed = assembly.runs_made, runtime.feeds.joiner.compressed
+        runtime.set_attendance("madrid-2025", "s3", Attendance("ana", "video"), source="t")
+        check_gzip_and_etag(runtime, "all")
+        assert assembly.runs_made - made <= 2  # the run of s3 (and, at most, its neighbour)
+        assert runtime.feeds.joiner.compressed - compressed <= 4
+    finally:
+        runtime.close()
 
 
 def test_after_a_change_only_the_changed_sessions_are_looked_at(tmp_path: Path) -> None:
