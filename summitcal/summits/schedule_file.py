@@ -10,6 +10,7 @@ store keeps to apply only what a file changed since it was last applied
 from __future__ import annotations
 
 import hashlib
+import os
 import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,14 +26,23 @@ from summitcal.summits.validate import Document
 
 
 def schedule_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[Problem]]:
-    """Expand directories to their ``*.toml`` files (not recursive), in name order."""
+    """Expand directories to their ``*.toml`` files (not recursive), in name order. An
+    entry named ``*.toml`` that is not a file to read (a symbolic link to nothing, a
+    directory) is a problem: skipping it would leave its summit as it was, unsaid."""
     files: list[Path] = []
     problems: list[Problem] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = sorted(p for p in path.glob("*.toml") if p.is_file())
-            if not found:
+            entries = sorted(path.glob("*.toml"))
+            found = [p for p in entries if p.is_file()]
+            for entry in entries:
+                if entry.is_symlink() and not entry.exists():
+                    problems.append(Problem(str(entry), "", "a symbolic link to nothing "
+                                            f"(it points to {os.readlink(entry)})"))
+                elif not entry.is_file():
+                    problems.append(Problem(str(entry), "", "not a file"))
+            if not entries:
                 problems.append(Problem(str(path), "", "directory has no .toml schedule files"))
             files.extend(found)
         elif path.is_file():

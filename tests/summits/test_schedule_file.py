@@ -119,6 +119,21 @@ def test_missing_path_and_empty_directory(tmp_path):
         "no such file or directory", "directory has no .toml schedule files"]
 
 
+def test_regression_a_dangling_link_or_a_folder_named_toml_is_a_problem(tmp_path):
+    """A ``*.toml`` symbolic link to a missing file, or a directory so named, in a
+    schedules folder was skipped without a word: its summit stayed as it was."""
+    folder = tmp_path / "schedules"
+    folder.mkdir()
+    (folder / "madrid.toml").write_text(BASE, encoding="utf-8")
+    (folder / "gone.toml").symlink_to(tmp_path / "moved-away.toml")
+    (folder / "odd.toml").mkdir()
+    with pytest.raises(ScheduleError) as info:
+        load_paths([folder])
+    assert [(Path(p.file).name, p.message) for p in info.value.problems] == [
+        ("gone.toml", f"a symbolic link to nothing (it points to {tmp_path}/moved-away.toml)"),
+        ("odd.toml", "not a file")]
+
+
 def test_load_text_reports_the_given_name():
     with pytest.raises(ScheduleError, match=r"^<request>: not valid TOML"):
         load_text("[summit")
