@@ -5,7 +5,7 @@ After a change, building a feed from all its sessions costs a pass over every se
 50,000 sessions, where the change itself touched one. An ``Assembly`` keeps a feed's
 pieces in feed order with what they add up to, and ``update`` takes out the pieces of the
 sessions that changed and puts in their new ones (``bisect``), so the cost is that of the
-change plus making the lists of parts (C speed).
+change.
 
 The feed's gzip form and ETag come from its *runs* (``Run``): the parts from just after one
 chunk end (``feeds.gzipped.ends_chunk``) to the next, with their tags joined and, once
@@ -124,12 +124,9 @@ class Assembly:
     firsts: dict[str, list[date]] = field(default_factory=dict)
     lasts: dict[str, list[date]] = field(default_factory=dict)
     looked_at: int = 0  # sessions examined by updates, all told
-    # The pieces' bodies, tags and chunk ends, kept beside them, and their total size:
-    # an update then joins lists rather than making them again.
-    bodies: list[bytes] = field(default_factory=list)
-    tags: list[bytes] = field(default_factory=list)
+    # Whether each piece ends a chunk, kept beside them: runs are found without a pass
+    # over the pieces themselves.
     cuts: list[bool] = field(default_factory=list)
-    size: int = 0
     # The runs of the last version, and the positions (in feed order, after the update)
     # whose runs must be made again (None: all of them).
     runs: dict[RunKey, Run] = field(default_factory=dict)
@@ -143,10 +140,7 @@ class Assembly:
         """The assembly of a feed just built whole from ``pieces`` (in feed order)."""
         made = cls(title, kind, ident, participant, version, shown, expires, list(pieces))
         made.orders = [piece.order for piece in made.pieces]
-        made.bodies = [piece.body for piece in made.pieces]
-        made.tags = [piece.tag for piece in made.pieces]
         made.cuts = [piece.cut for piece in made.pieces]
-        made.size = sum(map(len, made.bodies))
         made.by_key = {(piece.order[2], piece.order[3]): piece for piece in made.pieces}
         for piece in made.pieces:
             if piece.zone is not None:
@@ -245,8 +239,7 @@ class Assembly:
         at = bisect_left(self.orders, piece.order)
         while self.pieces[at] is not piece:  # orders are unique: this finds it at once
             at += 1
-        del self.pieces[at], self.orders[at], self.bodies[at], self.tags[at], self.cuts[at]
-        self.size -= len(piece.body)
+        del self.pieces[at], self.orders[at], self.cuts[at]
         if piece.zone is not None:
             for days, day in ((self.firsts[piece.zone], piece.first),
                               (self.lasts[piece.zone], piece.last)):
@@ -256,10 +249,7 @@ class Assembly:
         at = bisect_left(self.orders, piece.order)
         self.orders.insert(at, piece.order)
         self.pieces.insert(at, piece)
-        self.bodies.insert(at, piece.body)
-        self.tags.insert(at, piece.tag)
         self.cuts.insert(at, piece.cut)
-        self.size += len(piece.body)
         self.by_key[key] = piece
         if piece.zone is not None:
             insort(self.firsts.setdefault(piece.zone, []), piece.first)

@@ -61,15 +61,11 @@ class GzipJoiner:
     def gzip(self, parts: Sequence[bytes], cuts: Sequence[int] | None = None) -> bytes:
         """The gzip member of ``b"".join(parts)``. Decompresses to exactly those bytes
         with any RFC 1952 reader. ``cuts`` are ``cut_points(parts)`` when known."""
-        return member(self._deflated(chunk) for chunk in chunks(parts, cuts))
-
+        return member(self.deflated(chunk) for chunk in chunks(parts, cuts))
 
     def deflated(self, chunk: Chunk) -> Deflated:
         """``chunk`` compressed (a raw deflate stream ended by a sync flush), with the
         CRC-32 and length of its bytes: recalled when kept, else made and kept."""
-        return self._deflated(chunk)
-
-    def _deflated(self, chunk: Chunk) -> Deflated:
         with self._lock:
             known = self._chunks.get(chunk)
             if known is not None:

@@ -92,10 +92,7 @@ def reference(runtime: Runtime, name: str) -> bytes:
 @given(st.lists(OPS, min_size=1, max_size=8))
 def test_updated_feeds_equal_feeds_built_whole(ops: list[tuple]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        config = Path(tmp) / "config.toml"
-        config.write_text(f'[service]\nbase_url = "https://summitcal.test"\n'
-                          f'[database]\nurl = "sqlite:///{tmp}/db.sqlite3"\n')
-        runtime = Runtime.open(load_config(config, env={}))
+        runtime = open_runtime(Path(tmp))
         try:
             hours: dict[int, int] = {}
             cancelled: set[int] = set()
@@ -162,10 +159,7 @@ def test_updated_feeds_in_many_runs_equal_feeds_built_whole(small_chunks: None,
 
 def test_a_change_makes_again_only_the_runs_around_it(tmp_path: Path,
                                                       small_chunks: None) -> None:
-    config = tmp_path / "config.toml"
-    config.write_text(f'[service]\nbase_url = "https://summitcal.test"\n'
-                      f'[database]\nurl = "sqlite:///{tmp_path}/db.sqlite3"\n')
-    runtime = Runtime.open(load_config(config, env={}))
+    runtime = open_runtime(tmp_path)
     try:
         runtime.load_text(document({}, set(), 0, False), source="test")
         _ = runtime.feeds.get("all").gzipped
@@ -182,11 +176,16 @@ def test_a_change_makes_again_only_the_runs_around_it(tmp_path: Path,
         runtime.close()
 
 
-def test_after_a_change_only_the_changed_sessions_are_looked_at(tmp_path: Path) -> None:
-    config = tmp_path / "config.toml"
+def open_runtime(folder: Path) -> Runtime:
+    """A runtime on a new SQLite database in ``folder``."""
+    config = folder / "config.toml"
     config.write_text(f'[service]\nbase_url = "https://summitcal.test"\n'
-                      f'[database]\nurl = "sqlite:///{tmp_path}/db.sqlite3"\n')
-    runtime = Runtime.open(load_config(config, env={}))
+                      f'[database]\nurl = "sqlite:///{folder}/db.sqlite3"\n')
+    return Runtime.open(load_config(config, env={}))
+
+
+def test_after_a_change_only_the_changed_sessions_are_looked_at(tmp_path: Path) -> None:
+    runtime = open_runtime(tmp_path)
     try:
         runtime.load_text(document({}, set(), 0, False), source="test")
         runtime.feeds.get("all")
