@@ -119,8 +119,7 @@ notice_windows = Table(
     Column("due_at", t.UtcDateTime, nullable=False),  # last_change_at + delay
     Column("closed_at", t.UtcDateTime),
     Column("messages", Integer),  # outbox rows queued when it closed
-    CheckConstraint(f"status IN ({', '.join(repr(s) for s in WINDOW_STATUSES)})",
-                    name="status"),
+    CheckConstraint(t.one_of("status", WINDOW_STATUSES), name="status"),
     Index(None, "status", "due_at"),
     Index(None, "summit", "session"),
 )

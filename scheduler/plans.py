@@ -101,7 +101,7 @@ reminder_plans = Table(
     Column("created_at", t.UtcDateTime, nullable=False),
     Column("updated_at", t.UtcDateTime, nullable=False),
     UniqueConstraint("summit", "session", "offset_seconds", "starts_at"),
-    CheckConstraint(f"status IN ({', '.join(repr(s) for s in STATUSES)})", name="status"),
+    CheckConstraint(t.one_of("status", STATUSES), name="status"),
     Index(None, "status", "fire_at"),
 )
 

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 #: that the database needs nothing without importing Alembic and reading every script
 #: (most of a short command's start-up). A test checks that it is Alembic's head; a new
 #: migration updates it.
-HEAD = "0011"
+HEAD = "0012"
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 SCHEDULE_LOCK = 0x5355_4D4D_0001  # PostgreSQL advisory lock keys ("SUMM" + purpose)

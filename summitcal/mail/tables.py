@@ -34,7 +34,7 @@ from sqlalchemy import (
     Text,
 )
 
-from summitcal.summits.tables import UtcDateTime, metadata
+from summitcal.summits.tables import UtcDateTime, metadata, one_of
 
 
 class OutboxStatus(StrEnum):
@@ -75,7 +75,7 @@ outbox = Table(
     Column("sent_at", UtcDateTime),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
-    CheckConstraint(f"status IN ({', '.join(repr(s) for s in STATUSES)})", name="status"),
+    CheckConstraint(one_of("status", STATUSES), name="status"),
     Index(None, "status", "next_attempt_at"),
 )
 

@@ -91,8 +91,14 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 def one_of(column: str, values: tuple[str, ...]) -> str:
-    """The SQL of a CHECK that ``column`` holds one of ``values``."""
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+    """The SQL of a CHECK that ``column`` holds one of ``values``: one comparison per value
+    (``status = 'a' OR status = 'b'``), not ``status IN ('a', 'b')``. SQLite evaluates an
+    IN list of three or more constants by first building a temporary index of them, once
+    per execution of the statement, so an INSERT run for each of many rows built one per
+    row (0.55 s of a cold load's 214,000 attendance rows; migration 0012)."""
+    if not values or any("'" in v for v in values):
+        raise ValueError(f"expected plain values, got {values!r}")
+    return " OR ".join(f"{column} = '{v}'" for v in values)
 
 
 revisions = Table(
