@@ -21,8 +21,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from summitcal.summits.applied import encode
 from summitcal.summits.changes import TIME_FIELDS, as_json
+from summitcal.summits.content import encode
 from summitcal.summits.model import Attendance, Schedule, Session
 
 #: A session's fields as the units a file and a live edit can each change.

@@ -20,6 +20,7 @@ from typing import Any
 import rtoml
 
 from summitcal.core.errors import Problem, ScheduleError
+from summitcal.summits.content import Stored, stored
 from summitcal.summits.model import Organization, Participant, Schedule, Session, Summit
 from summitcal.summits.parallel import Item, parse_all
 from summitcal.summits.validate import Document
@@ -54,12 +55,14 @@ def schedule_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[Proble
 
 @dataclass(frozen=True, slots=True)
 class SourceFile:
-    """One checked schedule file: its path (absolute), the SHA-256 (hex) of its bytes, and
-    its content: its summit, that summit's sessions and the records the file declares."""
+    """One checked schedule file: its path (absolute), the SHA-256 (hex) of its bytes, its
+    content (its summit, that summit's sessions and the records the file declares) and
+    that content as the store keeps it (``summits.content.stored``)."""
 
     path: str
     sha256: str
     content: Schedule
+    stored: Stored
 
     @property
     def summit(self) -> str:
@@ -134,6 +137,17 @@ def parse_text(text: str, name: str) -> Document | Problem:
         return Problem(name, "", "not a schedule: arrays or tables nested too deeply")
 
 
+def parse_file(text: str, name: str) -> tuple[Document | Problem, Stored | None]:
+    """``parse_text`` for a load, and the content of a file without problems as the store
+    keeps it (None for one with problems): made here, while parsing, so that a large load
+    makes it on two CPUs (``summits.parallel``); a cold load of 50,000 sessions spent 1 s
+    on it after parsing, on one."""
+    document = parse_text(text, name)
+    if isinstance(document, Problem) or document.problems or document.summit is None:
+        return document, None
+    return document, stored(_content(document))
+
+
 def _read(path: Path, applied: Applied | None = None
           ) -> tuple[Declared | Problem | str, str]:
     """The file's declarations when its bytes are those last applied, a ``Problem`` when it
@@ -174,24 +188,28 @@ def load_files(paths: Sequence[str | Path], applied: Applied | None = None) -> L
         seen.add(path.resolve())
         read.append((*_read(path, applied), path))
     # The files to parse, parsed on two CPUs when there are many (``summits.parallel``).
-    parsed_texts = iter(parse_all(parse_text, [
+    parsed_texts = iter(parse_all(parse_file, [
         Item(result, str(path), str(path.resolve()), digest) for result, digest, path in read
         if isinstance(result, str)]))
     docs: list[Document | Declared] = []
-    digests: list[tuple[str, str]] = []
+    parsed: list[tuple[Document, Stored | None, str, str]] = []
     for result, digest, path in read:
-        found = next(parsed_texts) if isinstance(result, str) else result
+        found, kept = next(parsed_texts) if isinstance(result, str) else (result, None)
         if isinstance(found, Problem):
             problems.append(found)
-        else:
-            docs.append(found)
-            digests.append((str(path.resolve()), digest))
+            continue
+        docs.append(found)
+        if isinstance(found, Document):
+            parsed.append((found, kept, str(path.resolve()), digest))
     schedule = combine(docs, problems)
-    parsed = [(doc, d) for doc, d in zip(docs, digests, strict=True) if isinstance(doc, Document)]
     unchanged = tuple(doc.summit.id for doc in docs
                       if isinstance(doc, Declared) and doc.summit is not None)
-    return Loaded(schedule, tuple(SourceFile(where, digest, _content(doc))
-                                  for doc, (where, digest) in parsed), unchanged)
+    checked: list[SourceFile] = []
+    for doc, kept, where, digest in parsed:
+        content = _content(doc)
+        assert kept is not None  # combine() refused a file with problems
+        checked.append(SourceFile(where, digest, content, kept))
+    return Loaded(schedule, tuple(checked), unchanged)
 
 
 def _content(doc: Document) -> Schedule:

@@ -210,8 +210,7 @@ class Store:
             result = self._commit(connection, current, wanted.incoming, wanted.summits, source,
                                   now, dry_run)
             if not dry_run:
-                applied.write(connection, (applied.Applied(f.summit, f.path, f.sha256, f.content)
-                                           for f in loaded.files), known, now, result.revision)
+                applied.write(connection, loaded.files, known, now, result.revision)
             return replace(result, overrides=tuple(wanted.overrides))
 
     def applied_files(self) -> schedule_file.Applied:

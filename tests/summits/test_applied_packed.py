@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from summitcal.core import database
 from summitcal.summits import applied
 from summitcal.summits import tables as t
+from summitcal.summits.content import REFERENCES, encode, referenced
 from summitcal.summits.model import Attendance, AttendanceMode
 from summitcal.summits.schedule_file import load_files
 from summitcal.summits.store import Store
@@ -33,7 +34,7 @@ def test_regression_applied_sessions_are_stored_compressed(store: Store) -> None
         assert "sessions" not in row.content
         [file] = [f for f in loaded.files if f.summit == row.summit]
         sessions = json.loads(zlib.decompress(row.sessions))  # any zlib reads it
-        assert sessions == json.loads(json.dumps(applied.encode(file.content)["sessions"]))
+        assert sessions == json.loads(json.dumps(encode(file.content)["sessions"]))
         assert len(row.sessions) * 3 < len(json.dumps(sessions).encode("utf-8")) * 2
     with database.reading(store.engine) as connection:
         back = applied.read(connection)
@@ -51,8 +52,8 @@ def test_migration_0011_moves_the_sessions_of_rows_written_before(database_url: 
         revision = store.apply(loaded.schedule, "load", now=NOW).revision
         with database.writing(store.engine) as connection:
             for file in loaded.files:  # as applied.write stored them before 0011
-                content = applied.encode(file.content) | {
-                    applied.REFERENCES: applied.referenced(file.content)}
+                content = encode(file.content) | {
+                    REFERENCES: referenced(file.content)}
                 connection.execute(sa.insert(old_files).values(
                     summit=file.summit, path=file.path, sha256=file.sha256, content=content,
                     applied_at=NOW, revision_id=revision))
@@ -82,5 +83,5 @@ def test_migration_0011_moves_the_sessions_of_rows_written_before(database_url: 
         with store.engine.connect() as connection:
             contents = [row.content for row in connection.execute(sa.select(old_files))]
         assert {c["summits"][0]["id"]: c["sessions"] for c in contents} == {
-            f.summit: json.loads(json.dumps(applied.encode(f.content)["sessions"]))
+            f.summit: json.loads(json.dumps(encode(f.content)["sessions"]))
             for f in loaded.files}

@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from summitcal.summits import applied
 from summitcal.summits.changes import as_json
+from summitcal.summits.content import decode, encode
 from summitcal.summits.merge import SESSION_FIELDS, FileChange, plan
 from summitcal.summits.model import Attendance, Organization, Participant, Schedule, Session, Summit
 
@@ -116,8 +116,8 @@ def test_an_unchanged_file_changes_nothing(new, live):
 @settings(max_examples=200, deadline=None)
 @given(session=versions())
 def test_the_stored_content_reads_back_as_it_was(session):
-    stored = json.loads(json.dumps(applied.encode(content(session))))
-    back = applied.decode(stored)
+    stored = json.loads(json.dumps(encode(content(session))))
+    back = decode(stored)
     assert back == content(session)
     (again,) = back.sessions.values()
     assert [as_json(getattr(again, f.name)) for f in _content_fields()] == [
@@ -133,7 +133,7 @@ def _content_fields():
 
 def test_a_timed_session_keeps_its_fold():
     second = replace(BASE, start=datetime(2030, 11, 3, 1, 30, tzinfo=NY, fold=1))
-    (back,) = applied.decode(applied.encode(content(second))).sessions.values()
+    (back,) = decode(encode(content(second))).sessions.values()
     assert back.start.fold == 1 and back.starts_at - BASE.starts_at == timedelta(hours=1)
 
 

@@ -19,8 +19,9 @@ import pytest
 
 from summitcal.core.errors import Problem
 from summitcal.summits import parallel
+from summitcal.summits.content import Stored
 from summitcal.summits.parallel import Item, parse_all
-from summitcal.summits.schedule_file import load_files, parse_text
+from summitcal.summits.schedule_file import load_files, parse_file
 from summitcal.summits.validate import Document
 from tests.summits.broken_cases import BASE, CASES
 
@@ -28,15 +29,19 @@ ROOT = Path(__file__).resolve().parents[2]
 PARENT = "SUMMITCAL_TEST_PARSING_PARENT"
 
 
-def _slow_here(text: str, name: str) -> Document | Problem:
-    """``parse_text``, slower in the test's own process than in the worker."""
+Parsed = tuple[Document | Problem, Stored | None]
+
+
+def _slow_here(text: str, name: str) -> Parsed:
+    """``parse_file`` (what a load parses with), slower in the test's own process than in
+    the worker."""
     if os.environ.get(PARENT) == str(os.getpid()):
         time.sleep(0.02)
-    return parse_text(text, name)
+    return parse_file(text, name)
 
 
-def _dies_in_the_worker(text: str, name: str) -> Document | Problem:
-    """``parse_text`` here; in the worker, the process ends at once."""
+def _dies_in_the_worker(text: str, name: str) -> Parsed:
+    """``parse_file`` here; in the worker, the process ends at once."""
     if os.environ.get(PARENT) != str(os.getpid()):
         os._exit(3)
     return _slow_here(text, name)
@@ -68,13 +73,14 @@ def _items(folder: Path, texts: list[tuple[str, str]]) -> list[Item]:
     return items
 
 
-def _shape(result: Document | Problem) -> Any:
-    """Everything a load reads from a parsed file."""
+def _shape(parsed: Parsed) -> Any:
+    """Everything a load reads from a parsed file, its stored form included."""
+    result, kept = parsed
     if isinstance(result, Problem):
-        return result
+        return result, kept
     return (result.file, result.problems, result.summit, result.organizations,
             result.participants, result.sessions, result.session_ids, result.referenced,
-            result.references)
+            result.references, kept)
 
 
 @pytest.fixture
@@ -85,12 +91,13 @@ def parent(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_two_processes_parse_what_one_parses(tmp_path: Path, parent: None) -> None:
     items = _items(tmp_path, _texts()) * 3
-    here = [parse_text(item.text, item.name) for item in items]
+    here = [parse_file(item.text, item.name) for item in items]
     before = parallel.stats.worker_batches
     both = parse_all(_slow_here, items, min_bytes=0)
     assert parallel.stats.worker_batches > before, "the worker parsed nothing"
     assert [_shape(r) for r in both] == [_shape(r) for r in here]
-    assert sum(isinstance(r, Problem) or bool(r.problems) for r in both) > 10
+    assert sum(isinstance(r, Problem) or bool(r.problems) for r, _ in both) > 10
+    assert sum(kept is not None for _, kept in both) > 10
 
 
 def test_a_file_changed_after_it_was_read_is_parsed_as_it_was_read(
@@ -100,7 +107,7 @@ def test_a_file_changed_after_it_was_read_is_parsed_as_it_was_read(
     Path(first.path).write_text(first.text.replace('name = "', 'name = "Renamed '),
                                 encoding="utf-8")
     results = parse_all(_slow_here, items, min_bytes=0)
-    assert _shape(results[0]) == _shape(parse_text(first.text, first.name))
+    assert _shape(results[0]) == _shape(parse_file(first.text, first.name))
     assert "Renamed" not in repr(_shape(results[0]))
 
 
@@ -108,7 +115,7 @@ def test_a_worker_that_dies_loses_no_file(tmp_path: Path, parent: None) -> None:
     items = _items(tmp_path, _texts())
     started = time.monotonic()
     results = parse_all(_dies_in_the_worker, items, min_bytes=0)
-    assert [_shape(r) for r in results] == [_shape(parse_text(i.text, i.name)) for i in items]
+    assert [_shape(r) for r in results] == [_shape(parse_file(i.text, i.name)) for i in items]
     assert time.monotonic() - started < 60
 
 
