@@ -164,3 +164,24 @@ def test_sqlite_binds_an_instant_as_the_generic_path_does(moment):
     assert column.bind_processor(dialect)(None) is None
     with pytest.raises(ValueError, match="aware datetime"):
         column.bind_processor(dialect)(moment.replace(tzinfo=None))
+
+
+def test_session_rows_name_every_column_once() -> None:
+    from summitcal.summits.rows import SESSION_COLUMNS
+
+    assert sorted(SESSION_COLUMNS) == sorted(t.sessions.c.keys())
+
+
+def test_insert_many_takes_dicts_or_tuples_in_any_column_order(store: Store) -> None:
+    from summitcal.summits.rows import insert_many
+
+    columns = ("sources", "timezone", "country", "city", "name", "id")  # not the table's order
+    one = {"id": "a", "name": "A", "city": "Dushanbe", "country": "Tajikistan",
+           "timezone": "Asia/Dushanbe", "sources": ["https://example.org/a"]}
+    two = dict(one, id="b", sources=[])
+    with database.writing(store.engine) as connection:
+        insert_many(connection, t.summits, [one])
+        insert_many(connection, t.summits, [tuple(two[c] for c in columns)], columns)
+    with store.engine.connect() as connection:
+        back = [r._asdict() for r in connection.execute(sa.select(t.summits).order_by("id"))]
+    assert back == [one, two]
