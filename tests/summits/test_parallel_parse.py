@@ -47,6 +47,21 @@ def _dies_in_the_worker(text: str, name: str) -> Parsed:
     return _slow_here(text, name)
 
 
+_parsed_in_this_process = 0
+
+
+def _dies_in_the_worker_later(text: str, name: str) -> Parsed:
+    """``_slow_here``; in the worker, the process ends at its sixth file, after it sent
+    the results of the batches before."""
+    global _parsed_in_this_process
+    if os.environ.get(PARENT) != str(os.getpid()):
+        _parsed_in_this_process += 1
+        if _parsed_in_this_process == 6:
+            time.sleep(0.5)  # the sending thread has long sent the five batches before
+            os._exit(3)
+    return _slow_here(text, name)
+
+
 def _texts() -> list[tuple[str, str]]:
     """Schedule texts of every kind: the real schedules, the examples (one broken), the
     base case and every broken case that is text, and one that is not TOML."""
@@ -117,6 +132,15 @@ def test_a_worker_that_dies_loses_no_file(tmp_path: Path, parent: None) -> None:
     results = parse_all(_dies_in_the_worker, items, min_bytes=0)
     assert [_shape(r) for r in results] == [_shape(parse_file(i.text, i.name)) for i in items]
     assert time.monotonic() - started < 60
+
+
+def test_a_worker_that_dies_after_sending_some_batches_loses_no_file(
+        tmp_path: Path, parent: None) -> None:
+    items = _items(tmp_path, _texts())
+    before = parallel.stats.worker_batches
+    results = parse_all(_dies_in_the_worker_later, items, min_bytes=0)
+    assert [_shape(r) for r in results] == [_shape(parse_file(i.text, i.name)) for i in items]
+    assert parallel.stats.worker_batches - before == 5
 
 
 def test_small_loads_stay_in_one_process(tmp_path: Path, parent: None) -> None:
