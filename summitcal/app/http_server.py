@@ -31,7 +31,6 @@ log = logging.getLogger("summitcal.http")
 BACKLOG = 2048
 #: Request headers that a 304 written at once never answers: a request body, an upgrade.
 _BODY_OR_UPGRADE = frozenset({b"content-length", b"transfer-encoding", b"expect", b"upgrade"})
-_CONDITIONAL = frozenset({b"if-none-match", b"if-modified-since"})
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -128,24 +127,26 @@ class HeaderDeadlineProtocol(_HeaderDeadline, H11Protocol):  # type: ignore[misc
 
 class HttpToolsDeadlineProtocol(_HeaderDeadline, HttpToolsProtocol):  # type: ignore[misc]
     """httptools' protocol with the same deadline for request headers, which writes the
-    304 of a feed poll itself.
+    answers to feed GETs itself when they are at hand.
 
     Calendar apps poll feeds with If-None-Match or If-Modified-Since, and most polls
-    find nothing new. uvicorn answers each request through an ASGI request cycle (an
-    ``asyncio.Event``, a task, header checks as the response is sent), which costs
-    several times the answer. When the app has ``not_modified_now`` (``web.feed_answers``)
-    and the request is a conditional GET or HEAD without a body, on a connection with no
-    response in progress, the headers of the 304 come from that method and are written
-    here, with the same framing uvicorn gives (status line, its default headers,
-    ``connection: close`` when the connection ends); anything else, a 304 included when
-    the app would not answer it at once, takes uvicorn's way. With uvicorn's access log
-    on, every request takes uvicorn's way, so that each is logged."""
+    find nothing new; a feed already built is sent as it is. uvicorn answers each request
+    through an ASGI request cycle (an ``asyncio.Event``, a task, header checks as the
+    response is sent), which costs several times a 304, and a good part of sending a
+    large gzipped feed. When the app has ``answer_now`` (``web.feed_answers``) and the
+    request is a GET or HEAD without a body, on a connection with no response in progress
+    and whose transport is not over its high-water mark, the answer (a 304, or a 200
+    whose bytes are made) comes from that method and is written here, with the same
+    framing uvicorn gives (status line, its default headers, ``connection: close`` when
+    the connection ends). Anything else, and any answer the app would not give at once,
+    takes uvicorn's way, which waits for a full transport to drain before sending. With
+    uvicorn's access log on, every request takes uvicorn's way, so that each is logged."""
 
     _answered = False  # the current request was answered in on_headers_complete
 
     def on_headers_complete(self) -> None:
         self._headers_done()
-        if not self._answer_not_modified():
+        if not self._answer_at_once():
             super().on_headers_complete()
 
     def on_body(self, body: bytes) -> None:
@@ -158,21 +159,18 @@ class HttpToolsDeadlineProtocol(_HeaderDeadline, HttpToolsProtocol):  # type: ig
             return
         super().on_message_complete()
 
-    def _answer_not_modified(self) -> bool:
-        """Write the 304 of this request, if it is one the app answers at once (see the
+    def _answer_at_once(self) -> bool:
+        """Write the answer to this request, if it is one the app gives at once (see the
         class doc); whether it was written."""
-        answer = getattr(self.app, "not_modified_now", None)
-        if answer is None or self.access_log or (
+        answer = getattr(self.app, "answer_now", None)
+        if answer is None or self.access_log or self.flow.write_paused or (
                 self.cycle is not None and not self.cycle.response_complete):
             return False
-        conditional = False
         for name, _ in self.headers:
             if name in _BODY_OR_UPGRADE:
                 return False
-            if name in _CONDITIONAL:
-                conditional = True
         method = self.parser.get_method()
-        if not conditional or method not in (b"GET", b"HEAD") or self.parser.should_upgrade():
+        if method not in (b"GET", b"HEAD") or self.parser.should_upgrade():
             return False
         http_version = self.parser.get_http_version()
         url = httptools.parse_url(self.url)
@@ -184,17 +182,21 @@ class HttpToolsDeadlineProtocol(_HeaderDeadline, HttpToolsProtocol):  # type: ig
         scope["path"] = self.root_path + (urllib.parse.unquote(path) if "%" in path else path)
         scope["raw_path"] = self.root_path.encode("ascii") + url.path
         scope["query_string"] = url.query or b""
-        headers = answer(scope)
-        if headers is None:
+        found = answer(scope)
+        if found is None:
             return False
+        status, headers, body = found
         keep_alive = http_version != "1.0" and self.parser.should_keep_alive()
-        out = [STATUS_LINE[304]]
+        out = [STATUS_LINE[status]]
         for name, value in (*self.server_state.default_headers, *headers):
             out += (name, b": ", value, b"\r\n")
         if not keep_alive:
             out.append(b"connection: close\r\n")
         out.append(b"\r\n")
-        self.transport.write(b"".join(out))
+        if body:  # one write of both, the body not copied into a joined buffer
+            self.transport.writelines((b"".join(out), body))
+        else:
+            self.transport.write(b"".join(out))
         self._answered = True
         if not keep_alive:
             self.server_state.total_requests += 1

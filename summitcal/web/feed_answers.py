@@ -98,20 +98,32 @@ class FeedAnswers:
         status = await self._answer(scope["method"], send, feed, compress, now, current)
         self._count(scope["method"], route, status)
 
-    def not_modified_now(self, scope: dict[str, Any]) -> Headers | None:
-        """The headers of a 304 to the GET or HEAD request ``scope`` (an ASGI HTTP scope
-        with its method, path and headers), counted as answered, when this middleware
-        would answer 304; else None, and nothing is counted.
+    def answer_now(self, scope: dict[str, Any]) -> tuple[int, Headers, bytes] | None:
+        """The answer to the GET or HEAD request ``scope`` (an ASGI HTTP scope with its
+        method, path and headers) as (status, headers, body), counted as answered, when
+        this middleware would answer it with bytes already made: a 304 (empty body), or a
+        200 whose body (gzipped or plain, as asked) is made. Else None, and nothing is
+        counted. A HEAD's body is empty and its Content-Length the GET's.
 
-        Synchronous, for ``app.http_server``, which writes the answer itself for the
-        conditional polls of calendar apps without starting an ASGI request cycle; the
-        same headers, status and metrics as the ASGI path (``__call__``)."""
+        Synchronous, for ``app.http_server``, which writes the answer itself without
+        starting an ASGI request cycle (for the polls of calendar apps, and the GETs of
+        feeds already built); the same status, headers and metrics as the ASGI path
+        (``__call__``)."""
         found = self._found(scope)
-        if found is None or not found[4]:
+        if found is None:
             return None
-        route, feed, now, compress, _ = found
-        self._count(scope["method"], route, 304)
-        return [(b"date", date_header()), *headers_of(feed, compress, self.max_age, now)]
+        route, feed, now, compress, current = found
+        if not current and not feed.made(compress):
+            return None
+        method = scope["method"]
+        headers = [(b"date", date_header()), *headers_of(feed, compress, self.max_age, now)]
+        if current:
+            self._count(method, route, 304)
+            return 304, headers, b""
+        body = feed.gzipped if compress else feed.body
+        self._count(method, route, 200)
+        return 200, [*headers, *_content_headers(body, compress)], \
+            b"" if method == "HEAD" else body
 
     def _found(self, scope: dict[str, Any]) -> tuple[str, FeedResponse, datetime, bool,
                                                      bool] | None:
@@ -156,10 +168,18 @@ class FeedAnswers:
             await send(_EMPTY)
             return 304
         body = feed.gzipped if compress else feed.body
-        extra = [(b"content-encoding", b"gzip")] if compress else []
-        await send({"type": "http.response.start", "status": 200, "headers": [
-            *headers, *extra, (b"content-length", str(len(body)).encode("latin-1")),
-            (b"content-type", CALENDAR.encode("latin-1"))]})
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [*headers, *_content_headers(body, compress)]})
         await send({"type": "http.response.body",
                     "body": b"" if method == "HEAD" else body, "more_body": False})
         return 200
+
+
+def _content_headers(body: bytes, compress: bool) -> Headers:
+    """The headers that describe a 200's body: its coding, length and type."""
+    extra = [(b"content-encoding", b"gzip")] if compress else []
+    return [*extra, (b"content-length", str(len(body)).encode("latin-1")),
+            (b"content-type", CALENDAR_TYPE)]
+
+
+CALENDAR_TYPE = CALENDAR.encode("latin-1")

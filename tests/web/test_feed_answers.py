@@ -69,6 +69,40 @@ def test_answers_equal_the_routes_answers(tmp_path: Path) -> None:
         runtime.close()
 
 
+def test_an_answer_given_at_once_is_the_asgi_answer(tmp_path: Path) -> None:
+    """``answer_now`` (what the HTTP protocol writes without an ASGI cycle) gives the
+    status, headers and body of the ASGI path, and nothing for bytes not made yet."""
+    runtime = make_runtime(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    try:
+        runtime.load([ROOT / "schedules"], source="test")
+        front = serving_app(runtime)
+        assert isinstance(front, FeedAnswers)
+        path = "/feeds/summits/astana-2024.ics"
+        call(front, "HEAD", path, {})  # built, not gzipped
+        assert not runtime.feeds.cached("summits/astana-2024").made(True)
+        assert front.answer_now(_scope("GET", path, {"Accept-Encoding": "gzip"})) is None
+        _, plain, _ = call(front, "GET", path, {})
+        call(front, "GET", path, {"Accept-Encoding": "gzip"})
+        for method, headers in [("GET", {}), ("GET", {"Accept-Encoding": "gzip"}),
+                                ("HEAD", {"Accept-Encoding": "gzip"}),
+                                ("GET", {"If-None-Match": plain["etag"]}),
+                                ("GET", {"If-None-Match": '"other"'})]:
+            answered = front.answered
+            status, fields, body = front.answer_now(_scope(method, path, headers))
+            assert front.answered == answered + 1
+            at_once = (status, {k.decode(): v.decode() for k, v in fields}, body)
+            assert undated(at_once) == undated(call(front, method, path, headers)), (
+                method, headers)
+        assert front.answer_now(_scope("GET", "/feeds/summits/nowhere.ics", {})) is None
+    finally:
+        runtime.close()
+
+
+def _scope(method: str, path: str, headers: dict[str, str]) -> dict[str, Any]:
+    return {"type": "http", "method": method, "path": path,
+            "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]}
+
+
 def test_other_paths_go_on_to_the_app() -> None:
     assert feed_route("/feeds/all.ics") == ("all", "/feeds/all.ics")
     assert feed_route("/feeds/summits/a.ics") == ("summits/a", "/feeds/{kind}/{ident}.ics")
