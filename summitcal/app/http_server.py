@@ -29,7 +29,7 @@ from summitcal.app.preflight import StartupError
 
 log = logging.getLogger("summitcal.http")
 BACKLOG = 2048
-#: Request headers that a 304 written at once never answers: a request body, an upgrade.
+#: Request headers that an answer written at once never answers: a request body, an upgrade.
 _BODY_OR_UPGRADE = frozenset({b"content-length", b"transfer-encoding", b"expect", b"upgrade"})
 
 

@@ -43,12 +43,12 @@ from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
 from summitcal.core.errors import Problem
+from summitcal.summits.model import Attendance, Organization, Participant, Session, Summit
 
 try:
     import fcntl
 except ImportError:  # not a Unix: pipes keep their default size
     fcntl = None  # type: ignore[assignment]
-from summitcal.summits.model import Attendance, Organization, Participant, Session, Summit
 
 T = TypeVar("T")
 
@@ -210,6 +210,7 @@ def parse_all(parse: Callable[[str, str], T], items: Sequence[Item],
         target=_work, daemon=True, name="summitcal-parse",
         args=(parse, [[(i.name, i.path, i.sha256) for i in run] for run in runs], bounds,
               sender))
+
     def take(message: bytes) -> None:
         index, found = pickle.loads(message)
         stats.worker_batches += 1

@@ -192,24 +192,20 @@ def load_files(paths: Sequence[str | Path], applied: Applied | None = None) -> L
         Item(result, str(path), str(path.resolve()), digest) for result, digest, path in read
         if isinstance(result, str)]))
     docs: list[Document | Declared] = []
-    parsed: list[tuple[Document, Stored | None, str, str]] = []
+    parsed: list[tuple[Document, Stored, str, str]] = []
     for result, digest, path in read:
         found, kept = next(parsed_texts) if isinstance(result, str) else (result, None)
         if isinstance(found, Problem):
             problems.append(found)
             continue
         docs.append(found)
-        if isinstance(found, Document):
+        if isinstance(found, Document) and kept is not None:  # parsed, without problems
             parsed.append((found, kept, str(path.resolve()), digest))
     schedule = combine(docs, problems)
     unchanged = tuple(doc.summit.id for doc in docs
                       if isinstance(doc, Declared) and doc.summit is not None)
-    checked: list[SourceFile] = []
-    for doc, kept, where, digest in parsed:
-        content = _content(doc)
-        assert kept is not None  # combine() refused a file with problems
-        checked.append(SourceFile(where, digest, content, kept))
-    return Loaded(schedule, tuple(checked), unchanged)
+    return Loaded(schedule, tuple(SourceFile(where, digest, _content(doc), kept)
+                                  for doc, kept, where, digest in parsed), unchanged)
 
 
 def _content(doc: Document) -> Schedule:

@@ -40,7 +40,6 @@ SECURITY = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY
             (b"content-security-policy", PAGE_POLICY.encode("latin-1"))]
 #: Paths whose feed route is remembered (``feed_route``); all are forgotten past that.
 MAX_PATHS = 4096
-_EMPTY = {"type": "http.response.body", "body": b"", "more_body": False}
 
 
 def feed_route(path: str) -> tuple[str, str] | None:
@@ -115,15 +114,9 @@ class FeedAnswers:
         route, feed, now, compress, current = found
         if not current and not feed.made(compress):
             return None
-        method = scope["method"]
-        headers = [(b"date", date_header()), *headers_of(feed, compress, self.max_age, now)]
-        if current:
-            self._count(method, route, 304)
-            return 304, headers, b""
-        body = feed.gzipped if compress else feed.body
-        self._count(method, route, 200)
-        return 200, [*headers, *_content_headers(body, compress)], \
-            b"" if method == "HEAD" else body
+        answer = self._response(scope["method"], feed, compress, now, current)
+        self._count(scope["method"], route, answer[0])
+        return answer
 
     def _found(self, scope: dict[str, Any]) -> tuple[str, FeedResponse, datetime, bool,
                                                      bool] | None:
@@ -161,25 +154,22 @@ class FeedAnswers:
 
     async def _answer(self, method: str, send: Any, feed: FeedResponse,
                       compress: bool, now: datetime, current: bool) -> int:
-        headers = headers_of(feed, compress, self.max_age, now)
-        headers = [(b"date", date_header()), *headers]
+        status, headers, body = self._response(method, feed, compress, now, current)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+        return status
+
+    def _response(self, method: str, feed: FeedResponse, compress: bool, now: datetime,
+                  current: bool) -> tuple[int, Headers, bytes]:
+        """(status, headers, body) of the answer: a 304 when the client's copy is
+        ``current``, else a 200 with the feed's bytes (none for a HEAD)."""
+        headers = [(b"date", date_header()), *headers_of(feed, compress, self.max_age, now)]
         if current:
-            await send({"type": "http.response.start", "status": 304, "headers": headers})
-            await send(_EMPTY)
-            return 304
+            return 304, headers, b""
         body = feed.gzipped if compress else feed.body
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [*headers, *_content_headers(body, compress)]})
-        await send({"type": "http.response.body",
-                    "body": b"" if method == "HEAD" else body, "more_body": False})
-        return 200
-
-
-def _content_headers(body: bytes, compress: bool) -> Headers:
-    """The headers that describe a 200's body: its coding, length and type."""
-    extra = [(b"content-encoding", b"gzip")] if compress else []
-    return [*extra, (b"content-length", str(len(body)).encode("latin-1")),
-            (b"content-type", CALENDAR_TYPE)]
+        extra = [(b"content-encoding", b"gzip")] if compress else []
+        return 200, [*headers, *extra, (b"content-length", str(len(body)).encode("latin-1")),
+                     (b"content-type", CALENDAR_TYPE)], b"" if method == "HEAD" else body
 
 
 CALENDAR_TYPE = CALENDAR.encode("latin-1")
