@@ -2,7 +2,7 @@
 
 A feed is rebuilt (from per-session pieces, see ``feeds.cache``) only when the store's
 revision changes — also when another process made it — or when a cancelled session's
-retention runs out. A cached GET costs one version query and a dictionary look-up.
+retention runs out. A cached GET costs a version check (``Store.version``) and a dictionary look-up.
 """
 
 from __future__ import annotations
@@ -219,7 +219,7 @@ class FeedService:
 
     def cached(self, name: str, now: datetime | None = None) -> FeedResponse | None:
         """The feed called ``name`` when a response for the current version is at hand
-        (one version query and a dictionary look-up, never a build), else None; ``now``
+        (a version check and a dictionary look-up, never a build), else None; ``now``
         is the clock's time when the caller has it."""
         return self._current(name, self.snapshots.store.version(), now or self.clock())
 

@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection
 
 from summitcal.core import database
 from summitcal.core.errors import InvalidInput, NotFound, Problem, ScheduleError, UidClash
+from summitcal.core.wal import WalWatch
 from summitcal.summits import applied, merge, rows, schedule_file
 from summitcal.summits import tables as t
 from summitcal.summits import text as texts
@@ -54,6 +55,9 @@ class Store:
         self._version_lock = threading.Lock()
         self._version_connection: Any = None  # a driver connection kept for version()
         self._version_cursor: Any = None  # and its cursor
+        self._wal: WalWatch | None = None  # SQLite in WAL mode: its wal-index header
+        self._wal_tried = False  # whether the version connection's watch was looked for
+        self._seen: tuple[bytes, int] | None = None  # header before the last query, answer
 
     def close(self) -> None:
         with self._version_lock:
@@ -75,19 +79,30 @@ class Store:
 
         Every feed request asks, so it runs on a driver connection kept for it (in
         autocommit: each query sees the latest commit), without SQLAlchemy's per-query
-        work, which cost ten times the query. A connection that fails is dropped and the
-        query made once more through SQLAlchemy, which raises its usual errors when the
-        database is gone."""
+        work, which cost ten times the query. On SQLite in WAL mode the query is made only
+        when the wal-index header has changed since the one read before the last query
+        (``core.wal``): no commit, by any process, leaves it as it was. A connection that
+        fails is dropped and the query made once more through SQLAlchemy, which raises its
+        usual errors when the database is gone."""
         with self._version_lock:
             try:
                 if self._version_connection is None:
                     self._version_connection = self._autocommit_connection()
+                header = self._wal.header() if self._wal is not None else None
+                if header is not None and self._seen is not None and self._seen[0] == header:
+                    return self._seen[1]
                 cursor = self._version_cursor
                 if cursor is None:
                     cursor = self._version_cursor = self._version_connection.cursor()
                 cursor.execute(_VERSION_SQL)
                 found = cursor.fetchone()
-                return (found[0] if found else None) or 0
+                version: int = (found[0] if found else None) or 0
+                if not self._wal_tried and self.engine.dialect.name == "sqlite":
+                    # After a query, so that the connection has opened the wal-index.
+                    self._wal_tried = True
+                    self._wal = WalWatch.of(self._version_connection.driver_connection)
+                self._seen = None if header is None else (header, version)
+                return version
             except self.engine.dialect.loaded_dbapi.Error:
                 self._drop_version_connection()
         with self.engine.connect() as connection:
@@ -111,6 +126,9 @@ class Store:
         return raw
 
     def _drop_version_connection(self) -> None:
+        wal, self._wal, self._seen, self._wal_tried = self._wal, None, None, False
+        if wal is not None:
+            wal.close()
         cursor, self._version_cursor = self._version_cursor, None
         if cursor is not None:
             try:
