@@ -4,7 +4,9 @@ shows (regression: every restart rendered every event again)."""
 
 from __future__ import annotations
 
+import gc
 import re
+import time
 from pathlib import Path
 
 from tests.serving import Server, cli
@@ -55,3 +57,37 @@ def test_restart_without_changes_serves_the_kept_feed_at_once(tmp_path: Path) ->
         log = server.log.read_text()
     assert "feeds current: none" in log
     assert etag(after_headers) != etag(headers) and b"video link" in after
+
+
+def test_regression_the_feed_build_slowed_the_schedulers_first_run(tmp_path: Path,
+                                                                    monkeypatch) -> None:
+    """The background build of /feeds/all.ics starts only once the scheduler has started:
+    at 50,000 sessions the scheduler's first run on a database (every session remembered,
+    in one write transaction) took over 30 s beside the build instead of 7 s, and the
+    delivery workers and the heartbeat, waiting to write, failed with "database is
+    locked"."""
+    from summitcal.app import server
+    from summitcal.app.config import load_config
+    from summitcal.app.scheduling import Scheduling
+    from summitcal.feeds.service import FeedService
+
+    events: list[str] = []
+    real_start = Scheduling.start
+
+    def start(self: Scheduling) -> None:
+        events.append("scheduler starting")
+        real_start(self)
+        events.append("scheduler started")
+
+    monkeypatch.setattr(Scheduling, "start", start)
+    monkeypatch.setattr(FeedService, "warm", lambda self: events.append("feed warm-up"))
+    monkeypatch.setattr(server, "_serve_http", lambda *args: events.append("serving"))
+    monkeypatch.chdir(tmp_path)
+    config = load_config(write_config(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite3'}"))
+    server.serve(config, "127.0.0.1", 0)
+    deadline = time.monotonic() + 10
+    while "feed warm-up" not in events and time.monotonic() < deadline:
+        time.sleep(0.01)  # the warm-up runs on a thread of its own
+    gc.unfreeze()  # the warm-up froze this test process's objects
+    assert events.index("scheduler started") < events.index("feed warm-up")
+    assert events[0] == "scheduler starting"

@@ -11,8 +11,9 @@ and exit status 1 (``StartupError`` and the other ``SummitcalError``). On shutdo
 (SIGTERM, Ctrl-C) uvicorn returns (or, without ``web``, the wait ends) and the clock stops
 first (no new rows), then delivery (messages in flight finish, the rest are given back).
 With ``web``, feed pieces kept by the last clean stop are restored before serving,
-/feeds/all.ics is built in the background while serving starts, and the pieces are kept
-in the data folder again on shutdown (``feeds.kept``).
+/feeds/all.ics is built in the background once the clock has started (its first run on a
+database is one long write transaction, not to be slowed down by the build) while serving
+starts, and the pieces are kept in the data folder again on shutdown (``feeds.kept``).
 """
 
 from __future__ import annotations
@@ -82,9 +83,12 @@ def serve(config: Config, host: str | None = None, port: int | None = None, *,
                          restored.pieces, ", ".join(restored.feeds) or "none", restored.chunks)
             if config.schedules.load_on_start and "scheduler" in roles:
                 _load(runtime)
-            if "web" in roles:
-                _warm(runtime)
-            _run(runtime, listener, host, port, roles, web_workers)
+            # The feed is warmed once the scheduler has started: its first run on a
+            # database remembers every session in one write transaction, which the warm
+            # build's CPU work (holding the GIL) stretched from 7 s to over 30 s at 50,000
+            # sessions, past other writers' busy timeout.
+            _run(runtime, listener, host, port, roles, web_workers,
+                 started=(lambda: _warm(runtime)) if "web" in roles else None)
         finally:
             if "web" in roles:
                 try:
@@ -138,7 +142,10 @@ def _run(
     port: int,
     roles: tuple[str, ...],
     web_workers: int,
+    started: Callable[[], None] | None = None,
 ) -> None:
+    """Run the roles until stopped; ``started`` is called once the worker and the
+    scheduler have started, before serving."""
     config = runtime.config
     delivery = (Delivery(runtime.store.engine, config, registry(Sources.of(runtime)))
                 if "worker" in roles else None)
@@ -158,6 +165,8 @@ def _run(
         try:
             if scheduling is not None:
                 scheduling.start()
+            if started is not None:
+                started()
             try:
                 log.info("running: %s", ", ".join(roles))
                 if listener is not None:
