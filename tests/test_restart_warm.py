@@ -9,7 +9,7 @@ import re
 import time
 from pathlib import Path
 
-from tests.serving import Server, cli
+from tests.serving import Server, cli, free_port
 from tests.test_serve import write_config
 
 
@@ -84,7 +84,7 @@ def test_regression_the_feed_build_slowed_the_schedulers_first_run(tmp_path: Pat
     monkeypatch.setattr(server, "_serve_http", lambda *args: events.append("serving"))
     monkeypatch.chdir(tmp_path)
     config = load_config(write_config(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite3'}"))
-    server.serve(config, "127.0.0.1", 0)
+    server.serve(config, "127.0.0.1", free_port())
     deadline = time.monotonic() + 10
     while "feed warm-up" not in events and time.monotonic() < deadline:
         time.sleep(0.01)  # the warm-up runs on a thread of its own
