@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import os
 import struct
-from pathlib import Path
 from typing import Any
 
 #: Bytes of one copy of the wal-index header, and of both.
@@ -63,8 +62,7 @@ class WalWatch:
         if not mode or str(mode[0]).lower() != "wal" or not found or not found[0][2]:
             return None
         try:
-            fd = os.open(Path(found[0][2]).with_name(Path(found[0][2]).name + "-shm"),
-                         os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            fd = os.open(found[0][2] + "-shm", os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         except OSError:
             return None
         return cls(fd)

@@ -89,7 +89,7 @@ class Store:
                 if self._version_connection is None:
                     self._version_connection = self._autocommit_connection()
                 header = self._wal.header() if self._wal is not None else None
-                if header is not None and self._seen is not None and self._seen[0] == header:
+                if self._seen is not None and self._seen[0] == header:  # never None there
                     return self._seen[1]
                 cursor = self._version_cursor
                 if cursor is None:
