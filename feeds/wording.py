@@ -1,7 +1,7 @@
 """The words of an event: summary, location and description, as plain text.
 
-Pure functions of a session and the schedule around it. Escaping and folding are left
-to icalendar; this module only makes text that iCalendar can carry (see :func:`clean`).
+Pure functions of a session and the schedule around it. Escaping and folding are
+``feeds.event``'s; this module only makes text that iCalendar can carry (see :func:`clean`).
 """
 
 from __future__ import annotations
