@@ -8,6 +8,7 @@ from __future__ import annotations
 import operator
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -58,12 +59,18 @@ def read_sessions(
     summits: Sequence[str] | None = None,
 ) -> dict[SessionKey, Session]:
     """All sessions (ordered by start, summit, id), the one with ``key``, those written
-    by revisions after ``since``, or those of ``summits``."""
+    by revisions after ``since``, or those of ``summits``.
+
+    Rows are fetched all at once and unpacked by position (``Result.all()``), not one
+    ``fetchone`` and one attribute lookup by name at a time: reading 50,000 sessions
+    with their 214,000 attendance rows took 4.1 s that way, of which 3.2 s was not the
+    database's work."""
     newer = sa.select(t.sessions.c.summit, t.sessions.c.id).where(
         t.sessions.c.revision_id > since) if since is not None else None
 
-    def only(table: sa.Table, id_column: str) -> sa.Select[Any]:
-        query = sa.select(table)
+    def only(table: sa.Table, id_column: str, *columns: str) -> sa.Select[Any]:
+        query = sa.select(*(table.c[name] for name in columns)) if columns \
+            else sa.select(table)
         if key is not None:
             query = query.where(table.c.summit == key[0], table.c[id_column] == key[1])
         if newer is not None:
@@ -74,18 +81,40 @@ def read_sessions(
 
     organizations: dict[SessionKey, list[str]] = defaultdict(list)
     links = t.session_organizations
-    for r in connection.execute(only(links, "session").order_by(links.c.position)):
-        organizations[r.summit, r.session].append(r.organization)
+    for summit, session, organization in connection.execute(
+            only(links, "session", "summit", "session", "organization")
+            .order_by(links.c.position)).all():
+        organizations[summit, session].append(organization)
     attendance: dict[SessionKey, list[Attendance]] = defaultdict(list)
-    for r in connection.execute(only(t.attendance, "session").order_by(t.attendance.c.position)):
-        attendance[r.summit, r.session].append(
-            Attendance(r.participant, AttendanceMode(r.mode), r.delegate, r.note, r.announced)
-        )
+    mode_of = _MODES.__getitem__
+    for summit, session, participant, mode, delegate, note, announced in connection.execute(
+            only(t.attendance, "session", *_ATTENDANCE_COLUMNS)
+            .order_by(t.attendance.c.position)).all():
+        attendance[summit, session].append(
+            Attendance(participant, mode_of(mode), delegate, note, announced))
     order = (t.sessions.c.starts_at, t.sessions.c.summit, t.sessions.c.id)
+    no_items: list[Any] = []
     return {
-        (r.summit, r.id): _session(r, organizations[r.summit, r.id], attendance[r.summit, r.id])
-        for r in connection.execute(only(t.sessions, "id").order_by(*order))
+        (row[0], row[1]): _session(row, organizations.get((row[0], row[1]), no_items),
+                                   attendance.get((row[0], row[1]), no_items))
+        for row in connection.execute(
+            only(t.sessions, "id", *_SESSION_READ).order_by(*order)).all()
     }
+
+
+_MODES = {mode.value: mode for mode in AttendanceMode}
+_STATUSES = {status.value: status for status in SessionStatus}
+_ATTENDANCE_COLUMNS = ("summit", "session", "participant", "mode", "delegate", "note",
+                       "announced")
+#: The columns ``_session`` reads, in its order.
+_SESSION_READ = ("summit", "id", "title", "timezone", "start_local", "start_fold",
+                 "end_local", "end_fold", "date", "end_date", "venue", "status",
+                 "description", "video_url", "sequence", "last_modified", "cancelled_at")
+# ``_session`` passes the fields by position: the columns with organizations and
+# attendance put back in their places are the fields of ``Session``, in order.
+assert tuple(f.name for f in fields(Session)) == (
+    *_SESSION_READ[:4], "organizations", "start", "end", *_SESSION_READ[8:14], "attendance",
+    *_SESSION_READ[14:])
 
 
 def write_revision(
@@ -262,29 +291,17 @@ def _session_row(session: Session, revision: int) -> tuple[Any, ...]:
 
 
 def _session(row: Any, organizations: list[str], attendance: list[Attendance]) -> Session:
-    zone = ZoneInfo(row.timezone)
-
-    def wall(local: str | None, fold: int) -> datetime | None:
-        if local is None:
-            return None
-        return datetime.fromisoformat(local).replace(tzinfo=zone, fold=fold)
-
+    """A session from its ``_SESSION_READ`` columns, in that order."""
+    (summit, ident, title, timezone, start_local, start_fold, end_local, end_fold, day,
+     end_date, venue, status, description, video_url, sequence, last_modified,
+     cancelled_at) = row
+    zone = ZoneInfo(timezone)
     return Session(
-        summit=row.summit,
-        id=row.id,
-        title=row.title,
-        timezone=row.timezone,
-        organizations=tuple(organizations),
-        start=wall(row.start_local, row.start_fold),
-        end=wall(row.end_local, row.end_fold),
-        date=row.date,
-        end_date=row.end_date,
-        venue=row.venue,
-        status=SessionStatus(row.status),
-        description=row.description,
-        video_url=row.video_url,
-        attendance=tuple(attendance),
-        sequence=row.sequence,
-        last_modified=row.last_modified,
-        cancelled_at=row.cancelled_at,
+        summit, ident, title, timezone, tuple(organizations),
+        None if start_local is None else
+        datetime.fromisoformat(start_local).replace(tzinfo=zone, fold=start_fold),
+        None if end_local is None else
+        datetime.fromisoformat(end_local).replace(tzinfo=zone, fold=end_fold),
+        day, end_date, venue, _STATUSES[status], description, video_url, tuple(attendance),
+        sequence, last_modified, cancelled_at,
     )
