@@ -117,6 +117,28 @@ def test_directory_with_one_broken_file_applies_nothing(workdir, capsys):
     assert "astana-2024/sco-council: added" in out  # nothing of it was applied
 
 
+def test_regression_a_failed_first_load_left_an_empty_database(tmp_path, capsys, monkeypatch):
+    """A first load that fails on its files (a missing path, a broken file) used to
+    make and migrate the SQLite file first, and left it behind, empty."""
+    database = tmp_path / "data" / "summitcal.sqlite3"
+    config = tmp_path / "config.toml"
+    config.write_text(f'[service]\nbase_url = "https://summitcal.test"\n'
+                      f'[database]\nurl = "sqlite:///{database}"\n')
+    monkeypatch.setenv("SUMMITCAL_CONFIG", str(config))
+    monkeypatch.delenv("SUMMITCAL_DATABASE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[summit]\nid = 'x'\n")
+    for argv, words in ((["load", str(tmp_path / "missing")], "missing"),
+                        (["load", str(SCHEDULES), str(broken)], "summit.name: is required"),
+                        (["load", "--dry-run", str(broken)], "summit.name: is required")):
+        code, out, err = run(capsys, *argv)
+        assert code == 1 and words in err and "Traceback" not in err and out == "", err
+        assert not database.exists(), argv
+    code, out, _ = run(capsys, "load", str(SCHEDULES))
+    assert code == 0 and out.splitlines()[-1].startswith("revision 1: ") and database.exists()
+
+
 def test_check_lists_every_problem(workdir, capsys):
     assert run(capsys, "check")[1].startswith("ok: 2 summit(s), 5 session(s) in the schedule files")
     bad = workdir / "bad.toml"

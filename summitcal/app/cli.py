@@ -6,6 +6,7 @@ import os
 import sys
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
@@ -16,6 +17,9 @@ from summitcal.app.preflight import StartupError
 from summitcal.core.errors import ConfigError, Problem, ScheduleError, SummitcalError
 from summitcal.summits.model import MODES, Attendance, AttendanceMode
 from summitcal.summits.schedule_file import Loaded
+
+if TYPE_CHECKING:
+    from summitcal.summits.store import Result
 
 
 @cli.command()
@@ -49,7 +53,7 @@ def load(obj: Obj, paths: tuple[Path, ...], dry_run: bool) -> None:
     if not chosen:
         raise click.UsageError("nothing to load: name schedule files or folders (or set "
                                "schedules.paths; the default folder ./schedules is not there)")
-    result = obj.runtime.load(chosen, dry_run=dry_run, source=_source("load", chosen))
+    result = _load(obj, chosen, dry_run)
     # One write for all lines: a cold load of 50,000 sessions lists ~60,000 changes.
     lines = [str(change) for change in result.changes]
     lines += [f"overridden: {override}" for override in result.overrides]
@@ -62,6 +66,24 @@ def load(obj: Obj, paths: tuple[Path, ...], dry_run: bool) -> None:
         click.echo(f"dry run: {len(result.changes)} change(s){overridden}, nothing applied")
     else:
         click.echo(f"revision {result.revision}: {len(result.changes)} change(s){overridden}")
+
+
+def _load(obj: Obj, chosen: list[Path], dry_run: bool) -> Result:
+    """``Runtime.load``, with the files checked before the database is opened when its
+    SQLite file does not exist yet: a load that fails does not leave a new, empty
+    database behind."""
+    from summitcal.app.preflight import database_exists
+    from summitcal.app.runtime import collector_paused
+    from summitcal.summits.schedule_file import load_files
+
+    source = _source("load", chosen)
+    if database_exists(obj.config.database_url, obj.config.database_url_key):
+        return obj.runtime.load(chosen, dry_run=dry_run, source=source)
+    with collector_paused():  # as in Runtime.load, until the parsed files are freed
+        loaded = load_files(chosen)  # first: obj.runtime opens (and makes) the database
+        result = obj.runtime.load(chosen, dry_run=dry_run, source=source, loaded=loaded)
+        del loaded
+    return result
 
 
 @cli.command()
@@ -161,7 +183,7 @@ def _stored_uid_clashes(config: Config, loaded: Loaded) -> list[Problem]:
     from summitcal.app.preflight import database_exists
     from summitcal.summits.store import Store
 
-    if not database_exists(config.database_url):
+    if not database_exists(config.database_url, config.database_url_key):
         return []
     with Store(config.database_url) as store:
         return store.uid_problems(loaded)

@@ -129,12 +129,13 @@ def _host_problems(host: str) -> list[str]:
     return []
 
 
-def database_exists(url: str) -> bool:
+def database_exists(url: str, key: str = "database.url") -> bool:
     """Whether the database at ``url`` may hold data: False only for an SQLite file that
-    does not exist yet (or an in-memory one); a server database is assumed to."""
+    does not exist yet (or an in-memory one); a server database is assumed to.
+    ``ConfigError`` naming ``key`` (where the URL came from) for what is not a URL."""
     from summitcal.core.database import parse_url  # SQLAlchemy: imported when used
 
-    parsed = parse_url(url)
+    parsed = parse_url(url, key)
     if parsed.get_backend_name() != "sqlite":
         return True
     name = parsed.database or ""

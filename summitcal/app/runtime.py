@@ -22,7 +22,7 @@ from summitcal.core.database import (
 )
 from summitcal.core.errors import SummitcalError
 from summitcal.summits.model import Attendance
-from summitcal.summits.schedule_file import load_files, load_text
+from summitcal.summits.schedule_file import Loaded, load_files, load_text
 from summitcal.summits.snapshot import Snapshot, Snapshots
 from summitcal.summits.store import Result, Store
 
@@ -97,17 +97,19 @@ class Runtime:
         return self.snapshots.current()
 
     def load(self, paths: Sequence[str | Path], *, dry_run: bool = False,
-             source: str = "load") -> Result:
+             source: str = "load", loaded: Loaded | None = None) -> Result:
         """Apply the schedule files under ``paths``: what each changed since it was last
         applied (``Store.apply_files``). Files whose bytes are unchanged since are not
         parsed again, but still take part in the cross-file checks. A new session whose
         calendar UID a stored one has is a ``ScheduleError`` naming its file, like every
-        other problem of a file."""
+        other problem of a file. ``loaded``: those files already checked (``load_files``
+        without ``applied``: a database made just now, which holds none of them)."""
         with collector_paused():
             # The files' parsed content is freed as soon as it is applied, before the
             # collector is back: its first pass then walks only what the load returns.
-            return self.store.apply_files(
-                load_files(paths, applied=self.store.applied_files()), source, dry_run=dry_run)
+            if loaded is None:
+                loaded = load_files(paths, applied=self.store.applied_files())
+            return self.store.apply_files(loaded, source, dry_run=dry_run)
 
     def load_text(self, text: str, *, dry_run: bool = False, source: str = "api") -> Result:
         """Make the store look like one schedule document (the admin API's upload): a live
