@@ -145,19 +145,22 @@ def _date_text(day: date) -> str:
     return f"{day.year:04}{day.month:02}{day.day:02}"
 
 
+def _wall_text(moment: datetime) -> str:
+    """``moment``'s wall time as a DATE-TIME without its zone (RFC 5545 3.3.5), to the
+    second."""
+    return _date_text(moment) + f"T{moment.hour:02}{moment.minute:02}{moment.second:02}"
+
+
 def _utc_text(moment: datetime) -> str:
     """A DATE-TIME in UTC (RFC 5545 3.3.5, form 2), to the second."""
-    moment = moment.astimezone(UTC)
-    return (f"{moment.year:04}{moment.month:02}{moment.day:02}"
-            f"T{moment.hour:02}{moment.minute:02}{moment.second:02}Z")
+    return _wall_text(moment.astimezone(UTC)) + "Z"
 
 
 def _date_time_text(moment: datetime) -> str:
     """``:`` or ``;TZID=...:`` and the DATE-TIME (RFC 5545 3.3.5): in UTC (``Z``) when
     the zone is UTC or one of its aliases, else the wall time with the zone's TZID."""
     tzid = _tzid(moment.tzinfo)
-    text = (f"{moment.year:04}{moment.month:02}{moment.day:02}"
-            f"T{moment.hour:02}{moment.minute:02}{moment.second:02}")
+    text = _wall_text(moment)
     if tzid == "UTC":
         return ":" + text + "Z"
     return ";TZID=" + tzid + ":" + text

@@ -69,8 +69,7 @@ def read_sessions(
         t.sessions.c.revision_id > since) if since is not None else None
 
     def only(table: sa.Table, id_column: str, *columns: str) -> sa.Select[Any]:
-        query = sa.select(*(table.c[name] for name in columns)) if columns \
-            else sa.select(table)
+        query = sa.select(*(table.c[name] for name in columns))
         if key is not None:
             query = query.where(table.c.summit == key[0], table.c[id_column] == key[1])
         if newer is not None:
